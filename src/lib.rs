@@ -1,0 +1,143 @@
+//! # peeper
+//!
+//! Actors that keep what they know when they crash, and move between
+//! supervisors without dropping a message: Erlang's "let it crash" for
+//! stateful services (game rooms, chat sessions, device twins, order books)
+//! built on [tokio](https://tokio.rs) and [ractor](https://docs.rs/ractor).
+//!
+//! You implement [`Actor`]; peeper runs each instance under a dynamic
+//! [`Supervisor`], registered under a name. When a callback panics, returns an
+//! error or is killed while it awaits, only that callback ends: the instance
+//! keeps its state as of the last completed callback, its [`Dictionary`], its
+//! named [`Table`]s, its queued messages and its timers, runs `init` again with
+//! [`Start::Restored`], and goes on with the next message. Its name and every
+//! [`Handle`] keep working. [`transfer`] moves a live instance to another
+//! supervisor in O(1), copying nothing and losing nothing.
+//!
+//! ```
+//! use peeper::{Actor, BoxError, Context, StateMut, Supervisor};
+//!
+//! struct Counter;
+//!
+//! enum Cast { Add(u64), Explode }
+//!
+//! impl Actor for Counter {
+//!     type State = u64;
+//!     type Call = ();
+//!     type Reply = u64;
+//!     type Cast = Cast;
+//!     type Info = ();
+//!
+//!     async fn handle_call(&self, _: (), state: &mut StateMut<u64>, _: &mut Context<Self>)
+//!         -> Result<u64, BoxError> {
+//!         Ok(**state)
+//!     }
+//!
+//!     async fn handle_cast(&self, msg: Cast, state: &mut StateMut<u64>, ctx: &mut Context<Self>)
+//!         -> Result<(), BoxError> {
+//!         match msg {
+//!             Cast::Add(n) => {
+//!                 **state += n;
+//!                 ctx.table::<&'static str, u64>("log")?.insert("last", n);
+//!             }
+//!             Cast::Explode => panic!("boom"),
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let source = Supervisor::start("source").await?;
+//! let counter = source.start_child("counter", Counter, 0).await?;
+//!
+//! counter.cast(Cast::Add(2))?;
+//! counter.cast(Cast::Explode)?; // the worker panics...
+//! counter.cast(Cast::Add(1))?;  // ...and this is still handled, after a restart
+//! assert_eq!(counter.call(()).await?, 3);
+//!
+//! let target = Supervisor::start("target").await?;
+//! peeper::transfer("counter", &source, &target).await?;
+//! assert_eq!(peeper::call::<Counter>("counter", ()).await?, 3);
+//! assert_eq!(counter.table::<&str, u64>("log")?.get("last"), Some(1));
+//! # source.stop().await;
+//! # target.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Guarantees
+//!
+//! - A panic or an error in any callback, or a [kill](Handle::kill) of the
+//!   worker while a callback awaits, ends only that callback. Its caller gets
+//!   [`CallError::Crashed`] at once; the message is not retried.
+//! - Kept across such a crash: the state and the dictionary as of the last
+//!   completed callback (the crashed callback's changes to them are dropped),
+//!   the tables (not transactional: writes stay), every queued message (handled
+//!   afterwards, in order), the timers, the name and every handle.
+//! - A message that does not change the state copies nothing; one that does
+//!   clones the state at most once (copy-on-write).
+//! - A local [`transfer`] copies nothing; name, handles, mailbox, tables and
+//!   timers stay valid and no message is lost, duplicated or reordered.
+//! - More crashes than the [`RestartPolicy`] allows stop the instance with
+//!   [`StopReason::RestartLimit`]; its last state stays readable through its
+//!   handle ([`Handle::last_state`]).
+//! - Every refusal is a typed error, returned promptly: an unknown name, a
+//!   taken name, a zero timeout, a transfer that cannot happen.
+//! - Not kept: messages queued when the instance's ractor actor is stopped
+//!   from outside peeper (ractor's `stop`/`kill` on it); the supervisor
+//!   respawns it with everything else.
+//!
+//! ## Map of the crate
+//!
+//! - [`actor`]: the [`Actor`] trait, [`StateMut`], [`Start`].
+//! - [`context`]: [`Context`], what a callback reaches besides its state.
+//! - [`instance`]: one running instance, the kept parts and the crash-proof loop.
+//! - [`handle`]: [`Handle`], the typed way to reach an instance.
+//! - [`dictionary`], [`table`], [`timer`]: the kept parts a callback uses.
+//! - [`restart`]: [`RestartPolicy`], restart intensity.
+//! - [`supervisor`]: the dynamic [`Supervisor`].
+//! - [`registry`]: names; [`call`], [`cast`], [`send`] by name.
+//! - [`transfer`](mod@transfer): moving an instance between supervisors.
+//! - [`error`]: one error enum per concern.
+//!
+//! ## ractor interop
+//!
+//! Each instance is a ractor actor: [`Handle::actor_ref`] gives its
+//! `ActorRef<Envelope<A>>`, and ractor code sends it [`Envelope`]s (for
+//! example with `ractor::call!(actor, Envelope::call, msg)`).
+
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod actor;
+pub mod context;
+pub mod dictionary;
+pub mod error;
+pub mod handle;
+pub mod instance;
+pub mod registry;
+pub mod restart;
+pub mod supervisor;
+pub mod table;
+pub mod timer;
+pub mod transfer;
+
+pub use actor::{Actor, Start, StateMut};
+pub use context::Context;
+pub use dictionary::Dictionary;
+pub use error::{
+    BoxError, CallError, Crash, LookupError, SendError, StartError, StopError, StopReason,
+    TableError, TransferError,
+};
+pub use handle::{DEFAULT_CALL_TIMEOUT, Handle};
+pub use instance::{Envelope, InstanceId};
+pub use registry::{call, call_timeout, cast, lookup, registered, send, whereis};
+pub use restart::RestartPolicy;
+pub use supervisor::{
+    ChildInfo, ChildKind, Supervisor, SupervisorConfig, SupervisorEvent, SupervisorId,
+};
+pub use table::{Table, TableId, TableKey, TableReader, TableValue};
+pub use timer::TimerId;
+pub use transfer::transfer;

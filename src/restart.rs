@@ -1,0 +1,111 @@
+//! Restart intensity: how many crashes an instance may have within a window
+//! before it stops for good.
+//!
+//! Every crash counts: a panic, an error returned by a callback, a kill of the
+//! worker, a failed `init` after a restore, and a stop of the instance's actor
+//! from outside peeper. The instance counts its own crashes, so the limit
+//! travels with it when it moves to another supervisor.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// At most `max_restarts` restarts within any `within` window; one more crash
+/// stops the instance with [`StopReason::RestartLimit`](crate::StopReason::RestartLimit).
+///
+/// The default allows 100 restarts in 10 seconds: enough for a burst of bad
+/// messages (each crashes only itself, and is not retried), not enough to hide
+/// a worker that can no longer do anything.
+///
+/// ```
+/// use std::time::Duration;
+/// use peeper::RestartPolicy;
+///
+/// let strict = RestartPolicy::new(3, Duration::from_secs(5));
+/// assert_eq!(strict.max_restarts, 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// Restarts allowed within the window; `0` stops at the first crash.
+    pub max_restarts: u32,
+    /// The length of the sliding window.
+    pub within: Duration,
+}
+
+impl RestartPolicy {
+    /// A policy of `max_restarts` within `within`.
+    pub fn new(max_restarts: u32, within: Duration) -> Self {
+        RestartPolicy {
+            max_restarts,
+            within,
+        }
+    }
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        RestartPolicy::new(100, Duration::from_secs(10))
+    }
+}
+
+/// The crash times of one instance inside the current window.
+#[derive(Debug, Default)]
+pub(crate) struct RestartWindow {
+    crashes: VecDeque<Instant>,
+}
+
+impl RestartWindow {
+    /// Records a crash now. `Ok` with the count in the window if a restart is
+    /// allowed, `Err` with that count if the policy is exceeded.
+    pub(crate) fn record(&mut self, policy: &RestartPolicy, now: Instant) -> Result<u32, u32> {
+        while let Some(first) = self.crashes.front() {
+            if now.duration_since(*first) >= policy.within {
+                self.crashes.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.crashes.push_back(now);
+        let count = u32::try_from(self.crashes.len()).unwrap_or(u32::MAX);
+        if count > policy.max_restarts {
+            Err(count)
+        } else {
+            Ok(count)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_max_then_refuses() {
+        let policy = RestartPolicy::new(2, Duration::from_secs(10));
+        let mut w = RestartWindow::default();
+        let t = Instant::now();
+        assert_eq!(w.record(&policy, t), Ok(1));
+        assert_eq!(w.record(&policy, t), Ok(2));
+        assert_eq!(w.record(&policy, t), Err(3));
+    }
+
+    #[test]
+    fn old_crashes_leave_the_window() {
+        let policy = RestartPolicy::new(1, Duration::from_secs(1));
+        let mut w = RestartWindow::default();
+        let t = Instant::now();
+        assert_eq!(w.record(&policy, t), Ok(1));
+        assert_eq!(w.record(&policy, t + Duration::from_secs(1)), Ok(1));
+        assert_eq!(w.record(&policy, t + Duration::from_millis(1500)), Err(2));
+    }
+
+    #[test]
+    fn zero_stops_at_first_crash() {
+        let policy = RestartPolicy::new(0, Duration::from_secs(1));
+        assert_eq!(
+            RestartWindow::default().record(&policy, Instant::now()),
+            Err(1)
+        );
+    }
+}
