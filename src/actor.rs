@@ -221,7 +221,11 @@ mod tests {
         view.push(4);
         let after_first = Arc::as_ptr(&view.arc);
         view.push(5);
-        assert_eq!(Arc::as_ptr(&view.arc), after_first, "second write is in place");
+        assert_eq!(
+            Arc::as_ptr(&view.arc),
+            after_first,
+            "second write is in place"
+        );
         assert_eq!(*kept, vec![1, 2, 3], "the kept state is untouched");
         assert_eq!(*view.into_arc(), vec![1, 2, 3, 4, 5]);
     }

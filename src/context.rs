@@ -60,10 +60,7 @@ impl<A: Actor> Context<A> {
     /// # Errors
     /// [`TableError::WrongType`] if the table exists with other key or value
     /// types.
-    pub fn table<K: TableKey, V: TableValue>(
-        &self,
-        name: &str,
-    ) -> Result<Table<K, V>, TableError> {
+    pub fn table<K: TableKey, V: TableValue>(&self, name: &str) -> Result<Table<K, V>, TableError> {
         self.shared.tables.open_or_create(name)
     }
 
@@ -84,12 +81,11 @@ impl<A: Actor> Context<A> {
     /// Outside a tokio runtime; callbacks always run inside one.
     pub fn send_after(&self, delay: Duration, msg: A::Info) -> TimerId {
         let mut msg = Some(msg);
-        self.shared.timers.start(
-            Arc::downgrade(&self.shared),
-            delay,
-            None,
-            move || msg.take().expect("a one-shot timer fires once"),
-        )
+        self.shared
+            .timers
+            .start(Arc::downgrade(&self.shared), delay, None, move || {
+                msg.take().expect("a one-shot timer fires once")
+            })
     }
 
     /// Delivers a clone of `msg` to [`Actor::handle_info`] every `period`,

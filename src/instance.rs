@@ -234,8 +234,7 @@ pub(crate) trait ErasedInstance: Send + Sync + 'static {
     /// Cancels timers and frees the name: what a final stop leaves to do.
     fn cleanup(&self);
     /// Spawns a new actor over the same kept parts, linked to `supervisor`.
-    fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash)
-    -> BoxFuture<'static, bool>;
+    fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
@@ -291,11 +290,7 @@ impl<A: Actor> ErasedInstance for Shared<A> {
         registry::release(&self.name, self.id);
     }
 
-    fn respawn(
-        self: Arc<Self>,
-        supervisor: ActorCell,
-        crash: Crash,
-    ) -> BoxFuture<'static, bool> {
+    fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool> {
         Box::pin(async move {
             let worker = InstanceActor {
                 behaviour: self.behaviour.clone(),

@@ -141,3 +141,8 @@ pub use supervisor::{
 pub use table::{Table, TableId, TableKey, TableReader, TableValue};
 pub use timer::TimerId;
 pub use transfer::transfer;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

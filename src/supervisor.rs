@@ -631,7 +631,10 @@ async fn stop_instance(child: &dyn ErasedInstance, timeout: Duration) {
 fn start_error(name: String, e: SpawnErr) -> StartError {
     match e {
         SpawnErr::StartupFailed(err) => match err.downcast::<Crash>() {
-            Ok(crash) => StartError::InitFailed { name, crash: *crash },
+            Ok(crash) => StartError::InitFailed {
+                name,
+                crash: *crash,
+            },
             Err(other) => StartError::Spawn {
                 name,
                 reason: other.to_string(),

@@ -30,10 +30,7 @@ async fn state_dictionary_and_table_survive_a_kill_and_a_transfer() {
     handle.kill();
     assert_eq!(value(&handle).await, 1);
     assert_eq!(dict(&handle, "foo").await, Some(42));
-    let mut after_kill = handle
-        .table::<u64, String>("my_table")
-        .unwrap()
-        .to_vec();
+    let mut after_kill = handle.table::<u64, String>("my_table").unwrap().to_vec();
     after_kill.sort();
     assert_eq!(after_kill, rows);
 

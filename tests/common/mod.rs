@@ -45,7 +45,10 @@ pub struct Gate {
 pub enum Call {
     Get,
     Dict(&'static str),
-    Seq { sender: u32, seq: u64 },
+    Seq {
+        sender: u32,
+        seq: u64,
+    },
     Panic,
     Fail,
     /// Adds one, then waits at the gate (so the change is pending when killed).
@@ -65,7 +68,10 @@ pub enum Cast {
     Add(i64),
     SetDict(&'static str, i64),
     Rows(&'static str, Vec<(u64, String)>),
-    Seq { sender: u32, seq: u64 },
+    Seq {
+        sender: u32,
+        seq: u64,
+    },
     Panic,
     Fail,
     /// Sets a dictionary key, then panics: the write must be discarded.
