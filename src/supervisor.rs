@@ -520,10 +520,12 @@ impl Supervisor {
         self.inner.children().map.len()
     }
 
-    /// Stops the child `name`: its queued callback finishes, `terminate` runs,
-    /// its name is freed, and its last state is handed back. Messages still
-    /// queued behind are dropped and their callers get
-    /// [`CallError::Stopped`](crate::CallError::Stopped).
+    /// Stops the child `name` gracefully: from now on new messages are refused
+    /// with [`CallError::Stopped`](crate::CallError::Stopped), the messages
+    /// already queued are handled, `terminate` runs, the name is freed, and the
+    /// last state is handed back. If all that outlasts the supervisor's
+    /// `shutdown_timeout`, the instance's actor is killed (no `terminate`) and
+    /// the last committed state is handed back.
     ///
     /// # Errors
     /// [`StopError::NotChild`], [`StopError::WrongType`] (the child keeps
@@ -587,8 +589,9 @@ impl Supervisor {
         crate::transfer::transfer(name, self, to).await
     }
 
-    /// Stops every child (each runs `terminate`), then the supervisor itself,
-    /// and frees its name. Idempotent.
+    /// Stops every child as [`Supervisor::terminate_child`] does (queued
+    /// messages handled, then `terminate`), all at once, then the supervisor
+    /// itself, and frees its name. Idempotent.
     pub async fn stop(&self) {
         let children: Vec<Arc<dyn ErasedInstance>> = {
             let mut children = self.inner.children();
@@ -615,12 +618,12 @@ impl Supervisor {
     }
 }
 
-/// Stops an instance already marked as stopping for good, and waits for it.
-/// A stop that outlasts `timeout` becomes a kill.
+/// Stops an instance already marked as stopping for good, and waits for it:
+/// new messages are refused at once, the ones already queued are handled,
+/// then `terminate` runs. A stop that outlasts `timeout` becomes a kill.
 async fn stop_instance(child: &dyn ErasedInstance, timeout: Duration) {
     if let Some(cell) = child.cell() {
-        let reason = child.stop_reason().map(|r| r.to_string());
-        if cell.stop_and_wait(reason, Some(timeout)).await.is_err() {
+        if cell.drain_and_wait(Some(timeout)).await.is_err() {
             tracing::warn!(name = %child.name(), "peeper: stop timed out, killing");
             let _ = cell.kill_and_wait(Some(timeout)).await;
         }
