@@ -93,6 +93,18 @@ impl<A: Actor> Handle<A> {
         actor
             .send_message(Envelope(Letter::Call(msg, tx.into())))
             .map_err(|_| self.call_error(self.gone()))?;
+        let mut rx = rx;
+        // Arming a timer costs as much as the rest of a call, and most replies
+        // come before this task runs again: look once, and arm the timeout
+        // only for a reply that is not there yet.
+        tokio::task::yield_now().await;
+        match rx.try_recv() {
+            Ok(reply) => return reply,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                return Err(self.call_error(self.gone()));
+            }
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(self.call_error(self.gone())),
