@@ -5,10 +5,13 @@
 //! and used from any task; no ractor type is needed for the basic API.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use ractor::ActorRef;
+use tokio::sync::oneshot;
 
 use crate::actor::Actor;
 use crate::dictionary::Dictionary;
@@ -89,21 +92,12 @@ impl<A: Actor> Handle<A> {
             return Err(self.timeout(timeout));
         }
         let actor = self.current_actor().map_err(|e| self.call_error(e))?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         actor
             .send_message(Envelope(Letter::Call(msg, tx.into())))
             .map_err(|_| self.call_error(self.gone()))?;
-        let mut rx = rx;
-        // Arming a timer costs as much as the rest of a call, and most replies
-        // come before this task runs again: look once, and arm the timeout
-        // only for a reply that is not there yet.
-        tokio::task::yield_now().await;
-        match rx.try_recv() {
-            Ok(reply) => return reply,
-            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                return Err(self.call_error(self.gone()));
-            }
-            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        if let Some(reply) = first_look(&mut rx).await {
+            return reply.unwrap_or_else(|_| Err(self.call_error(self.gone())));
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply,
@@ -231,4 +225,28 @@ impl<A: Actor> Handle<A> {
             timeout,
         }
     }
+}
+
+/// Polls `rx` once, and once more after every task already queued to run has
+/// had its turn; `None` if the reply is still not there then.
+///
+/// Arming a timer costs about as much as the rest of a call, and nearly every
+/// reply comes within that one turn, so [`Handle::call_timeout`] arms its
+/// timeout only when this returns `None`.
+async fn first_look<T>(
+    rx: &mut oneshot::Receiver<T>,
+) -> Option<Result<T, oneshot::error::RecvError>> {
+    let mut looked = false;
+    std::future::poll_fn(|cx| match Pin::new(&mut *rx).poll(cx) {
+        Poll::Ready(reply) => Poll::Ready(Some(reply)),
+        Poll::Pending if !looked => {
+            looked = true;
+            // Wake ourselves: we run again right after the tasks already
+            // queued, the instance among them.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
 }
