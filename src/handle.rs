@@ -91,11 +91,9 @@ impl<A: Actor> Handle<A> {
         if timeout.is_zero() {
             return Err(self.timeout(timeout));
         }
-        let actor = self.current_actor().map_err(|e| self.call_error(e))?;
         let (tx, mut rx) = oneshot::channel();
-        actor
-            .send_message(Envelope(Letter::Call(msg, tx.into())))
-            .map_err(|_| self.call_error(self.gone()))?;
+        self.deliver(Envelope(Letter::Call(msg, tx.into())))
+            .map_err(|e| self.call_error(e))?;
         if let Some(reply) = first_look(&mut rx).await {
             return reply.unwrap_or_else(|_| Err(self.call_error(self.gone())));
         }
@@ -187,13 +185,11 @@ impl<A: Actor> Handle<A> {
     }
 
     fn deliver(&self, envelope: Envelope<A>) -> Result<(), SendError> {
-        let actor = self.current_actor()?;
-        actor.send_message(envelope).map_err(|_| self.gone())
-    }
-
-    fn current_actor(&self) -> Result<ActorRef<Envelope<A>>, SendError> {
+        // Send through the borrowed reference: cloning the `ActorRef` would
+        // touch a reference count that the instance's own loop also touches
+        // for every message, a cache line bouncing between threads.
         match self.shared.actor.read().as_ref() {
-            Some(actor) => Ok(actor.clone()),
+            Some(actor) => actor.send_message(envelope).map_err(|_| self.gone()),
             None => Err(self.gone()),
         }
     }
