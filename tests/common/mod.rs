@@ -53,7 +53,6 @@ pub enum Call {
     Fail,
     /// Adds one, then waits at the gate (so the change is pending when killed).
     AddThenWait(Gate),
-    Pending,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -143,10 +142,6 @@ impl Actor for Probe {
                 state.value += 1000;
                 gate.reached.notify_one();
                 gate.release.notified().await;
-                Ok(Reply::Done)
-            }
-            Call::Pending => {
-                std::future::pending::<()>().await;
                 Ok(Reply::Done)
             }
         }
