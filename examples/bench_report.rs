@@ -479,6 +479,10 @@ fn main() {
     run_calls(&mut report, effort);
     run_state_costs(&mut report, effort);
     run_load(&mut report, effort);
+    if let Some(dir) = svg.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // A missing folder shows up as the plot's error just below.
+        let _ = std::fs::create_dir_all(dir);
+    }
     match plot(&report, &svg) {
         Ok(()) => println!("plot {} svg", svg.display()),
         Err(e) => eprintln!("could not write the plot {}: {e}", svg.display()),
