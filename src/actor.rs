@@ -72,6 +72,13 @@ pub enum Start {
     /// The worker restarted after a crash; the state, dictionary, tables, queued
     /// messages and timers are the kept ones.
     Restored(Crash),
+    /// The instance just arrived from another node with its state,
+    /// dictionary and tables; the messages queued there follow.
+    #[cfg(feature = "cluster")]
+    Moved {
+        /// The node it came from.
+        from: String,
+    },
 }
 
 /// An actor managed by peeper: its types and its callbacks.

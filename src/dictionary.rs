@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-type Value = Arc<dyn Any + Send + Sync>;
+pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 
 /// A typed key/value store, one per instance; see the [module docs](self).
 ///
@@ -71,6 +71,18 @@ impl Dictionary {
     /// The stored keys, in no particular order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.map.keys().map(String::as_str)
+    }
+
+    /// Every entry, type-erased, for encoding a snapshot.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Stores an already type-erased value, when decoding a snapshot.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn put_erased(&mut self, key: String, value: Value) {
+        Arc::make_mut(&mut self.map).insert(key, value);
     }
 
     /// Whether both share the same map, that is, neither was written to since

@@ -8,6 +8,11 @@
 //! - [`TransferError`]: a transfer was refused; the instance stays where it was.
 //! - [`TableError`]: a named table could not be opened.
 //!
+//! With the `cluster` feature: [`ClusterError`] (a node could not start or
+//! connect), [`RemoteCallError`] (a call by name across nodes failed) and
+//! [`MoveError`] (a move to another node was refused or failed; the instance
+//! stays at the source).
+//!
 //! [`Crash`] says why one callback ended abnormally and [`StopReason`] why an
 //! instance stopped for good; both appear inside the errors above.
 
@@ -23,6 +28,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// A crash ends only the callback: the instance restarts its worker with the
 /// kept state and goes on with the next queued message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum Crash {
     /// The callback panicked; the panic message is kept.
@@ -44,6 +50,7 @@ pub enum Crash {
 
 /// Why an instance stopped for good.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum StopReason {
     /// Stopped on request ([`Supervisor::terminate_child`](crate::Supervisor::terminate_child)).
@@ -115,6 +122,16 @@ pub enum CallError {
     Dropped {
         /// The instance called.
         name: String,
+    },
+    /// The instance moved to another node, and that node could not be reached
+    /// or could not handle the call.
+    #[cfg(feature = "cluster")]
+    #[error("the call to {name:?} could not reach its node: {reason}")]
+    Unreachable {
+        /// The instance called.
+        name: String,
+        /// What went wrong on the way.
+        reason: String,
     },
 }
 
@@ -331,4 +348,155 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "a panic with a non-text payload".to_owned()
     }
+}
+
+/// A node could not start, or could not connect to a peer.
+#[cfg(feature = "cluster")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The node's server could not start (for example, its port is taken).
+    #[error("node {node:?} could not start: {reason}")]
+    Start {
+        /// The node's name.
+        node: String,
+        /// What failed.
+        reason: String,
+    },
+    /// No TCP connection could be opened to the peer.
+    #[error("could not connect to {addr}: {reason}")]
+    Connect {
+        /// The peer's address.
+        addr: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The peer closed the connection during the handshake: a wrong cookie,
+    /// or a node that refuses this one.
+    #[error("{addr} refused the connection (wrong cookie?)")]
+    Refused {
+        /// The peer's address.
+        addr: String,
+    },
+    /// The handshake did not finish in time.
+    #[error("no handshake with {addr} within {after:?}")]
+    Timeout {
+        /// The peer's address.
+        addr: String,
+        /// How long peeper waited.
+        after: Duration,
+    },
+}
+
+/// A call or cast by name across nodes failed.
+#[cfg(feature = "cluster")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteCallError {
+    /// No node knows an instance under this name.
+    #[error("no node runs an instance named {name:?}")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// The instance runs another actor kind than the one asked for.
+    #[error("{name:?} is not a {expected}")]
+    WrongKind {
+        /// The name asked for.
+        name: String,
+        /// The kind asked for ([`Portable::KIND`](crate::cluster::Portable::KIND)).
+        expected: String,
+    },
+    /// The node that runs the instance could not be reached.
+    #[error("node {node:?} could not be reached: {reason}")]
+    Unreachable {
+        /// The node's name.
+        node: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A message or reply could not be encoded or decoded.
+    #[error("could not encode or decode a message for {name:?}: {reason}")]
+    Codec {
+        /// The instance called.
+        name: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The instance was reached and the call failed there.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// A move to another node was refused or failed. In every case the instance
+/// stays at the source, with its state, and goes on handling messages.
+#[cfg(feature = "cluster")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MoveError {
+    /// No instance of this kind is registered here under this name.
+    #[error("no instance of this kind is registered here under the name {name:?}")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// The instance is not a child of the source supervisor.
+    #[error("{name:?} is not a child of supervisor {supervisor:?}")]
+    NotChild {
+        /// The name asked for.
+        name: String,
+        /// The supervisor given as the source.
+        supervisor: String,
+    },
+    /// Another move, transfer or stop of this instance is under way, or it
+    /// has already moved away.
+    #[error("a move, transfer or stop of {name:?} is already under way")]
+    InProgress {
+        /// The name asked for.
+        name: String,
+    },
+    /// No connected node has this name.
+    #[error("no connected node is named {node:?}")]
+    UnknownNode {
+        /// The node asked for.
+        node: String,
+    },
+    /// A part of the instance cannot travel: a table or dictionary key not
+    /// declared in [`Portable::parts`](crate::cluster::Portable::parts), or
+    /// pending timers.
+    #[error("{name:?} cannot move: {what}")]
+    NotPortable {
+        /// The name asked for.
+        name: String,
+        /// The part that cannot travel.
+        what: String,
+    },
+    /// The target node refused the move.
+    #[error("node {node:?} refused {name:?}: {reason}")]
+    Refused {
+        /// The name asked for.
+        name: String,
+        /// The target node.
+        node: String,
+        /// Why, as the target said it.
+        reason: String,
+    },
+    /// The target stopped answering during the move.
+    #[error("lost node {node:?} while moving {name:?}: {reason}")]
+    Lost {
+        /// The name asked for.
+        name: String,
+        /// The target node.
+        node: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A part of the instance could not be encoded.
+    #[error("could not encode {name:?}: {reason}")]
+    Encode {
+        /// The name asked for.
+        name: String,
+        /// What failed.
+        reason: String,
+    },
 }

@@ -112,7 +112,36 @@ pub(crate) enum Letter<A: Actor> {
     Info(A::Info),
     /// Wakes the loop so that a kill of an idle worker takes effect.
     Wake,
+    /// Freezes the instance in its mailbox order and runs a move to another
+    /// node; see [`crate::cluster::handoff`].
+    #[cfg(feature = "cluster")]
+    Handoff(HandoffJob<A>),
 }
+
+/// Passes an instance's messages on to where it moved.
+#[cfg(feature = "cluster")]
+pub(crate) trait Relay<A: Actor>: Send + Sync {
+    /// The node the instance now lives on.
+    fn node(&self) -> &str;
+    /// Sends `letter` on, in the order given.
+    fn relay(&self, letter: Letter<A>);
+}
+
+/// The instance as a move sees it while the loop is frozen in the job.
+#[cfg(feature = "cluster")]
+pub(crate) struct Frozen<A: Actor> {
+    pub(crate) shared: Arc<Shared<A>>,
+    pub(crate) state: Arc<A::State>,
+    pub(crate) dict: Dictionary,
+}
+
+/// A move run by the loop itself, so that every message queued before it is
+/// handled here and every message after it goes to the target. It gets `None`
+/// if the instance has already moved away, and returns the relay to install
+/// if the target took over.
+#[cfg(feature = "cluster")]
+pub(crate) type HandoffJob<A> =
+    Box<dyn FnOnce(Option<Frozen<A>>) -> BoxFuture<'static, Option<Box<dyn Relay<A>>>> + Send>;
 
 impl<A: Actor> Envelope<A> {
     /// A call whose reply goes to `reply`.
@@ -130,6 +159,11 @@ impl<A: Actor> Envelope<A> {
         Envelope(Letter::Info(msg))
     }
 }
+
+// With ractor's `cluster` feature on, ractor no longer implements `Message`
+// for every type; an instance's envelope stays a local-only message.
+#[cfg(feature = "cluster")]
+impl<A: Actor> ractor::Message for Envelope<A> {}
 
 /// The committed state and dictionary, as published by the loop.
 pub(crate) struct Kept<S> {
@@ -152,6 +186,13 @@ pub(crate) struct Shared<A: Actor> {
     stop: OnceLock<StopReason>,
     owner: Mutex<Weak<SupervisorInner>>,
     busy: AtomicBool,
+    /// How many times the instance moved between nodes: its fencing epoch.
+    #[cfg(feature = "cluster")]
+    pub(crate) epoch: u64,
+    /// Set once the instance moved to another node: from then on the loop
+    /// only passes messages on.
+    #[cfg(feature = "cluster")]
+    pub(crate) relay: OnceLock<Box<dyn Relay<A>>>,
 }
 
 impl<A: Actor> Shared<A> {
@@ -179,7 +220,35 @@ impl<A: Actor> Shared<A> {
             stop: OnceLock::new(),
             owner: Mutex::new(owner),
             busy: AtomicBool::new(false),
+            #[cfg(feature = "cluster")]
+            epoch: 0,
+            #[cfg(feature = "cluster")]
+            relay: OnceLock::new(),
         }
+    }
+
+    /// The kept parts of an instance that arrives from another node.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn arrived(
+        name: String,
+        behaviour: A,
+        state: A::State,
+        dict: Dictionary,
+        tables: TableSet,
+        policy: RestartPolicy,
+        epoch: u64,
+    ) -> Self {
+        let mut shared = Shared::new(name, behaviour, state, policy, Weak::new());
+        shared.kept.get_mut().dict = dict;
+        shared.tables = tables;
+        shared.epoch = epoch;
+        shared
+    }
+
+    /// The restart policy the instance runs under.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn policy(&self) -> RestartPolicy {
+        self.policy
     }
 
     pub(crate) fn id(&self) -> InstanceId {
@@ -233,6 +302,9 @@ pub(crate) trait ErasedInstance: Send + Sync + 'static {
     fn owner(&self) -> Option<Arc<SupervisorInner>>;
     /// Cancels timers and frees the name: what a final stop leaves to do.
     fn cleanup(&self);
+    /// The node the instance moved to, if it did.
+    #[cfg(feature = "cluster")]
+    fn moved_to(&self) -> Option<String>;
     /// Spawns a new actor over the same kept parts, linked to `supervisor`.
     fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
@@ -285,6 +357,11 @@ impl<A: Actor> ErasedInstance for Shared<A> {
         self.current_owner()
     }
 
+    #[cfg(feature = "cluster")]
+    fn moved_to(&self) -> Option<String> {
+        self.relay.get().map(|r| r.node().to_owned())
+    }
+
     fn cleanup(&self) {
         self.timers.cancel_all();
         registry::release(&self.name, self.id);
@@ -295,9 +372,13 @@ impl<A: Actor> ErasedInstance for Shared<A> {
             let worker = InstanceActor {
                 behaviour: self.behaviour.clone(),
             };
-            let spawned =
-                ractor::Actor::spawn_linked(None, worker, (self.clone(), Some(crash)), supervisor)
-                    .await;
+            let spawned = ractor::Actor::spawn_linked(
+                None,
+                worker,
+                (self.clone(), Start::Restored(crash)),
+                supervisor,
+            )
+            .await;
             match spawned {
                 Ok(_) => true,
                 Err(e) => {
@@ -497,6 +578,36 @@ impl<A: Actor> InstanceActor<A> {
         self.settle(myself, w, state, out).await;
     }
 
+    /// Passes `letter` on if the instance has moved to another node; gives it
+    /// back otherwise.
+    #[cfg(feature = "cluster")]
+    async fn moved_away(&self, w: &mut Worker<A>, letter: Letter<A>) -> Option<Letter<A>> {
+        let Some(relay) = w.shared.relay.get() else {
+            return Some(letter);
+        };
+        match letter {
+            Letter::Handoff(job) => {
+                job(None).await;
+            }
+            Letter::Wake => {}
+            other => relay.relay(other),
+        }
+        None
+    }
+
+    /// Runs a move with the loop frozen: messages queue behind it.
+    #[cfg(feature = "cluster")]
+    async fn on_handoff(&self, w: &mut Worker<A>, job: HandoffJob<A>) {
+        let frozen = Frozen {
+            shared: w.shared.clone(),
+            state: w.state.clone(),
+            dict: w.dict.clone(),
+        };
+        if let Some(relay) = job(Some(frozen)).await {
+            let _ = w.shared.relay.set(relay);
+        }
+    }
+
     /// Commits or restores after a one-way message.
     async fn settle(
         &self,
@@ -518,14 +629,19 @@ impl<A: Actor> InstanceActor<A> {
 impl<A: Actor> ractor::Actor for InstanceActor<A> {
     type Msg = Envelope<A>;
     type State = Worker<A>;
-    /// The kept parts, and the crash to restore from if this is a respawn.
-    type Arguments = (Arc<Shared<A>>, Option<Crash>);
+    /// The kept parts, and why the actor starts: [`Start::Restored`] for a
+    /// respawn, in which case `init` runs in `post_start`.
+    type Arguments = (Arc<Shared<A>>, Start);
 
     async fn pre_start(
         &self,
         myself: ActorRef<Self::Msg>,
-        (shared, restore): Self::Arguments,
+        (shared, start): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let (restore, start) = match start {
+            Start::Restored(crash) => (Some(crash), None),
+            other => (None, Some(other)),
+        };
         *shared.actor.write() = Some(myself);
         let (state, dict) = {
             let kept = shared.kept.lock();
@@ -540,11 +656,11 @@ impl<A: Actor> ractor::Actor for InstanceActor<A> {
             pending_restore: restore,
             stopping: false,
         };
-        if w.pending_restore.is_none() {
+        if let Some(start) = start {
             let mut state = StateMut::new(w.state.clone());
             let out = guard(
                 &mut w.kill,
-                self.behaviour.init(&mut state, Start::Fresh, &mut w.ctx),
+                self.behaviour.init(&mut state, start, &mut w.ctx),
             )
             .await;
             match out {
@@ -572,6 +688,11 @@ impl<A: Actor> ractor::Actor for InstanceActor<A> {
         Envelope(letter): Self::Msg,
         w: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        #[cfg(feature = "cluster")]
+        let letter = match self.moved_away(w, letter).await {
+            Some(letter) => letter,
+            None => return Ok(()),
+        };
         self.apply_pending_kill(&myself, w).await;
         if w.stopping {
             return Ok(());
@@ -581,6 +702,8 @@ impl<A: Actor> ractor::Actor for InstanceActor<A> {
             Letter::Cast(msg) => self.on_cast(&myself, w, msg).await,
             Letter::Info(msg) => self.on_info(&myself, w, msg).await,
             Letter::Wake => {}
+            #[cfg(feature = "cluster")]
+            Letter::Handoff(job) => self.on_handoff(w, job).await,
         }
         Ok(())
     }

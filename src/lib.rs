@@ -112,6 +112,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod actor;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod context;
 pub mod dictionary;
 pub mod error;
@@ -131,6 +133,8 @@ pub use error::{
     BoxError, CallError, Crash, LookupError, SendError, StartError, StopError, StopReason,
     TableError, TransferError,
 };
+#[cfg(feature = "cluster")]
+pub use error::{ClusterError, MoveError, RemoteCallError};
 pub use handle::{DEFAULT_CALL_TIMEOUT, Handle};
 pub use instance::{Envelope, InstanceId};
 pub use registry::{call, call_timeout, cast, lookup, registered, send, whereis};

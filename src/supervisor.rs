@@ -58,7 +58,7 @@ use parking_lot::{Mutex, MutexGuard};
 use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef, SpawnErr, SupervisionEvent};
 use tokio::sync::broadcast;
 
-use crate::actor::Actor;
+use crate::actor::{Actor, Start};
 use crate::error::{Crash, StartError, StopError, StopReason, TransferError};
 use crate::handle::Handle;
 use crate::instance::{ErasedInstance, InstanceActor, InstanceId, Shared};
@@ -274,6 +274,9 @@ impl SupervisorInner {
     }
 }
 
+#[cfg(feature = "cluster")]
+impl ractor::Message for SupervisorMsg {}
+
 /// Messages of the supervisor's actor.
 pub(crate) enum SupervisorMsg {
     /// A child's actor ended; sent by another supervisor that got the event.
@@ -452,7 +455,24 @@ impl Supervisor {
         state: A::State,
         policy: RestartPolicy,
     ) -> Result<Handle<A>, StartError> {
-        let name = name.into();
+        let shared = Arc::new(Shared::new(
+            name.into(),
+            behaviour,
+            state,
+            policy,
+            Arc::downgrade(&self.inner),
+        ));
+        self.adopt(shared, Start::Fresh).await
+    }
+
+    /// Registers `shared` under its name, spawns its actor linked to this
+    /// supervisor (running `init` with `start`) and lists it as a child.
+    pub(crate) async fn adopt<A: Actor>(
+        &self,
+        shared: Arc<Shared<A>>,
+        start: Start,
+    ) -> Result<Handle<A>, StartError> {
+        let name = shared.name().to_owned();
         let stopped = || StartError::SupervisorStopped {
             supervisor: self.inner.name.clone(),
         };
@@ -460,20 +480,15 @@ impl Supervisor {
             Some(cell) if self.is_running() => cell,
             _ => return Err(stopped()),
         };
-        let shared = Arc::new(Shared::new(
-            name.clone(),
-            behaviour,
-            state,
-            policy,
-            Arc::downgrade(&self.inner),
-        ));
+        shared.set_owner(Arc::downgrade(&self.inner));
         if !registry::reserve(&name, shared.id()) {
             return Err(StartError::NameTaken { name });
         }
         let worker = InstanceActor {
             behaviour: shared.behaviour.clone(),
         };
-        let spawned = ractor::Actor::spawn_linked(None, worker, (shared.clone(), None), cell).await;
+        let spawned =
+            ractor::Actor::spawn_linked(None, worker, (shared.clone(), start), cell).await;
         if let Err(e) = spawned {
             registry::release(&name, shared.id());
             return Err(start_error(name, e));
@@ -498,6 +513,29 @@ impl Supervisor {
             id: shared.id(),
         });
         Ok(Handle::from_shared(shared))
+    }
+
+    /// Forgets the child `id` after it moved to another node: it leaves the
+    /// children and its actor is unlinked (it stays alive as a relay).
+    #[cfg(feature = "cluster")]
+    pub(crate) fn release_moved(&self, name: &str, id: InstanceId, to: String) {
+        let removed = {
+            let mut children = self.inner.children();
+            match children.map.get(name) {
+                Some(c) if c.id() == id => children.map.remove(name),
+                _ => None,
+            }
+        };
+        if let Some(child) = removed {
+            if let (Some(cell), Some(sup)) = (child.cell(), self.inner.cell()) {
+                cell.unlink(sup);
+            }
+            self.inner.emit(SupervisorEvent::TransferredOut {
+                name: name.to_owned(),
+                id,
+                to,
+            });
+        }
     }
 
     /// Every child, sorted by name, each listed as [`ChildKind::Supervisor`].

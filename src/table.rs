@@ -181,6 +181,15 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
         self.inner.map.clear();
     }
 
+    /// Every key, for streaming the table in chunks.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn keys(&self) -> Vec<K>
+    where
+        K: Clone,
+    {
+        self.inner.map.iter().map(|e| e.key().clone()).collect()
+    }
+
     /// A read-only view of this table, to hand to other tasks.
     pub fn reader(&self) -> TableReader<K, V> {
         TableReader {
@@ -272,6 +281,13 @@ impl TableSet {
     /// Forgets the table `name`; readers that still hold it keep their view.
     pub(crate) fn drop_table(&self, name: &str) -> bool {
         self.tables.lock().remove(name).is_some()
+    }
+
+    /// Drops every table: what the source of a move to another node does once
+    /// the target has taken over.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn clear(&self) {
+        self.tables.lock().clear();
     }
 
     /// The names of all tables, sorted.

@@ -127,6 +127,11 @@ impl<S: BenchState> Actor for Bench<S> {
 /// A plain ractor actor that answers its state.
 pub struct PlainRactor;
 
+// ractor's `cluster` feature (peeper's `cluster`) turns off ractor's blanket
+// `Message` impl.
+#[cfg(feature = "cluster")]
+impl ractor::Message for PlainMsg {}
+
 pub enum PlainMsg {
     Get(RpcReplyPort<u64>),
 }

@@ -1,0 +1,550 @@
+//! The fenced move of a live instance to a supervisor on another node.
+//!
+//! # How a move goes
+//!
+//! 1. **Freeze.** The move is queued in the instance's own mailbox, as a
+//!    message. Everything queued before it is handled at the source; from the
+//!    moment the loop reaches it, the instance handles nothing more there and
+//!    later messages wait in the mailbox, in order.
+//! 2. **Begin.** The target checks the kind, the state version, the
+//!    supervisor and the name, and prepares an empty slot for the new epoch.
+//! 3. **Stream.** Each declared table goes over in chunks of about
+//!    [`CHUNK_BYTES`](crate::cluster::stream::CHUNK_BYTES), one chunk in flight
+//!    at a time, so neither side holds more than a few chunks; then the
+//!    snapshot (state and dictionary) in the same way.
+//! 4. **Commit.** The target builds the instance with everything it received,
+//!    runs `init` with [`Start::Moved`], takes the name and answers. Until that
+//!    answer, any failure (refusal, lost node, timeout) aborts the move: the
+//!    target drops its slot and the source goes on handling its mailbox as if
+//!    nothing happened.
+//! 5. **Relay.** Once the target answered, the source never handles a
+//!    message again: it drops its tables, leaves its supervisor, and relays
+//!    every message still in its mailbox, and every one that reaches it later,
+//!    to the target, in order. Replies to relayed calls tell the caller where
+//!    the instance is now.
+//!
+//! Who owns what: the instance's loop runs the whole move (it is the only
+//! task that could handle a message), so there is never a moment in which
+//! both sides handle messages. The claim flag that guards local transfers and
+//! stops also guards the move.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use ractor::ActorRef;
+use ractor::rpc::CallResult;
+
+use crate::actor::Start;
+use crate::cluster::kind::{Staging, call_error};
+use crate::cluster::node::{MovePhase, MoveProgress, MoveReport, Node};
+use crate::cluster::portable::{Parts, Portable, RowSink};
+use crate::cluster::snapshot;
+use crate::cluster::stream::CHUNK_BYTES;
+use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, Wire};
+use crate::error::{CallError, MoveError};
+use crate::handle::DEFAULT_CALL_TIMEOUT;
+use crate::instance::{Envelope, ErasedInstance, Frozen, HandoffJob, Letter, Relay, Shared};
+use crate::registry;
+use crate::restart::RestartPolicy;
+use crate::supervisor::Supervisor;
+use crate::table::TableSet;
+
+/// The largest snapshot (state and dictionary, encoded) a node accepts.
+pub(crate) const MAX_SNAPSHOT: u64 = 1 << 30;
+
+/// Moves the instance `name` of kind `A` from `from` (on this node) to the
+/// supervisor `to_supervisor` on `to_node`.
+pub(crate) async fn move_out<A: Portable>(
+    node: &Node,
+    name: &str,
+    from: &Supervisor,
+    to_node: &str,
+    to_supervisor: &str,
+) -> Result<MoveReport, MoveError> {
+    let not_found = || MoveError::NotFound {
+        name: name.to_owned(),
+    };
+    let handle = registry::lookup::<A>(name).map_err(|_| not_found())?;
+    let shared = handle.shared().clone();
+    if shared.moved_to().is_some() {
+        return Err(not_found());
+    }
+    let ours = shared
+        .current_owner()
+        .is_some_and(|o| Arc::ptr_eq(&o, from.inner()));
+    if !ours {
+        return Err(MoveError::NotChild {
+            name: name.to_owned(),
+            supervisor: from.name().to_owned(),
+        });
+    }
+    let parts = Parts::of::<A>();
+    check_portable(&shared, &parts)?;
+    let agent = node
+        .agent_of(to_node)
+        .ok_or_else(|| MoveError::UnknownNode {
+            node: to_node.to_owned(),
+        })?;
+    let actor = handle.actor_ref().ok_or_else(not_found)?;
+    if !shared.try_claim() {
+        return Err(MoveError::InProgress {
+            name: name.to_owned(),
+        });
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mover = Mover {
+        node: node.clone(),
+        agent,
+        to_node: to_node.to_owned(),
+        to_supervisor: to_supervisor.to_owned(),
+        from: from.clone(),
+        parts,
+    };
+    let job: HandoffJob<A> = Box::new(move |frozen| {
+        Box::pin(async move {
+            let frozen = frozen?;
+            let name = frozen.shared.name().to_owned();
+            match mover.run(frozen).await {
+                Ok((report, relay)) => {
+                    let _ = tx.send(Ok(report));
+                    Some(relay)
+                }
+                Err(e) => {
+                    tracing::warn!(%name, error = %e, "peeper: move aborted");
+                    let _ = tx.send(Err(e));
+                    None
+                }
+            }
+        })
+    });
+    let queued = actor.send_message(Envelope(Letter::Handoff(job)));
+    let out = match queued {
+        Ok(()) => rx.await.unwrap_or_else(|_| {
+            Err(MoveError::InProgress {
+                name: name.to_owned(),
+            })
+        }),
+        Err(_) => Err(not_found()),
+    };
+    shared.release_claim();
+    out
+}
+
+fn check_portable<A: Portable>(shared: &Shared<A>, parts: &Parts) -> Result<(), MoveError> {
+    let refuse = |what: String| MoveError::NotPortable {
+        name: shared.name().to_owned(),
+        what,
+    };
+    let timers = shared.timers.pending();
+    if timers > 0 {
+        return Err(refuse(format!(
+            "{timers} pending timers (timers do not travel yet)"
+        )));
+    }
+    for table in shared.tables.names() {
+        if !parts.tables.contains_key(&table) {
+            return Err(refuse(format!(
+                "table {table:?} is not declared in Portable::parts"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The source side of one move, run inside the frozen instance loop.
+struct Mover {
+    node: Node,
+    agent: ActorRef<Wire>,
+    to_node: String,
+    to_supervisor: String,
+    from: Supervisor,
+    parts: Parts,
+}
+
+impl Mover {
+    async fn run<A: Portable>(
+        self,
+        frozen: Frozen<A>,
+    ) -> Result<(MoveReport, Box<dyn Relay<A>>), MoveError> {
+        let frozen_at = Instant::now();
+        let shared = frozen.shared.clone();
+        let name = shared.name().to_owned();
+        let snapshot =
+            snapshot::encode::<A>(&frozen.state, &frozen.dict, &self.parts).map_err(|what| {
+                MoveError::NotPortable {
+                    name: name.clone(),
+                    what,
+                }
+            })?;
+        let mv = MoveKey {
+            name: name.clone(),
+            epoch: shared.epoch + 1,
+        };
+        let policy = shared.policy();
+        let begin = Begin {
+            mv: mv.clone(),
+            kind: A::KIND.to_owned(),
+            version: A::VERSION,
+            supervisor: self.to_supervisor.clone(),
+            from_node: self.node.name().to_owned(),
+            max_restarts: policy.max_restarts,
+            restart_window_ms: u64::try_from(policy.within.as_millis()).unwrap_or(u64::MAX),
+            snapshot_len: snapshot.len() as u64,
+        };
+        self.ask(&name, Request::Begin(begin)).await?;
+        let streamed = self.stream(&shared, &mv, &snapshot).await;
+        let (rows, bytes) = match streamed {
+            Ok(done) => done,
+            Err(e) => {
+                self.abort(&mv);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.ask(&name, Request::Commit { mv: mv.clone() }).await {
+            self.abort(&mv);
+            return Err(e);
+        }
+        // The target runs the instance now: never handle here again.
+        shared.tables.clear();
+        shared.timers.cancel_all();
+        shared.kept.lock().dict = crate::dictionary::Dictionary::default();
+        self.from.release_moved(
+            &name,
+            shared.id(),
+            format!("{}/{}", self.to_node, self.to_supervisor),
+        );
+        shared.set_owner(std::sync::Weak::new());
+        let report = MoveReport {
+            name: name.clone(),
+            to_node: self.to_node.clone(),
+            rows,
+            bytes,
+            frozen_for: frozen_at.elapsed(),
+        };
+        self.progress(&name, MovePhase::Committed, rows, rows, bytes);
+        tracing::info!(%name, to = %self.to_node, rows, bytes, "peeper: moved to another node");
+        let relay = Forwarder::<A> {
+            agent: self.agent.clone(),
+            node: self.to_node.clone(),
+            name,
+            marker: std::marker::PhantomData,
+        };
+        Ok((report, Box::new(relay)))
+    }
+
+    /// Sends the tables, then the snapshot; returns rows and bytes sent.
+    async fn stream<A: Portable>(
+        &self,
+        shared: &Shared<A>,
+        mv: &MoveKey,
+        snapshot: &[u8],
+    ) -> Result<(u64, u64), MoveError> {
+        let name = &mv.name;
+        let encode = |reason: String| MoveError::Encode {
+            name: name.clone(),
+            reason,
+        };
+        let mut sources = Vec::new();
+        for (table, port) in &self.parts.tables {
+            if let Some(source) = port.source(&shared.tables, table).map_err(encode)? {
+                sources.push((table.clone(), source));
+            }
+        }
+        let total: u64 = sources.iter().map(|(_, s)| s.rows()).sum();
+        let (mut rows, mut bytes) = (0_u64, 0_u64);
+        self.progress(name, MovePhase::Tables, 0, total, 0);
+        for (table, mut source) in sources {
+            while let Some((chunk, count)) = source.next_chunk(CHUNK_BYTES).map_err(encode)? {
+                rows += u64::from(count);
+                bytes += chunk.len() as u64;
+                let req = Request::Rows {
+                    mv: mv.clone(),
+                    table: table.clone(),
+                    count,
+                    rows: chunk,
+                };
+                self.ask(name, req).await?;
+                self.progress(name, MovePhase::Tables, rows, total, bytes);
+            }
+        }
+        self.progress(name, MovePhase::Snapshot, rows, total, bytes);
+        for piece in snapshot.chunks(CHUNK_BYTES) {
+            bytes += piece.len() as u64;
+            let req = Request::Snapshot {
+                mv: mv.clone(),
+                piece: piece.to_vec(),
+            };
+            self.ask(name, req).await?;
+        }
+        Ok((rows, bytes))
+    }
+
+    fn progress(&self, name: &str, phase: MovePhase, rows_done: u64, rows_total: u64, bytes: u64) {
+        self.node.emit(MoveProgress {
+            name: name.to_owned(),
+            to_node: self.to_node.clone(),
+            phase,
+            rows_done,
+            rows_total,
+            bytes_done: bytes,
+        });
+    }
+
+    fn abort(&self, mv: &MoveKey) {
+        self.progress(&mv.name, MovePhase::Aborted, 0, 0, 0);
+        if let Ok(bytes) = wire::encode(&Request::Abort { mv: mv.clone() }) {
+            // Best effort: a target that is gone drops its slot with the session.
+            let _ = self.agent.send_message(Wire::Cast(bytes));
+        }
+    }
+
+    /// One step of the move: a request the target must answer `Done`.
+    async fn ask(&self, name: &str, req: Request) -> Result<(), MoveError> {
+        let lost = |reason: String| MoveError::Lost {
+            name: name.to_owned(),
+            node: self.to_node.clone(),
+            reason,
+        };
+        let bytes = wire::encode(&req).map_err(|reason| MoveError::Encode {
+            name: name.to_owned(),
+            reason,
+        })?;
+        let timeout = self.node.step_timeout();
+        let answer = self
+            .agent
+            .call(|port| Wire::Call(bytes, port), Some(timeout))
+            .await;
+        let reply = match answer {
+            Ok(CallResult::Success(reply)) => reply,
+            Ok(CallResult::Timeout) => return Err(lost(format!("no answer within {timeout:?}"))),
+            Ok(CallResult::SenderError) => return Err(lost("connection closed".to_owned())),
+            Err(e) => return Err(lost(e.to_string())),
+        };
+        match wire::decode::<Response>(&reply).map_err(lost)? {
+            Response::Done => Ok(()),
+            Response::Refused(reason) => Err(MoveError::Refused {
+                name: name.to_owned(),
+                node: self.to_node.clone(),
+                reason,
+            }),
+            other => Err(lost(format!("unexpected answer {other:?}"))),
+        }
+    }
+}
+
+/// Relays the messages of an instance that moved away.
+struct Forwarder<A> {
+    agent: ActorRef<Wire>,
+    node: String,
+    name: String,
+    marker: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A: Portable> Forwarder<A> {
+    fn send_one_way(&self, body: Result<Vec<u8>, postcard::Error>, info: bool) {
+        let Ok(body) = body else {
+            tracing::error!(name = %self.name, "peeper: could not encode a relayed message");
+            return;
+        };
+        let (name, kind) = (self.name.clone(), A::KIND.to_owned());
+        let req = if info {
+            Request::Info { name, kind, body }
+        } else {
+            Request::Cast { name, kind, body }
+        };
+        let sent = wire::encode(&req).map(|bytes| self.agent.send_message(Wire::Cast(bytes)));
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::error!(name = %self.name, node = %self.node, "peeper: could not relay a message");
+        }
+    }
+}
+
+impl<A: Portable> Relay<A> for Forwarder<A> {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn relay(&self, letter: Letter<A>) {
+        match letter {
+            Letter::Call(msg, reply) => {
+                let name = self.name.clone();
+                let unreachable = |reason: String| CallError::Unreachable {
+                    name: name.clone(),
+                    reason,
+                };
+                let req = postcard::to_stdvec(&msg).map(|body| Request::Call {
+                    name: name.clone(),
+                    kind: A::KIND.to_owned(),
+                    body,
+                });
+                let Ok(Ok(bytes)) = req.map(|r| wire::encode(&r)) else {
+                    let _ = reply.send(Err(unreachable("could not encode the call".into())));
+                    return;
+                };
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                // Queued now, in mailbox order; only the wait is spawned.
+                if self
+                    .agent
+                    .send_message(Wire::Call(bytes, tx.into()))
+                    .is_err()
+                {
+                    let _ = reply.send(Err(unreachable(format!("node {} is gone", self.node))));
+                    return;
+                }
+                tokio::spawn(async move {
+                    let out = relayed_reply::<A>(&name, rx).await;
+                    let _ = reply.send(out);
+                });
+            }
+            Letter::Cast(msg) => self.send_one_way(postcard::to_stdvec(&msg), false),
+            Letter::Info(msg) => self.send_one_way(postcard::to_stdvec(&msg), true),
+            Letter::Wake | Letter::Handoff(_) => {}
+        }
+    }
+}
+
+async fn relayed_reply<A: Portable>(
+    name: &str,
+    rx: tokio::sync::oneshot::Receiver<Vec<u8>>,
+) -> Result<A::Reply, CallError> {
+    let unreachable = |reason: String| CallError::Unreachable {
+        name: name.to_owned(),
+        reason,
+    };
+    let bytes = match tokio::time::timeout(DEFAULT_CALL_TIMEOUT, rx).await {
+        Err(_) => {
+            return Err(CallError::Timeout {
+                name: name.to_owned(),
+                timeout: DEFAULT_CALL_TIMEOUT,
+            });
+        }
+        Ok(Err(_)) => return Err(unreachable("connection closed".into())),
+        Ok(Ok(bytes)) => bytes,
+    };
+    match wire::decode::<Response>(&bytes).map_err(unreachable)? {
+        Response::Called { reply: Ok(r), .. } => {
+            postcard::from_bytes(&r).map_err(|e| unreachable(e.to_string()))
+        }
+        Response::Called { reply: Err(f), .. } => Err(call_error(name, f)),
+        other => Err(unreachable(format!("unexpected answer {other:?}"))),
+    }
+}
+
+/// The target side of one move: a slot filled by the source's requests.
+pub(crate) struct Stage<A: Portable> {
+    begin: Begin,
+    behaviour: A,
+    from: String,
+    parts: Parts,
+    tables: TableSet,
+    sinks: HashMap<String, Box<dyn RowSink>>,
+    snapshot: Vec<u8>,
+}
+
+impl<A: Portable> Stage<A> {
+    pub(crate) fn open(begin: Begin, behaviour: A, from: String) -> Result<Self, String> {
+        if !A::accepts(begin.version) {
+            return Err(format!(
+                "state version {} of {:?} is not accepted here (this node writes {})",
+                begin.version,
+                A::KIND,
+                A::VERSION
+            ));
+        }
+        match Supervisor::lookup(&begin.supervisor) {
+            Some(s) if s.is_running() => {}
+            _ => return Err(format!("no running supervisor {:?}", begin.supervisor)),
+        }
+        if registry::get(&begin.mv.name).is_some() {
+            return Err(format!("the name {:?} is taken here", begin.mv.name));
+        }
+        if begin.snapshot_len > MAX_SNAPSHOT {
+            return Err(format!(
+                "snapshot of {} bytes is over the limit of {MAX_SNAPSHOT}",
+                begin.snapshot_len
+            ));
+        }
+        Ok(Stage {
+            begin,
+            behaviour,
+            from,
+            parts: Parts::of::<A>(),
+            tables: TableSet::default(),
+            sinks: HashMap::new(),
+            snapshot: Vec::new(),
+        })
+    }
+}
+
+impl<A: Portable> Staging for Stage<A> {
+    fn sender(&self) -> &str {
+        &self.from
+    }
+
+    fn rows(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String> {
+        if !self.sinks.contains_key(table) {
+            let port = self
+                .parts
+                .tables
+                .get(table)
+                .ok_or_else(|| format!("table {table:?} is not declared here"))?;
+            let sink = port.sink(&self.tables, table)?;
+            self.sinks.insert(table.to_owned(), sink);
+        }
+        let sink = self
+            .sinks
+            .get_mut(table)
+            .ok_or_else(|| format!("table {table:?} vanished"))?;
+        sink.absorb(bytes, count)
+    }
+
+    fn piece(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let len = (self.snapshot.len() + bytes.len()) as u64;
+        if len > self.begin.snapshot_len {
+            return Err(format!(
+                "snapshot longer than the {} bytes announced",
+                self.begin.snapshot_len
+            ));
+        }
+        self.snapshot.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move {
+            let Stage {
+                begin,
+                behaviour,
+                from,
+                parts,
+                tables,
+                snapshot,
+                ..
+            } = *self;
+            let (state, dict) =
+                snapshot::decode::<A>(&snapshot, &parts).map_err(|e| e.to_string())?;
+            let supervisor = Supervisor::lookup(&begin.supervisor)
+                .ok_or_else(|| format!("no running supervisor {:?}", begin.supervisor))?;
+            let policy = RestartPolicy::new(
+                begin.max_restarts,
+                Duration::from_millis(begin.restart_window_ms),
+            );
+            let shared = Arc::new(Shared::arrived(
+                begin.mv.name,
+                behaviour,
+                state,
+                dict,
+                tables,
+                policy,
+                begin.mv.epoch,
+            ));
+            supervisor
+                .adopt(shared, Start::Moved { from })
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}

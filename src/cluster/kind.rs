@@ -1,0 +1,137 @@
+//! A registered [`Portable`] kind, with its types erased so that a node agent
+//! can serve calls and moves for any kind it knows by name.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::cluster::handoff::Stage;
+use crate::cluster::portable::Portable;
+use crate::cluster::wire::{Begin, Failure};
+use crate::error::{CallError, LookupError};
+use crate::handle::{DEFAULT_CALL_TIMEOUT, Handle};
+use crate::instance::{Envelope, ErasedInstance};
+use crate::registry;
+
+/// A reply on its way: the encoded reply (or why there is none), and the node
+/// where the instance handled the call.
+pub(crate) type Answer = BoxFuture<'static, (Result<Vec<u8>, Failure>, Option<String>)>;
+
+/// What an agent needs of a kind.
+pub(crate) trait Port: Send + Sync {
+    /// Queues a call to the local instance `name` now; the returned future
+    /// waits for its reply.
+    fn call(&self, name: &str, body: &[u8]) -> Result<Answer, Failure>;
+    /// Queues a cast (or, with `info`, an info message).
+    fn cast(&self, name: &str, body: &[u8], info: bool) -> Result<(), Failure>;
+    /// Prepares to receive a moved instance.
+    fn stage(&self, begin: Begin, node: String) -> Result<Box<dyn Staging>, String>;
+}
+
+/// A move being received.
+pub(crate) trait Staging: Send {
+    /// The node the instance comes from.
+    fn sender(&self) -> &str;
+    /// Adds rows to a table.
+    fn rows(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String>;
+    /// Adds a piece of the snapshot.
+    fn piece(&mut self, bytes: &[u8]) -> Result<(), String>;
+    /// Starts the instance under its supervisor.
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), String>>;
+}
+
+/// A kind: how to build its behaviour on this node.
+pub(crate) struct Kind<A> {
+    pub(crate) factory: Arc<dyn Fn() -> A + Send + Sync>,
+}
+
+fn handle<A: Portable>(name: &str) -> Result<Handle<A>, Failure> {
+    registry::lookup::<A>(name).map_err(|e| match e {
+        LookupError::NotFound { .. } => Failure::NotFound,
+        _ => Failure::WrongKind,
+    })
+}
+
+pub(crate) fn failure(e: CallError) -> Failure {
+    match e {
+        CallError::NotFound { .. } => Failure::NotFound,
+        CallError::WrongType { .. } => Failure::WrongKind,
+        CallError::Timeout { timeout, .. } => {
+            Failure::Timeout(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
+        }
+        CallError::Crashed { crash, .. } => Failure::Crashed(crash),
+        CallError::Stopped { reason, .. } => Failure::Stopped(reason),
+        CallError::Dropped { .. } => Failure::Dropped,
+        CallError::Unreachable { reason, .. } => Failure::Unreachable(reason),
+    }
+}
+
+/// Turns a far end's failure back into the caller's error.
+pub(crate) fn call_error(name: &str, f: Failure) -> CallError {
+    let name = name.to_owned();
+    match f {
+        Failure::NotFound => CallError::NotFound { name },
+        Failure::WrongKind => CallError::WrongType {
+            name,
+            actual: "another kind",
+        },
+        Failure::Crashed(crash) => CallError::Crashed { name, crash },
+        Failure::Timeout(ms) => CallError::Timeout {
+            name,
+            timeout: Duration::from_millis(ms),
+        },
+        Failure::Stopped(reason) => CallError::Stopped { name, reason },
+        Failure::Dropped => CallError::Dropped { name },
+        Failure::Unreachable(reason) | Failure::Codec(reason) => {
+            CallError::Unreachable { name, reason }
+        }
+    }
+}
+
+impl<A: Portable> Port for Kind<A> {
+    fn call(&self, name: &str, body: &[u8]) -> Result<Answer, Failure> {
+        let msg: A::Call = postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
+        let h = handle::<A>(name)?;
+        let actor = h.actor_ref().ok_or(Failure::NotFound)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        actor
+            .send_message(Envelope::call(msg, tx.into()))
+            .map_err(|_| Failure::NotFound)?;
+        Ok(Box::pin(async move {
+            let out = match tokio::time::timeout(DEFAULT_CALL_TIMEOUT, rx).await {
+                Err(_) => Err(failure(CallError::Timeout {
+                    name: h.name().to_owned(),
+                    timeout: DEFAULT_CALL_TIMEOUT,
+                })),
+                Ok(Err(_)) => Err(Failure::Dropped),
+                Ok(Ok(Err(e))) => Err(failure(e)),
+                Ok(Ok(Ok(reply))) => {
+                    postcard::to_stdvec(&reply).map_err(|e| Failure::Codec(e.to_string()))
+                }
+            };
+            // Read after the reply: if the instance moved meanwhile, the
+            // call was relayed, and the caller may go straight there next.
+            let moved = h.shared().moved_to();
+            (out, moved)
+        }))
+    }
+
+    fn cast(&self, name: &str, body: &[u8], info: bool) -> Result<(), Failure> {
+        let h = handle::<A>(name)?;
+        let sent = if info {
+            let msg: A::Info =
+                postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
+            h.send(msg)
+        } else {
+            let msg: A::Cast =
+                postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
+            h.cast(msg)
+        };
+        sent.map_err(|e| Failure::Unreachable(e.to_string()))
+    }
+
+    fn stage(&self, begin: Begin, node: String) -> Result<Box<dyn Staging>, String> {
+        Stage::<A>::open(begin, (self.factory)(), node).map(|s| Box::new(s) as Box<dyn Staging>)
+    }
+}

@@ -1,0 +1,33 @@
+//! Nodes, and moving live instances between them (feature `cluster`).
+//!
+//! Every process that takes part starts a [`Node`] with the cluster's
+//! cookie, [connects](Node::connect) to its peers and
+//! [registers](Node::register) the [`Portable`] kinds it runs. Then:
+//!
+//! - [`Node::call`] and [`Node::cast`] reach an instance by name on whatever
+//!   node runs it, before, during and after a move;
+//! - [`Node::move_to`] moves a live instance to a supervisor on another node,
+//!   with its state, dictionary, tables and queued messages, streaming the
+//!   tables in bounded chunks; [`Node::subscribe_moves`] reports progress.
+//!
+//! The transport is ractor_cluster (TCP, cookie authentication); peeper adds
+//! its own requests on top, in [`wire`](self) form, each checked against size
+//! limits and decoded without panics.
+//!
+//! Map: [`node`] (the node and its API), `agent` (the actor that serves other
+//! nodes), [`portable`] (what makes an actor movable), [`snapshot`] (the
+//! versioned encoding of state and dictionary), `stream` (tables in chunks),
+//! [`handoff`] (the fenced move itself), `kind` and `wire` (internals).
+
+pub(crate) mod agent;
+pub mod handoff;
+pub(crate) mod kind;
+pub mod node;
+pub mod portable;
+pub mod snapshot;
+pub(crate) mod stream;
+pub(crate) mod wire;
+
+pub use node::{MovePhase, MoveProgress, MoveReport, Node, NodeConfig};
+pub use portable::{Parts, Portable};
+pub use snapshot::SnapshotError;

@@ -1,0 +1,76 @@
+//! S7: failure during a move between nodes, with real `kill -9` of node
+//! processes. If the target dies while the table streams, the move fails and
+//! the instance runs on at the source with its state; if the source dies
+//! after the target took over, the instance runs on at the target.
+
+#![cfg(feature = "cluster")]
+
+mod nodes;
+
+use nodes::{NodeProc, check};
+
+const ROWS: u64 = 1_000_000;
+
+fn two_nodes(cookie: &str) -> (NodeProc, NodeProc) {
+    let mut a = NodeProc::start("a", cookie);
+    let mut b = NodeProc::start("b", cookie);
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok(&format!("spawn src p {ROWS} 8"));
+    a.ok("load p before 100");
+    a.ok("wait before");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    (a, b)
+}
+
+#[test]
+fn the_instance_runs_on_at_the_source_when_the_target_dies_mid_move() {
+    let (mut a, mut b) = two_nodes("s7-target");
+    a.send_only("move p src b dst");
+    // Wait until rows are on their way, then kill the target.
+    loop {
+        let line = a.line().expect("node a runs");
+        if let Some(rest) = line.strip_prefix("progress Tables ") {
+            let done: u64 = rest.split_whitespace().next().unwrap().parse().unwrap();
+            if done > 0 {
+                break;
+            }
+        }
+        assert!(
+            !line.starts_with("ok"),
+            "the move ended before the kill: {line}"
+        );
+    }
+    b.kill9();
+    let answer = a.answer();
+    assert!(answer.starts_with("error"), "the move must fail: {answer}");
+
+    let at_a = check(&mut a, "p");
+    assert_eq!(at_a.handled, 100, "the state is the one before the move");
+    assert_eq!(at_a.rows, ROWS, "the table is whole");
+    assert_eq!(at_a.label, "1000000_rows");
+    assert_eq!(at_a.supervisor, "src");
+    a.ok("load p after 100");
+    assert_eq!(
+        a.ok("wait after")[..2],
+        ["100", "0"],
+        "it goes on answering"
+    );
+    assert_eq!(check(&mut a, "p").handled, 200);
+}
+
+#[test]
+fn the_instance_runs_on_at_the_target_when_the_source_dies_after_the_move() {
+    let (mut a, mut b) = two_nodes("s7-source");
+    let moved = a.ok("move p src b dst");
+    assert_eq!(moved[0], "1000000");
+    a.kill9();
+
+    let at_b = check(&mut b, "p");
+    assert_eq!(at_b.handled, 100);
+    assert_eq!(at_b.rows, ROWS);
+    assert_eq!(at_b.supervisor, "dst");
+    b.ok("load p after 100");
+    assert_eq!(b.ok("wait after")[..2], ["100", "0"]);
+    assert_eq!(check(&mut b, "p").handled, 200);
+}
