@@ -657,6 +657,7 @@ impl<A: Actor> ractor::Actor for InstanceActor<A> {
             stopping: false,
         };
         if let Some(start) = start {
+            let fresh = start == Start::Fresh;
             let mut state = StateMut::new(w.state.clone());
             let out = guard(
                 &mut w.kill,
@@ -665,7 +666,13 @@ impl<A: Actor> ractor::Actor for InstanceActor<A> {
             .await;
             match out {
                 Ok(()) => w.commit(state),
-                Err(crash) => return Err(Box::new(crash)),
+                // A fresh start has nothing to keep: it fails. An instance
+                // that arrived from another node has: it restores instead.
+                Err(crash) if fresh => return Err(Box::new(crash)),
+                Err(crash) => {
+                    w.rollback();
+                    w.pending_restore = Some(crash);
+                }
             }
         }
         Ok(w)

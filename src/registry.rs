@@ -60,10 +60,10 @@ enum Slot {
 
 static NAMES: LazyLock<DashMap<String, Slot>> = LazyLock::new(DashMap::new);
 
-/// Reserves `name`; `false` if it is taken.
+/// Reserves `name` for instance `id`; `false` if another instance has it.
 pub(crate) fn reserve(name: &str, id: InstanceId) -> bool {
     match NAMES.entry(name.to_owned()) {
-        Entry::Occupied(_) => false,
+        Entry::Occupied(o) => matches!(o.get(), Slot::Reserved(r) if *r == id),
         Entry::Vacant(v) => {
             v.insert(Slot::Reserved(id));
             true

@@ -43,6 +43,23 @@ struct Inner<K, V> {
     id: TableId,
     name: String,
     map: DashMap<K, V>,
+    /// Set while a move to another node copies the table with the instance
+    /// running: writes then note their keys in `dirty`.
+    #[cfg(feature = "cluster")]
+    tracking: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "cluster")]
+    dirty: Mutex<Option<Box<dyn DirtyLog<K>>>>,
+}
+
+/// The keys written while a table is being copied to another node.
+#[cfg(feature = "cluster")]
+pub(crate) trait DirtyLog<K>: Send {
+    /// `key` was inserted, replaced or removed.
+    fn record(&mut self, key: &K);
+    /// Every row was removed.
+    fn cleared(&mut self);
+    /// The log, for the table's typed port to take back.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
 /// Bounds a table's key type must meet.
@@ -164,7 +181,36 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
 
     /// Stores `value` under `key`; returns the value it replaced.
     pub fn insert(&self, key: K, value: V) -> Option<V> {
+        #[cfg(feature = "cluster")]
+        {
+            use dashmap::mapref::entry::Entry;
+            // The flag is read under the row's lock, after the write, so a
+            // copier that set it before reading either sees this write or
+            // finds the key in the log.
+            match self.inner.map.entry(key) {
+                Entry::Occupied(mut o) => {
+                    let old = o.insert(value);
+                    self.note(o.key());
+                    Some(old)
+                }
+                Entry::Vacant(v) => {
+                    let row = v.insert(value);
+                    self.note(row.key());
+                    None
+                }
+            }
+        }
+        #[cfg(not(feature = "cluster"))]
         self.inner.map.insert(key, value)
+    }
+
+    #[cfg(feature = "cluster")]
+    fn note(&self, key: &K) {
+        if self.inner.tracking.load(Ordering::SeqCst) {
+            if let Some(log) = self.inner.dirty.lock().as_mut() {
+                log.record(key);
+            }
+        }
     }
 
     /// Removes the row under `key`; returns its value.
@@ -173,12 +219,35 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.inner.map.remove(key).map(|(_, v)| v)
+        let (_key, value) = self.inner.map.remove(key)?;
+        #[cfg(feature = "cluster")]
+        self.note(&_key);
+        Some(value)
     }
 
     /// Removes every row.
     pub fn clear(&self) {
         self.inner.map.clear();
+        #[cfg(feature = "cluster")]
+        if self.inner.tracking.load(Ordering::SeqCst) {
+            if let Some(log) = self.inner.dirty.lock().as_mut() {
+                log.cleared();
+            }
+        }
+    }
+
+    /// Starts noting written keys in `log`.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn track(&self, log: Box<dyn DirtyLog<K>>) {
+        *self.inner.dirty.lock() = Some(log);
+        self.inner.tracking.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops noting written keys; returns what was noted.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn untrack(&self) -> Option<Box<dyn DirtyLog<K>>> {
+        self.inner.tracking.store(false, Ordering::SeqCst);
+        self.inner.dirty.lock().take()
     }
 
     /// Every key, for streaming the table in chunks.
@@ -253,6 +322,10 @@ impl TableSet {
             id: TableId(NEXT_TABLE_ID.fetch_add(1, Ordering::Relaxed)),
             name: name.to_owned(),
             map: DashMap::new(),
+            #[cfg(feature = "cluster")]
+            tracking: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(feature = "cluster")]
+            dirty: Mutex::new(None),
         });
         tables.insert(
             name.to_owned(),

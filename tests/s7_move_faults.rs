@@ -1,7 +1,8 @@
-//! S7: failure during a move between nodes, with real `kill -9` of node
-//! processes. If the target dies while the table streams, the move fails and
-//! the instance runs on at the source with its state; if the source dies
-//! after the target took over, the instance runs on at the target.
+//! S7: failure during a move between nodes, with real `kill -9` (and
+//! `kill -STOP`) of node processes. If the target dies or falls silent while
+//! the table streams, the move fails and the instance runs on at the source
+//! with its state; if the source dies after the target took over, the
+//! instance runs on at the target. At no moment do two copies answer.
 
 #![cfg(feature = "cluster")]
 
@@ -23,40 +24,51 @@ fn two_nodes(cookie: &str) -> (NodeProc, NodeProc) {
     (a, b)
 }
 
-#[test]
-fn the_instance_runs_on_at_the_source_when_the_target_dies_mid_move() {
-    let (mut a, mut b) = two_nodes("s7-target");
+/// Starts moving `p` from a to b and returns once rows are on their way.
+fn start_move(a: &mut NodeProc) {
     a.send_only("move p src b dst");
-    // Wait until rows are on their way, then kill the target.
     loop {
         let line = a.line().expect("node a runs");
         if let Some(rest) = line.strip_prefix("progress Tables ") {
             let done: u64 = rest.split_whitespace().next().unwrap().parse().unwrap();
             if done > 0 {
-                break;
+                return;
             }
         }
-        assert!(
-            !line.starts_with("ok"),
-            "the move ended before the kill: {line}"
-        );
+        assert!(!line.starts_with("ok"), "the move ended too soon: {line}");
     }
-    b.kill9();
+}
+
+/// After a failed move, `p` runs at a with everything it had.
+fn runs_on_at_the_source(a: &mut NodeProc) {
     let answer = a.answer();
     assert!(answer.starts_with("error"), "the move must fail: {answer}");
-
-    let at_a = check(&mut a, "p");
+    let at_a = check(a, "p");
     assert_eq!(at_a.handled, 100, "the state is the one before the move");
     assert_eq!(at_a.rows, ROWS, "the table is whole");
     assert_eq!(at_a.label, "1000000_rows");
     assert_eq!(at_a.supervisor, "src");
     a.ok("load p after 100");
-    assert_eq!(
-        a.ok("wait after")[..2],
-        ["100", "0"],
-        "it goes on answering"
-    );
-    assert_eq!(check(&mut a, "p").handled, 200);
+    assert_eq!(a.ok("wait after")[..2], ["100", "0"], "it goes on answering");
+    assert_eq!(check(a, "p").handled, 200);
+}
+
+#[test]
+fn the_instance_runs_on_at_the_source_when_the_target_dies_mid_move() {
+    let (mut a, mut b) = two_nodes("s7-target");
+    start_move(&mut a);
+    b.kill9();
+    runs_on_at_the_source(&mut a);
+}
+
+#[test]
+fn a_silent_target_is_detected_and_the_instance_runs_on_at_the_source() {
+    // Frozen, not dead: its socket stays open; only the heartbeat notices.
+    let (mut a, mut b) = two_nodes("s7-silent");
+    start_move(&mut a);
+    b.freeze();
+    runs_on_at_the_source(&mut a);
+    b.kill9();
 }
 
 #[test]

@@ -74,6 +74,7 @@ fn done(result: Result<(), String>) -> Response {
 async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<Vec<u8>>>) {
     let here = node_name(node);
     match req {
+        Request::Ping => answer(reply, &Response::Done),
         Request::Whereis { name } => {
             let live = registry::get(&name).is_some_and(|i| i.moved_to().is_none());
             answer(reply, &Response::Here(live));
@@ -128,6 +129,28 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
             };
             answer(reply, &done(result));
         }
+        Request::ResetTable { mv, table } => {
+            let result = match node.stagings.lock().get_mut(&mv) {
+                Some(stage) => {
+                    stage.reset(&table);
+                    Ok(())
+                }
+                None => Err("no such move".to_owned()),
+            };
+            answer(reply, &done(result));
+        }
+        Request::Remove {
+            mv,
+            table,
+            count,
+            keys,
+        } => {
+            let result = match node.stagings.lock().get_mut(&mv) {
+                Some(stage) => stage.remove(&table, &keys, count),
+                None => Err("no such move".to_owned()),
+            };
+            answer(reply, &done(result));
+        }
         Request::Snapshot { mv, piece } => {
             let result = match node.stagings.lock().get_mut(&mv) {
                 Some(stage) => stage.piece(&piece),
@@ -136,12 +159,21 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
             answer(reply, &done(result));
         }
         Request::Commit { mv } => {
-            let stage = node.stagings.lock().remove(&mv);
-            let result = match stage {
-                Some(stage) => stage.commit().await,
+            let result = match node.stagings.lock().get_mut(&mv) {
+                Some(stage) => stage.prepare(),
                 None => Err("no such move".to_owned()),
             };
             answer(reply, &done(result));
+        }
+        Request::Go { mv } => {
+            let stage = node.stagings.lock().remove(&mv);
+            let started = match stage {
+                Some(stage) => stage.start().await,
+                None => Err("no such move".to_owned()),
+            };
+            if let Err(e) = started {
+                tracing::error!(name = %mv.name, error = %e, "peeper: a moved instance could not start");
+            }
         }
         Request::Abort { mv } => {
             node.stagings.lock().remove(&mv);

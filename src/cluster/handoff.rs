@@ -12,16 +12,22 @@
 //!    [`CHUNK_BYTES`](crate::cluster::stream::CHUNK_BYTES), one chunk in flight
 //!    at a time, so neither side holds more than a few chunks; then the
 //!    snapshot (state and dictionary) in the same way.
-//! 4. **Commit.** The target builds the instance with everything it received,
-//!    runs `init` with [`Start::Moved`], takes the name and answers. Until that
+//! 4. **Commit.** The target decodes everything, builds the instance and
+//!    reserves its name, but does not start it, and answers. Until that
 //!    answer, any failure (refusal, lost node, timeout) aborts the move: the
 //!    target drops its slot and the source goes on handling its mailbox as if
 //!    nothing happened.
-//! 5. **Relay.** Once the target answered, the source never handles a
-//!    message again: it drops its tables, leaves its supervisor, and relays
-//!    every message still in its mailbox, and every one that reaches it later,
-//!    to the target, in order. Replies to relayed calls tell the caller where
-//!    the instance is now.
+//! 5. **Go.** Once the target answered, the source decides: it sends `Go`,
+//!    and never handles a message again. It drops its tables, leaves its
+//!    supervisor, and relays every message still in its mailbox, and every
+//!    one that reaches it later, to the target, in order, behind the `Go`.
+//!    The target starts the instance (`init` with [`Start::Moved`]) on `Go`
+//!    only, so a target cut off before the decision never runs a second copy:
+//!    its slot is dropped when the source's session goes away. Replies to
+//!    relayed calls tell the caller where the instance is now.
+//!
+//! The one window left: if the source dies after the target's answer and
+//! before its `Go` leaves, neither side runs the instance.
 //!
 //! Who owns what: the instance's loop runs the whole move (it is the only
 //! task that could handle a message), so there is never a moment in which
@@ -39,7 +45,7 @@ use ractor::rpc::CallResult;
 use crate::actor::Start;
 use crate::cluster::kind::{Staging, call_error};
 use crate::cluster::node::{MovePhase, MoveProgress, MoveReport, Node};
-use crate::cluster::portable::{Parts, Portable, RowSink};
+use crate::cluster::portable::{Parts, Portable, RowSink, RowSource};
 use crate::cluster::snapshot;
 use crate::cluster::stream::CHUNK_BYTES;
 use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, Wire};
@@ -49,7 +55,7 @@ use crate::instance::{Envelope, ErasedInstance, Frozen, HandoffJob, Letter, Rela
 use crate::registry;
 use crate::restart::RestartPolicy;
 use crate::supervisor::Supervisor;
-use crate::table::TableSet;
+use crate::table::{TableId, TableSet};
 
 /// The largest snapshot (state and dictionary, encoded) a node accepts.
 pub(crate) const MAX_SNAPSHOT: u64 = 1 << 30;
@@ -93,7 +99,6 @@ pub(crate) async fn move_out<A: Portable>(
             name: name.to_owned(),
         });
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
     let mover = Mover {
         node: node.clone(),
         agent,
@@ -101,34 +106,24 @@ pub(crate) async fn move_out<A: Portable>(
         to_supervisor: to_supervisor.to_owned(),
         from: from.clone(),
         parts,
+        mv: MoveKey {
+            name: name.to_owned(),
+            epoch: shared.epoch + 1,
+        },
+        started: Instant::now(),
     };
-    let job: HandoffJob<A> = Box::new(move |frozen| {
-        Box::pin(async move {
-            let frozen = frozen?;
-            let name = frozen.shared.name().to_owned();
-            match mover.run(frozen).await {
-                Ok((report, relay)) => {
-                    let _ = tx.send(Ok(report));
-                    Some(relay)
-                }
-                Err(e) => {
-                    tracing::warn!(%name, error = %e, "peeper: move aborted");
-                    let _ = tx.send(Err(e));
-                    None
-                }
-            }
-        })
-    });
-    let queued = actor.send_message(Envelope(Letter::Handoff(job)));
-    let out = match queued {
-        Ok(()) => rx.await.unwrap_or_else(|_| {
-            Err(MoveError::InProgress {
-                name: name.to_owned(),
-            })
-        }),
-        Err(_) => Err(not_found()),
+    let out = match mover.precopy(&shared).await {
+        Ok(precopied) => mover.hand_over(&actor, precopied).await,
+        Err(e) => {
+            mover.untrack(&shared);
+            mover.abort();
+            Err(e)
+        }
     };
     shared.release_claim();
+    if let Err(e) = &out {
+        tracing::warn!(%name, error = %e, "peeper: move aborted");
+    }
     out
 }
 
@@ -153,7 +148,14 @@ fn check_portable<A: Portable>(shared: &Shared<A>, parts: &Parts) -> Result<(), 
     Ok(())
 }
 
-/// The source side of one move, run inside the frozen instance loop.
+/// A table copied while the instance ran: its id then, and rows sent.
+struct Precopied {
+    tables: Vec<(String, TableId)>,
+    rows: u64,
+    bytes: u64,
+}
+
+/// The source side of one move.
 struct Mover {
     node: Node,
     agent: ActorRef<Wire>,
@@ -161,16 +163,95 @@ struct Mover {
     to_supervisor: String,
     from: Supervisor,
     parts: Parts,
+    mv: MoveKey,
+    started: Instant,
 }
 
 impl Mover {
-    async fn run<A: Portable>(
+    /// Opens the move and copies every declared table while the instance
+    /// keeps running; writes made meanwhile are noted for the catch-up.
+    async fn precopy<A: Portable>(&self, shared: &Shared<A>) -> Result<Precopied, MoveError> {
+        let policy = shared.policy();
+        let begin = Begin {
+            mv: self.mv.clone(),
+            kind: A::KIND.to_owned(),
+            version: A::VERSION,
+            supervisor: self.to_supervisor.clone(),
+            from_node: self.node.name().to_owned(),
+            max_restarts: policy.max_restarts,
+            restart_window_ms: u64::try_from(policy.within.as_millis()).unwrap_or(u64::MAX),
+        };
+        self.ask(Request::Begin(begin)).await?;
+        let mut sources = Vec::new();
+        let mut tables = Vec::new();
+        for (table, port) in &self.parts.tables {
+            // Noting starts before the first read: a write either lands
+            // before the read or in the log.
+            let Some(id) = port
+                .track(&shared.tables, table)
+                .map_err(|e| self.encode(e))?
+            else {
+                continue;
+            };
+            tables.push((table.clone(), id));
+            if let Some(source) = port
+                .source(&shared.tables, table)
+                .map_err(|e| self.encode(e))?
+            {
+                sources.push((table.clone(), source));
+            }
+        }
+        let (rows, bytes) = self.send_rows(sources, MovePhase::Tables).await?;
+        Ok(Precopied {
+            tables,
+            rows,
+            bytes,
+        })
+    }
+
+    /// Queues the hand-over in the instance's mailbox and waits for it.
+    async fn hand_over<A: Portable>(
         self,
+        actor: &ActorRef<Envelope<A>>,
+        precopied: Precopied,
+    ) -> Result<MoveReport, MoveError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let name = self.mv.name.clone();
+        let job: HandoffJob<A> = Box::new(move |frozen| {
+            Box::pin(async move {
+                let frozen = frozen?;
+                let shared = frozen.shared.clone();
+                match self.finish(frozen, precopied).await {
+                    Ok((report, relay)) => {
+                        let _ = tx.send(Ok(report));
+                        Some(relay)
+                    }
+                    Err(e) => {
+                        self.untrack(&shared);
+                        self.abort();
+                        let _ = tx.send(Err(e));
+                        None
+                    }
+                }
+            })
+        });
+        if actor.send_message(Envelope(Letter::Handoff(job))).is_err() {
+            return Err(MoveError::NotFound { name });
+        }
+        rx.await.unwrap_or(Err(MoveError::InProgress { name }))
+    }
+
+    /// Runs inside the frozen loop: sends what changed since the copy, the
+    /// snapshot, and hands over.
+    async fn finish<A: Portable>(
+        &self,
         frozen: Frozen<A>,
+        precopied: Precopied,
     ) -> Result<(MoveReport, Box<dyn Relay<A>>), MoveError> {
         let frozen_at = Instant::now();
         let shared = frozen.shared.clone();
-        let name = shared.name().to_owned();
+        let name = self.mv.name.clone();
+        check_portable(&shared, &self.parts)?;
         let snapshot =
             snapshot::encode::<A>(&frozen.state, &frozen.dict, &self.parts).map_err(|what| {
                 MoveError::NotPortable {
@@ -178,35 +259,32 @@ impl Mover {
                     what,
                 }
             })?;
-        let mv = MoveKey {
-            name: name.clone(),
-            epoch: shared.epoch + 1,
-        };
-        let policy = shared.policy();
-        let begin = Begin {
-            mv: mv.clone(),
-            kind: A::KIND.to_owned(),
-            version: A::VERSION,
-            supervisor: self.to_supervisor.clone(),
-            from_node: self.node.name().to_owned(),
-            max_restarts: policy.max_restarts,
-            restart_window_ms: u64::try_from(policy.within.as_millis()).unwrap_or(u64::MAX),
-            snapshot_len: snapshot.len() as u64,
-        };
-        self.ask(&name, Request::Begin(begin)).await?;
-        let streamed = self.stream(&shared, &mv, &snapshot).await;
-        let (rows, bytes) = match streamed {
-            Ok(done) => done,
-            Err(e) => {
-                self.abort(&mv);
-                return Err(e);
-            }
-        };
-        if let Err(e) = self.ask(&name, Request::Commit { mv: mv.clone() }).await {
-            self.abort(&mv);
-            return Err(e);
+        let (rows, bytes) = self.catch_up(&shared, &precopied).await?;
+        self.progress(MovePhase::Snapshot, 0, 0, 0);
+        for piece in snapshot.chunks(CHUNK_BYTES) {
+            self.ask(Request::Snapshot {
+                mv: self.mv.clone(),
+                piece: piece.to_vec(),
+            })
+            .await?;
         }
-        // The target runs the instance now: never handle here again.
+        self.ask(Request::Commit {
+            mv: self.mv.clone(),
+        })
+        .await?;
+        // The decision: from here on the target owns the instance. `Go`
+        // leaves before any relayed message, on the same connection.
+        let go = wire::encode(&Request::Go {
+            mv: self.mv.clone(),
+        })
+        .map_err(|e| self.encode(e))?;
+        if self.agent.send_message(Wire::Cast(go)).is_err() {
+            return Err(MoveError::Lost {
+                name,
+                node: self.to_node.clone(),
+                reason: "connection closed before the hand-over".to_owned(),
+            });
+        }
         shared.tables.clear();
         shared.timers.cancel_all();
         shared.kept.lock().dict = crate::dictionary::Dictionary::default();
@@ -216,15 +294,18 @@ impl Mover {
             format!("{}/{}", self.to_node, self.to_supervisor),
         );
         shared.set_owner(std::sync::Weak::new());
+        let bytes = precopied.bytes + bytes + snapshot.len() as u64;
         let report = MoveReport {
             name: name.clone(),
             to_node: self.to_node.clone(),
-            rows,
+            rows: precopied.rows,
+            rows_resent: rows,
             bytes,
             frozen_for: frozen_at.elapsed(),
+            took: self.started.elapsed(),
         };
-        self.progress(&name, MovePhase::Committed, rows, rows, bytes);
-        tracing::info!(%name, to = %self.to_node, rows, bytes, "peeper: moved to another node");
+        self.progress(MovePhase::Committed, precopied.rows, precopied.rows, bytes);
+        tracing::info!(%name, to = %self.to_node, rows = precopied.rows, bytes, "peeper: moved to another node");
         let relay = Forwarder::<A> {
             agent: self.agent.clone(),
             node: self.to_node.clone(),
@@ -234,56 +315,103 @@ impl Mover {
         Ok((report, Box::new(relay)))
     }
 
-    /// Sends the tables, then the snapshot; returns rows and bytes sent.
-    async fn stream<A: Portable>(
+    /// Sends, for each declared table, what changed since it was copied; a
+    /// table made, cleared or dropped meanwhile goes again whole (or away).
+    async fn catch_up<A: Portable>(
         &self,
         shared: &Shared<A>,
-        mv: &MoveKey,
-        snapshot: &[u8],
+        precopied: &Precopied,
     ) -> Result<(u64, u64), MoveError> {
-        let name = &mv.name;
-        let encode = |reason: String| MoveError::Encode {
-            name: name.clone(),
-            reason,
-        };
         let mut sources = Vec::new();
         for (table, port) in &self.parts.tables {
-            if let Some(source) = port.source(&shared.tables, table).map_err(encode)? {
-                sources.push((table.clone(), source));
+            let copied = precopied
+                .tables
+                .iter()
+                .find(|(t, _)| t == table)
+                .map(|(_, id)| *id);
+            let dirty = port
+                .dirty(&shared.tables, table)
+                .map_err(|e| self.encode(e))?;
+            match (copied, dirty) {
+                (Some(id), Some(d)) if d.id == id && !d.cleared => {
+                    for (keys, count) in d.removed {
+                        self.ask(Request::Remove {
+                            mv: self.mv.clone(),
+                            table: table.clone(),
+                            count,
+                            keys,
+                        })
+                        .await?;
+                    }
+                    sources.push((table.clone(), d.rows));
+                }
+                (copied, dirty) => {
+                    if copied.is_some() {
+                        self.ask(Request::ResetTable {
+                            mv: self.mv.clone(),
+                            table: table.clone(),
+                        })
+                        .await?;
+                    }
+                    if dirty.is_some() {
+                        if let Some(all) = port
+                            .source(&shared.tables, table)
+                            .map_err(|e| self.encode(e))?
+                        {
+                            sources.push((table.clone(), all));
+                        }
+                    }
+                }
             }
         }
+        self.send_rows(sources, MovePhase::CatchUp).await
+    }
+
+    /// Streams rows chunk by chunk, one chunk in flight; rows and bytes sent.
+    async fn send_rows(
+        &self,
+        sources: Vec<(String, Box<dyn RowSource>)>,
+        phase: MovePhase,
+    ) -> Result<(u64, u64), MoveError> {
         let total: u64 = sources.iter().map(|(_, s)| s.rows()).sum();
         let (mut rows, mut bytes) = (0_u64, 0_u64);
-        self.progress(name, MovePhase::Tables, 0, total, 0);
+        self.progress(phase, 0, total, 0);
         for (table, mut source) in sources {
-            while let Some((chunk, count)) = source.next_chunk(CHUNK_BYTES).map_err(encode)? {
+            while let Some((chunk, count)) =
+                source.next_chunk(CHUNK_BYTES).map_err(|e| self.encode(e))?
+            {
                 rows += u64::from(count);
                 bytes += chunk.len() as u64;
-                let req = Request::Rows {
-                    mv: mv.clone(),
+                self.ask(Request::Rows {
+                    mv: self.mv.clone(),
                     table: table.clone(),
                     count,
                     rows: chunk,
-                };
-                self.ask(name, req).await?;
-                self.progress(name, MovePhase::Tables, rows, total, bytes);
+                })
+                .await?;
+                self.progress(phase, rows, total, bytes);
             }
-        }
-        self.progress(name, MovePhase::Snapshot, rows, total, bytes);
-        for piece in snapshot.chunks(CHUNK_BYTES) {
-            bytes += piece.len() as u64;
-            let req = Request::Snapshot {
-                mv: mv.clone(),
-                piece: piece.to_vec(),
-            };
-            self.ask(name, req).await?;
         }
         Ok((rows, bytes))
     }
 
-    fn progress(&self, name: &str, phase: MovePhase, rows_done: u64, rows_total: u64, bytes: u64) {
+    /// Stops noting writes (after a failed move).
+    fn untrack<A: Portable>(&self, shared: &Shared<A>) {
+        for (table, port) in &self.parts.tables {
+            let _ = port.dirty(&shared.tables, table);
+        }
+    }
+
+    fn encode(&self, reason: String) -> MoveError {
+        MoveError::Encode {
+            name: self.mv.name.clone(),
+            reason,
+        }
+    }
+
+    fn progress(&self, phase: MovePhase, rows_done: u64, rows_total: u64, bytes: u64) {
         self.node.emit(MoveProgress {
-            name: name.to_owned(),
+            name: self.mv.name.clone(),
             to_node: self.to_node.clone(),
             phase,
             rows_done,
@@ -292,30 +420,31 @@ impl Mover {
         });
     }
 
-    fn abort(&self, mv: &MoveKey) {
-        self.progress(&mv.name, MovePhase::Aborted, 0, 0, 0);
-        if let Ok(bytes) = wire::encode(&Request::Abort { mv: mv.clone() }) {
+    fn abort(&self) {
+        self.progress(MovePhase::Aborted, 0, 0, 0);
+        if let Ok(bytes) = wire::encode(&Request::Abort {
+            mv: self.mv.clone(),
+        }) {
             // Best effort: a target that is gone drops its slot with the session.
             let _ = self.agent.send_message(Wire::Cast(bytes));
         }
     }
 
     /// One step of the move: a request the target must answer `Done`.
-    async fn ask(&self, name: &str, req: Request) -> Result<(), MoveError> {
+    async fn ask(&self, req: Request) -> Result<(), MoveError> {
+        let name = &self.mv.name;
         let lost = |reason: String| MoveError::Lost {
-            name: name.to_owned(),
+            name: name.clone(),
             node: self.to_node.clone(),
             reason,
         };
-        let bytes = wire::encode(&req).map_err(|reason| MoveError::Encode {
-            name: name.to_owned(),
-            reason,
-        })?;
+        let bytes = wire::encode(&req).map_err(|e| self.encode(e))?;
         let timeout = self.node.step_timeout();
-        let answer = self
-            .agent
-            .call(|port| Wire::Call(bytes, port), Some(timeout))
-            .await;
+        let lost_peer = self.node.lost(&self.to_node);
+        let answer = tokio::select! {
+            answer = self.agent.call(|port| Wire::Call(bytes, port), Some(timeout)) => answer,
+            () = lost_peer => return Err(lost("the node was declared lost".to_owned())),
+        };
         let reply = match answer {
             Ok(CallResult::Success(reply)) => reply,
             Ok(CallResult::Timeout) => return Err(lost(format!("no answer within {timeout:?}"))),
@@ -325,7 +454,7 @@ impl Mover {
         match wire::decode::<Response>(&reply).map_err(lost)? {
             Response::Done => Ok(()),
             Response::Refused(reason) => Err(MoveError::Refused {
-                name: name.to_owned(),
+                name: name.clone(),
                 node: self.to_node.clone(),
                 reason,
             }),
@@ -435,7 +564,8 @@ async fn relayed_reply<A: Portable>(
 /// The target side of one move: a slot filled by the source's requests.
 pub(crate) struct Stage<A: Portable> {
     begin: Begin,
-    behaviour: A,
+    behaviour: Option<A>,
+    prepared: Option<Arc<Shared<A>>>,
     from: String,
     parts: Parts,
     tables: TableSet,
@@ -460,15 +590,10 @@ impl<A: Portable> Stage<A> {
         if registry::get(&begin.mv.name).is_some() {
             return Err(format!("the name {:?} is taken here", begin.mv.name));
         }
-        if begin.snapshot_len > MAX_SNAPSHOT {
-            return Err(format!(
-                "snapshot of {} bytes is over the limit of {MAX_SNAPSHOT}",
-                begin.snapshot_len
-            ));
-        }
         Ok(Stage {
             begin,
-            behaviour,
+            behaviour: Some(behaviour),
+            prepared: None,
             from,
             parts: Parts::of::<A>(),
             tables: TableSet::default(),
@@ -478,12 +603,9 @@ impl<A: Portable> Stage<A> {
     }
 }
 
-impl<A: Portable> Staging for Stage<A> {
-    fn sender(&self) -> &str {
-        &self.from
-    }
-
-    fn rows(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String> {
+impl<A: Portable> Stage<A> {
+    /// The sink filling `table`, made on its first rows.
+    fn sink(&mut self, table: &str) -> Result<&mut Box<dyn RowSink>, String> {
         if !self.sinks.contains_key(table) {
             let port = self
                 .parts
@@ -493,58 +615,97 @@ impl<A: Portable> Staging for Stage<A> {
             let sink = port.sink(&self.tables, table)?;
             self.sinks.insert(table.to_owned(), sink);
         }
-        let sink = self
-            .sinks
+        self.sinks
             .get_mut(table)
-            .ok_or_else(|| format!("table {table:?} vanished"))?;
-        sink.absorb(bytes, count)
+            .ok_or_else(|| format!("table {table:?} vanished"))
+    }
+}
+
+impl<A: Portable> Staging for Stage<A> {
+    fn sender(&self) -> &str {
+        &self.from
+    }
+
+    fn reset(&mut self, table: &str) {
+        self.sinks.remove(table);
+        self.tables.drop_table(table);
+    }
+
+    fn remove(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String> {
+        self.sink(table)?.remove(bytes, count)
+    }
+
+    fn rows(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String> {
+        self.sink(table)?.absorb(bytes, count)
     }
 
     fn piece(&mut self, bytes: &[u8]) -> Result<(), String> {
         let len = (self.snapshot.len() + bytes.len()) as u64;
-        if len > self.begin.snapshot_len {
-            return Err(format!(
-                "snapshot longer than the {} bytes announced",
-                self.begin.snapshot_len
-            ));
+        if len > MAX_SNAPSHOT {
+            return Err(format!("snapshot over the limit of {MAX_SNAPSHOT} bytes"));
         }
         self.snapshot.extend_from_slice(bytes);
         Ok(())
     }
 
-    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), String>> {
+    fn prepare(&mut self) -> Result<(), String> {
+        if self.prepared.is_some() {
+            return Ok(());
+        }
+        let (state, dict) =
+            snapshot::decode::<A>(&self.snapshot, &self.parts).map_err(|e| e.to_string())?;
+        let behaviour = self
+            .behaviour
+            .take()
+            .ok_or_else(|| "the move was already prepared".to_owned())?;
+        let begin = &self.begin;
+        let policy = RestartPolicy::new(
+            begin.max_restarts,
+            Duration::from_millis(begin.restart_window_ms),
+        );
+        let shared = Arc::new(Shared::arrived(
+            begin.mv.name.clone(),
+            behaviour,
+            state,
+            dict,
+            std::mem::take(&mut self.tables),
+            policy,
+            begin.mv.epoch,
+        ));
+        if !registry::reserve(shared.name(), shared.id()) {
+            return Err(format!("the name {:?} is taken here", begin.mv.name));
+        }
+        self.snapshot = Vec::new();
+        self.sinks.clear();
+        self.prepared = Some(shared);
+        Ok(())
+    }
+
+    fn start(mut self: Box<Self>) -> BoxFuture<'static, Result<(), String>> {
         Box::pin(async move {
-            let Stage {
-                begin,
-                behaviour,
-                from,
-                parts,
-                tables,
-                snapshot,
-                ..
-            } = *self;
-            let (state, dict) =
-                snapshot::decode::<A>(&snapshot, &parts).map_err(|e| e.to_string())?;
-            let supervisor = Supervisor::lookup(&begin.supervisor)
-                .ok_or_else(|| format!("no running supervisor {:?}", begin.supervisor))?;
-            let policy = RestartPolicy::new(
-                begin.max_restarts,
-                Duration::from_millis(begin.restart_window_ms),
-            );
-            let shared = Arc::new(Shared::arrived(
-                begin.mv.name,
-                behaviour,
-                state,
-                dict,
-                tables,
-                policy,
-                begin.mv.epoch,
-            ));
-            supervisor
-                .adopt(shared, Start::Moved { from })
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            let shared = self
+                .prepared
+                .take()
+                .ok_or_else(|| "the move was not prepared".to_owned())?;
+            let supervisor = Supervisor::lookup(&self.begin.supervisor)
+                .ok_or_else(|| format!("no running supervisor {:?}", self.begin.supervisor))?;
+            let from = std::mem::take(&mut self.from);
+            let started = supervisor
+                .adopt(shared.clone(), Start::Moved { from })
+                .await;
+            if started.is_err() {
+                registry::release(shared.name(), shared.id());
+            }
+            started.map(|_| ()).map_err(|e| e.to_string())
         })
+    }
+}
+
+impl<A: Portable> Drop for Stage<A> {
+    fn drop(&mut self) {
+        // A slot dropped after `Commit` but without `Go` frees the name.
+        if let Some(shared) = self.prepared.take() {
+            registry::release(shared.name(), shared.id());
+        }
     }
 }

@@ -33,12 +33,19 @@ pub(crate) trait Port: Send + Sync {
 pub(crate) trait Staging: Send {
     /// The node the instance comes from.
     fn sender(&self) -> &str;
+    /// Drops what was received of a table.
+    fn reset(&mut self, table: &str);
+    /// Removes rows from a table.
+    fn remove(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String>;
     /// Adds rows to a table.
     fn rows(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String>;
     /// Adds a piece of the snapshot.
     fn piece(&mut self, bytes: &[u8]) -> Result<(), String>;
-    /// Starts the instance under its supervisor.
-    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<(), String>>;
+    /// Decodes everything, builds the instance and reserves its name, without
+    /// starting it.
+    fn prepare(&mut self) -> Result<(), String>;
+    /// Starts the prepared instance under its supervisor.
+    fn start(self: Box<Self>) -> BoxFuture<'static, Result<(), String>>;
 }
 
 /// A kind: how to build its behaviour on this node.

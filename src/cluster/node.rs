@@ -49,6 +49,12 @@ pub struct NodeConfig {
     pub step_timeout: Duration,
     /// How long a call across nodes waits for its reply. Default: 5 s.
     pub call_timeout: Duration,
+    /// How often the node pings each peer. Default: 1 s.
+    pub heartbeat_interval: Duration,
+    /// A peer that does not answer a ping within this time is declared lost
+    /// and its connection closed, even if its socket stays open (a frozen
+    /// process, a silent network). Default: 5 s.
+    pub heartbeat_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -62,6 +68,8 @@ impl NodeConfig {
             connect_timeout: Duration::from_secs(5),
             step_timeout: Duration::from_secs(30),
             call_timeout: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -70,8 +78,10 @@ impl NodeConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MovePhase {
-    /// Table rows are streaming.
+    /// Table rows are streaming while the instance keeps running.
     Tables,
+    /// The instance is frozen; rows written during the copy are streaming.
+    CatchUp,
     /// The state and dictionary are streaming.
     Snapshot,
     /// The target took over.
@@ -104,13 +114,18 @@ pub struct MoveReport {
     pub name: String,
     /// The node it moved to.
     pub to_node: String,
-    /// Table rows sent.
+    /// Table rows copied while the instance ran.
     pub rows: u64,
+    /// Rows sent again because they were written during the copy.
+    pub rows_resent: u64,
     /// Encoded bytes sent (tables and snapshot).
     pub bytes: u64,
-    /// How long the instance handled no message: from the start of the move
-    /// to the target's answer.
+    /// How long the instance handled no message: from the freeze to the
+    /// hand-over. It does not grow with the tables, only with what was
+    /// written to them during the copy and with the state.
     pub frozen_for: Duration,
+    /// How long the whole move took.
+    pub took: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +212,12 @@ pub(crate) fn agent_group(node: &str) -> String {
     format!("peeper.agent.{node}")
 }
 
+/// The group of a node's heartbeat responder: an agent of its own, so that
+/// pings are not held up behind a busy agent's work.
+fn ping_group(node: &str) -> String {
+    format!("peeper.ping.{node}")
+}
+
 impl Node {
     /// Starts a node: its server listens at once.
     ///
@@ -257,8 +278,13 @@ impl Node {
             .map_err(|e| fail(e.to_string()))?;
         pg::join(agent_group(&inner.config.name), vec![agent.get_cell()]);
         let _ = inner.agent.set(agent);
+        let (pinger, _) = ractor::Actor::spawn(None, Agent, Arc::downgrade(&inner))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        pg::join(ping_group(&inner.config.name), vec![pinger.get_cell()]);
         let node = Node { inner };
         node.drop_stagings_of_lost_peers();
+        node.watch_peers(pinger);
         tracing::info!(node = %node.name(), %addr, "peeper: node started");
         Ok(node)
     }
@@ -284,6 +310,98 @@ impl Node {
                 }
             }
         });
+    }
+
+    /// Pings every peer each interval; closes the connection to one that
+    /// stays silent longer than the heartbeat timeout. ractor_cluster only
+    /// logs late pongs, so without this a frozen peer would hold moves and
+    /// calls until their own timeouts.
+    fn watch_peers(&self, pinger: ActorRef<Wire>) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut last_seen: std::collections::HashMap<String, tokio::time::Instant> =
+                std::collections::HashMap::new();
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let node = Node { inner };
+                let interval = node.inner.config.heartbeat_interval;
+                let limit = node.inner.config.heartbeat_timeout;
+                if pinger.get_status() != ractor::ActorStatus::Running {
+                    return;
+                }
+                let peers = node.peers();
+                last_seen.retain(|p, _| peers.contains(p));
+                let pings = peers
+                    .iter()
+                    .map(|peer| node.ping(peer, interval.max(limit)));
+                let answers = futures::future::join_all(pings).await;
+                let now = tokio::time::Instant::now();
+                for (peer, alive) in peers.into_iter().zip(answers) {
+                    let seen = *last_seen.entry(peer.clone()).or_insert(now);
+                    if alive {
+                        last_seen.insert(peer, now);
+                    } else if now.duration_since(seen) >= limit {
+                        tracing::warn!(node = %node.name(), %peer, "peeper: peer silent, disconnecting");
+                        node.disconnect(&peer).await;
+                        last_seen.remove(&peer);
+                    }
+                }
+                drop(node);
+                tokio::time::sleep(interval).await;
+            }
+        });
+    }
+
+    async fn ping(&self, peer: &str, timeout: Duration) -> bool {
+        let Some(cell) = pg::get_members(&ping_group(peer)).into_iter().next() else {
+            return false;
+        };
+        let pinger: ActorRef<Wire> = cell.into();
+        let Ok(bytes) = wire::encode(&Request::Ping) else {
+            return false;
+        };
+        matches!(
+            pinger
+                .call(|port| Wire::Call(bytes, port), Some(timeout))
+                .await,
+            Ok(CallResult::Success(_))
+        )
+    }
+
+    /// Declares `peer` lost and closes its connection.
+    async fn disconnect(&self, peer: &str) {
+        let _ = self.inner.sessions.send(SessionEvent::Down {
+            addr: String::new(),
+            name: Some(peer.to_owned()),
+        });
+        let sessions = ractor::call_t!(self.inner.server, NodeServerMessage::GetSessions, 1_000);
+        for ses in sessions.into_iter().flat_map(|m| m.into_values()) {
+            if ses
+                .peer_name
+                .as_ref()
+                .is_some_and(|n| node_name(&n.name) == peer)
+            {
+                ses.actor.stop(Some("heartbeat timeout".to_owned()));
+            }
+        }
+    }
+
+    /// Waits until `peer` is declared lost.
+    pub(crate) fn lost(
+        &self,
+        peer: &str,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut events = self.inner.sessions.subscribe();
+        let peer = peer.to_owned();
+        async move {
+            loop {
+                match events.recv().await {
+                    Ok(SessionEvent::Down { name: Some(n), .. }) if n == peer => return,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+                }
+            }
+        }
     }
 
     /// The node's name.
@@ -611,8 +729,12 @@ impl Node {
         }
     }
 
-    /// Stops the node's agent and server; connections close.
+    /// Stops the node's agents and server; connections close.
     pub async fn stop(self) {
+        for cell in pg::get_members(&ping_group(self.name())) {
+            pg::leave(ping_group(self.name()), vec![cell.clone()]);
+            cell.stop(None);
+        }
         if let Some(agent) = self.inner.agent.get() {
             pg::leave(agent_group(self.name()), vec![agent.get_cell()]);
             let _ = agent

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::actor::Actor;
-use crate::table::{TableKey, TableSet, TableValue};
+use crate::table::{DirtyLog, Table, TableId, TableKey, TableSet, TableValue};
 
 /// An [`Actor`] whose instances can move to another node and be called
 /// across nodes: its state and messages are serde types.
@@ -150,6 +150,23 @@ pub(crate) trait TablePort: Send + Sync {
     fn source(&self, tables: &TableSet, name: &str) -> Result<Option<Box<dyn RowSource>>, String>;
     /// A sink that fills a new table `name` in `tables`.
     fn sink(&self, tables: &TableSet, name: &str) -> Result<Box<dyn RowSink>, String>;
+    /// Starts noting the keys written to the table; its id, or `None` if the
+    /// instance has no such table.
+    fn track(&self, tables: &TableSet, name: &str) -> Result<Option<TableId>, String>;
+    /// Stops noting; what was written since [`TablePort::track`].
+    fn dirty(&self, tables: &TableSet, name: &str) -> Result<Option<Dirty>, String>;
+}
+
+/// What changed in a table while it was being copied.
+pub(crate) struct Dirty {
+    /// The table's id now (a table dropped and made again has a new one).
+    pub(crate) id: TableId,
+    /// Every row was removed at some point: send it whole again.
+    pub(crate) cleared: bool,
+    /// The rows written, as they are now.
+    pub(crate) rows: Box<dyn RowSource>,
+    /// Encoded keys removed, in chunks, with their counts.
+    pub(crate) removed: Vec<(Vec<u8>, u32)>,
 }
 
 /// Reads a table in bounded chunks of encoded rows.
@@ -165,6 +182,32 @@ pub(crate) trait RowSource: Send {
 pub(crate) trait RowSink: Send {
     /// Decodes `count` rows from `bytes` and inserts them.
     fn absorb(&mut self, bytes: &[u8], count: u32) -> Result<(), String>;
+    /// Decodes `count` keys from `bytes` and removes their rows.
+    fn remove(&mut self, bytes: &[u8], count: u32) -> Result<(), String>;
+}
+
+/// Keys written during a copy.
+struct KeyLog<K> {
+    keys: std::collections::HashSet<K>,
+    cleared: bool,
+}
+
+impl<K: TableKey + Clone> DirtyLog<K> for KeyLog<K> {
+    fn record(&mut self, key: &K) {
+        if !self.cleared && !self.keys.contains(key) {
+            self.keys.insert(key.clone());
+        }
+    }
+
+    fn cleared(&mut self) {
+        // The whole table goes again: the keys no longer matter.
+        self.cleared = true;
+        self.keys = std::collections::HashSet::new();
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
 }
 
 struct TypedTable<K, V>(std::marker::PhantomData<fn() -> (K, V)>);
@@ -198,4 +241,69 @@ where
             .map_err(|e| e.to_string())?;
         Ok(Box::new(crate::cluster::stream::TableFill::new(table)))
     }
+
+    fn track(&self, tables: &TableSet, name: &str) -> Result<Option<TableId>, String> {
+        let Some(table) = existing::<K, V>(tables, name)? else {
+            return Ok(None);
+        };
+        table.track(Box::new(KeyLog::<K> {
+            keys: std::collections::HashSet::new(),
+            cleared: false,
+        }));
+        Ok(Some(table.id()))
+    }
+
+    fn dirty(&self, tables: &TableSet, name: &str) -> Result<Option<Dirty>, String> {
+        let Some(table) = existing::<K, V>(tables, name)? else {
+            return Ok(None);
+        };
+        let log = match table.untrack() {
+            Some(log) => log
+                .into_any()
+                .downcast::<KeyLog<K>>()
+                .map_err(|_| "a table's log has another type".to_owned())?,
+            None => Box::new(KeyLog {
+                keys: std::collections::HashSet::new(),
+                cleared: true,
+            }),
+        };
+        let mut written = Vec::new();
+        let mut removed = Vec::new();
+        let mut chunk = Vec::new();
+        let mut count = 0_u32;
+        for key in log.keys {
+            if table.contains_key(&key) {
+                written.push(key);
+                continue;
+            }
+            chunk = postcard::to_extend(&key, chunk).map_err(|e| e.to_string())?;
+            count += 1;
+            if chunk.len() >= crate::cluster::stream::CHUNK_BYTES {
+                removed.push((std::mem::take(&mut chunk), count));
+                count = 0;
+            }
+        }
+        if count > 0 {
+            removed.push((chunk, count));
+        }
+        Ok(Some(Dirty {
+            id: table.id(),
+            cleared: log.cleared,
+            rows: Box::new(crate::cluster::stream::TableRows::with_keys(table, written)),
+            removed,
+        }))
+    }
+}
+
+fn existing<K: TableKey, V: TableValue>(
+    tables: &TableSet,
+    name: &str,
+) -> Result<Option<Table<K, V>>, String> {
+    if !tables.names().iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    tables
+        .open_or_create::<K, V>(name)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }

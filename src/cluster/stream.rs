@@ -26,6 +26,11 @@ pub(crate) struct TableRows<K, V> {
 impl<K: TableKey + Clone, V: TableValue> TableRows<K, V> {
     pub(crate) fn new(table: Table<K, V>) -> Self {
         let keys = table.keys();
+        Self::with_keys(table, keys)
+    }
+
+    /// Reads only the rows under `keys`.
+    pub(crate) fn with_keys(table: Table<K, V>, keys: Vec<K>) -> Self {
         let rows = keys.len() as u64;
         TableRows {
             table,
@@ -94,6 +99,20 @@ where
         }
         if !rest.is_empty() {
             return Err(format!("{} bytes after the last row", rest.len()));
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, bytes: &[u8], count: u32) -> Result<(), String> {
+        let mut rest = bytes;
+        for _ in 0..count {
+            let (key, tail): (K, &[u8]) =
+                postcard::take_from_bytes(rest).map_err(|e| e.to_string())?;
+            self.table.remove(&key);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(format!("{} bytes after the last key", rest.len()));
         }
         Ok(())
     }

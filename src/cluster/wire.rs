@@ -56,6 +56,8 @@ impl ractor::Message for Wire {
 /// What one agent asks another.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
+    /// Are you there? Answered `Done` by the node's heartbeat responder.
+    Ping,
     /// Does an instance of this name run here?
     Whereis { name: String },
     /// A call to the instance `name` of kind `kind`; `body` is its message.
@@ -78,6 +80,16 @@ pub(crate) enum Request {
     },
     /// Opens a move: the target prepares an empty slot.
     Begin(Begin),
+    /// Drops what the target holds of a table: it is sent again whole, or
+    /// it no longer exists.
+    ResetTable { mv: MoveKey, table: String },
+    /// Keys removed from a table since it was copied, `count` of them.
+    Remove {
+        mv: MoveKey,
+        table: String,
+        count: u32,
+        keys: Vec<u8>,
+    },
     /// Rows of one table, `count` postcard-encoded `(key, value)` pairs.
     Rows {
         mv: MoveKey,
@@ -87,8 +99,12 @@ pub(crate) enum Request {
     },
     /// The next piece of the snapshot (state and dictionary).
     Snapshot { mv: MoveKey, piece: Vec<u8> },
-    /// Closes a move: the target starts the instance and takes the name.
+    /// Asks the target to get ready: it decodes everything, builds the
+    /// instance and reserves the name, but does not start it.
     Commit { mv: MoveKey },
+    /// Tells the target to start the instance it got ready: the source has
+    /// handed over and will only relay from now on.
+    Go { mv: MoveKey },
     /// Drops a move that will not be committed.
     Abort { mv: MoveKey },
 }
@@ -110,8 +126,6 @@ pub(crate) struct Begin {
     pub(crate) from_node: String,
     pub(crate) max_restarts: u32,
     pub(crate) restart_window_ms: u64,
-    /// Bytes of snapshot to expect, so the target can refuse what is too big.
-    pub(crate) snapshot_len: u64,
 }
 
 /// What one agent answers.

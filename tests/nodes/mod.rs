@@ -105,6 +105,16 @@ impl NodeProc {
         self.ok("rss")[0].parse().expect("a number")
     }
 
+    /// `kill -STOP` of this process: it stays, with its sockets open, but
+    /// says nothing more.
+    pub fn freeze(&mut self) {
+        let status = Command::new("kill")
+            .args(["-STOP", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
     /// `kill -9` of this process (our own child, by its PID), then reaps it.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
