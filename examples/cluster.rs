@@ -188,8 +188,8 @@ async fn serve(name: &str) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Shows the move's events on the bar: rows sent out of rows to send, with
-/// the encoded bytes sent so far.
+/// Shows the move's events on the bar. Each phase counts from zero, so only
+/// the bulk copy moves the bar; later phases only change the message.
 async fn render(mut events: broadcast::Receiver<MoveProgress>, bar: ProgressBar) {
     loop {
         let p = match events.recv().await {
@@ -197,19 +197,22 @@ async fn render(mut events: broadcast::Receiver<MoveProgress>, bar: ProgressBar)
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        let phase = match p.phase {
-            MovePhase::Tables => "table",
-            MovePhase::Snapshot => "state and dictionary",
-            MovePhase::Committed => "committed",
-            MovePhase::Aborted => "aborted",
-            _ => "moving",
+        let (done, total, sent) = (p.rows_done, p.rows_total, HumanBytes(p.bytes_done));
+        let message = match p.phase {
+            MovePhase::Tables => {
+                bar.set_length(total);
+                bar.set_position(done);
+                format!("{sent} copied, \"room\" still running")
+            }
+            MovePhase::CatchUp => {
+                format!("frozen, resending {done}/{total} rows written meanwhile")
+            }
+            MovePhase::Snapshot => "frozen, sending state and dictionary".to_owned(),
+            MovePhase::Committed => format!("{sent} sent, b took over"),
+            MovePhase::Aborted => "aborted, \"room\" runs on at a".to_owned(),
+            _ => format!("{:?}", p.phase),
         };
-        // An abort reports zero counts: keep the last real ones.
-        if p.phase != MovePhase::Aborted {
-            bar.set_length(p.rows_total);
-            bar.set_position(p.rows_done);
-        }
-        bar.set_message(format!("{} sent, {phase}", HumanBytes(p.bytes_done)));
+        bar.set_message(message);
     }
 }
 
@@ -238,7 +241,9 @@ async fn drive(mib: u64) -> Result<(), Box<dyn Error>> {
     let style = ProgressStyle::with_template(
         "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} rows, {msg}",
     )?;
-    let bar = ProgressBar::new(rows).with_style(style);
+    let bar = ProgressBar::new(rows)
+        .with_style(style)
+        .with_message("starting");
     bar.enable_steady_tick(Duration::from_millis(100));
     let renderer = tokio::spawn(render(node.subscribe_moves(), bar.clone()));
     let started = Instant::now();
@@ -248,7 +253,10 @@ async fn drive(mib: u64) -> Result<(), Box<dyn Error>> {
     renderer.abort();
     let _ = renderer.await;
     let report = moved.inspect_err(|_| bar.abandon())?;
-    bar.finish();
+    bar.finish_with_message(format!("{} sent, b took over", HumanBytes(report.bytes)));
+    if !bar.is_hidden() {
+        eprintln!(); // The bar leaves the cursor at the end of its line.
+    }
 
     let moved_mib = report.bytes as f64 / MIB;
     let rate = moved_mib / elapsed.as_secs_f64();
@@ -286,6 +294,12 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Relaxed);
         unsafe { System.dealloc(ptr, layout) }
+    }
+
+    // Forwarded, so that growing a buffer stays as cheap as without counting.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+        LIVE.fetch_add(size.wrapping_sub(layout.size()), Relaxed);
+        unsafe { System.realloc(ptr, layout, size) }
     }
 }
 

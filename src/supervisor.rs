@@ -515,6 +515,23 @@ impl Supervisor {
         Ok(Handle::from_shared(shared))
     }
 
+    /// Every running supervisor of this process.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn all() -> Vec<Supervisor> {
+        SUPERVISORS.iter().map(|s| s.value().clone()).collect()
+    }
+
+    /// The children's names and actor types.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn children_types(&self) -> Vec<(String, &'static str)> {
+        self.inner
+            .children()
+            .map
+            .values()
+            .map(|c| (c.name().to_owned(), c.actor_type()))
+            .collect()
+    }
+
     /// Forgets the child `id` after it moved to another node: it leaves the
     /// children and its actor is unlinked (it stays alive as a relay).
     #[cfg(feature = "cluster")]

@@ -77,3 +77,34 @@ fn a_node_with_the_wrong_cookie_cannot_join() {
     let answer = a.send(&format!("connect {}", c.addr));
     assert!(answer.starts_with("error"), "{answer}");
 }
+
+#[test]
+fn rows_written_during_the_move_arrive_as_they_end_up() {
+    const ROUNDS: u64 = 20_000;
+    let mut a = NodeProc::start("a", "s6-churn");
+    let mut b = NodeProc::start("b", "s6-churn");
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    // Twins: `p` moves while it is written to, `q` stays and gets the same
+    // writes; in the end their tables must be the same.
+    a.ok(&format!("spawn src p {ROWS} 8"));
+    a.ok(&format!("spawn src q {ROWS} 8"));
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+
+    a.ok(&format!("churn p {ROUNDS} {ROWS}"));
+    let moved = a.ok("move p src b dst");
+    // Rows, bytes, microseconds frozen, rows sent again after the copy.
+    eprintln!("move while churning: {moved:?}");
+    let churned = a.ok("wait churn");
+    assert_eq!(
+        churned[..2],
+        [ROUNDS.to_string(), "0".to_owned()],
+        "{churned:?}"
+    );
+    a.ok(&format!("churn q {ROUNDS} {ROWS}"));
+    a.ok("wait churn");
+
+    let moved_digest = b.ok("digest p");
+    let twin_digest = a.ok("digest q");
+    assert_eq!(moved_digest, twin_digest, "after a move with {moved:?}");
+}

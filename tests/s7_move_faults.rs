@@ -49,7 +49,11 @@ fn runs_on_at_the_source(a: &mut NodeProc) {
     assert_eq!(at_a.label, "1000000_rows");
     assert_eq!(at_a.supervisor, "src");
     a.ok("load p after 100");
-    assert_eq!(a.ok("wait after")[..2], ["100", "0"], "it goes on answering");
+    assert_eq!(
+        a.ok("wait after")[..2],
+        ["100", "0"],
+        "it goes on answering"
+    );
     assert_eq!(check(a, "p").handled, 200);
 }
 

@@ -16,8 +16,14 @@
 //! spawn <sup> <name> <rows> <bytes>   ok          (a tally with a table of <rows> rows)
 //! load <name> <sender> <calls>        ok          (calls in the background)
 //! wait <sender>                       ok <answered> <failed> [first error]
-//! move <name> <sup> <node> <sup>      progress … lines, then ok <rows> <bytes> <frozen_us>
+//! move <name> <sup> <node> <sup>      progress … lines, then ok <rows> <bytes> <frozen_us> <resent>
+//! churn <name> <rounds> <rows>        ok          (table-writing casts in the background; wait churn)
+//! digest <name>                       ok <rows> <digest of the table>
 //! check <name>                        ok <value> <handled> <violations> <rows> <label> <children>
+//! spawnmany <sup> <prefix> <n>        ok          (n small tallies, named <prefix>0…)
+//! drain                               ok <moved> <failed> <ms> [first failure]
+//! count <sup>                         ok <children>
+//! callall <prefix> <n>                ok <answered> <failed>
 //! rss                                 ok <MiB>
 //! ```
 
@@ -44,18 +50,37 @@ struct Counts {
 #[derive(Serialize, Deserialize)]
 enum Call {
     Get,
-    Seq { sender: String, seq: u64 },
+    Seq {
+        sender: String,
+        seq: u64,
+    },
+    /// An order-independent digest of the table.
+    Digest,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Reply {
+    Counts(Counts),
+    Digest { rows: u64, digest: u64 },
 }
 
 #[derive(Serialize, Deserialize)]
 enum Cast {
-    Fill { rows: u64, bytes: usize },
+    Fill {
+        rows: u64,
+        bytes: usize,
+    },
+    /// Overwrites and removes rows, the same way for the same round.
+    Churn {
+        round: u64,
+        rows: u64,
+    },
 }
 
 impl Actor for Tally {
     type State = Counts;
     type Call = Call;
-    type Reply = Counts;
+    type Reply = Reply;
     type Cast = Cast;
     type Info = ();
 
@@ -63,8 +88,20 @@ impl Actor for Tally {
         &self,
         msg: Call,
         state: &mut StateMut<Counts>,
-        _: &mut Context<Self>,
-    ) -> Result<Counts, BoxError> {
+        ctx: &mut Context<Self>,
+    ) -> Result<Reply, BoxError> {
+        if let Call::Digest = msg {
+            let table = ctx.table::<u64, Vec<u8>>("rows")?;
+            let digest = table.to_vec().iter().fold(0_u64, |acc, (k, v)| {
+                let row = k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    ^ v.iter().map(|&b| u64::from(b)).sum::<u64>();
+                acc.wrapping_add(row.rotate_left(17))
+            });
+            return Ok(Reply::Digest {
+                rows: table.len() as u64,
+                digest,
+            });
+        }
         if let Call::Seq { sender, seq } = msg {
             let counts: &mut Counts = state;
             let last = counts.last.entry(sender).or_insert(0);
@@ -75,7 +112,7 @@ impl Actor for Tally {
             counts.handled += 1;
             counts.value += 1;
         }
-        Ok((**state).clone())
+        Ok(Reply::Counts((**state).clone()))
     }
 
     async fn handle_cast(
@@ -84,12 +121,25 @@ impl Actor for Tally {
         _: &mut StateMut<Counts>,
         ctx: &mut Context<Self>,
     ) -> Result<(), BoxError> {
-        let Cast::Fill { rows, bytes } = msg;
         let table = ctx.table::<u64, Vec<u8>>("rows")?;
-        for i in 0..rows {
-            table.insert(i, vec![(i % 251) as u8; bytes]);
+        match msg {
+            Cast::Fill { rows, bytes } => {
+                for i in 0..rows {
+                    table.insert(i, vec![(i % 251) as u8; bytes]);
+                }
+                ctx.dictionary_mut().put("label", format!("{rows} rows"));
+            }
+            Cast::Churn { round, rows } => {
+                for k in 0..50 {
+                    let key = (round * 7919 + k * 104_729) % (rows + 1000);
+                    if k % 5 == 0 {
+                        table.remove(&key);
+                    } else {
+                        table.insert(key, vec![(round % 251) as u8; 8]);
+                    }
+                }
+            }
         }
-        ctx.dictionary_mut().put("label", format!("{rows} rows"));
         Ok(())
     }
 }
@@ -227,19 +277,19 @@ impl Shell {
                 printer.abort();
                 let r = moved.map_err(|e| e.to_string())?;
                 Ok(format!(
-                    "{} {} {}",
+                    "{} {} {} {}",
                     r.rows,
                     r.bytes,
-                    r.frozen_for.as_micros()
+                    r.frozen_for.as_micros(),
+                    r.rows_resent
                 ))
             }
             ["check", name] => {
                 let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;
-                let counts = self
-                    .node
-                    .call::<Tally>(name, Call::Get)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let reply = self.node.call::<Tally>(name, Call::Get).await;
+                let Reply::Counts(counts) = reply.map_err(|e| e.to_string())? else {
+                    return Err("unexpected reply".into());
+                };
                 let rows = h.table::<u64, Vec<u8>>("rows").map_or(0, |t| t.len());
                 let label = h
                     .dictionary()
@@ -254,6 +304,71 @@ impl Shell {
                     counts.violations,
                     label.replace(' ', "_")
                 ))
+            }
+            ["churn", name, rounds, rows] => {
+                let rounds: u64 = rounds.parse().map_err(|_| "bad rounds")?;
+                let rows: u64 = rows.parse().map_err(|_| "bad rows")?;
+                let (node, name) = (self.node.clone(), (*name).to_owned());
+                let task = tokio::spawn(async move {
+                    let mut failed = 0;
+                    let mut first = None;
+                    for round in 0..rounds {
+                        if let Err(e) = node.cast::<Tally>(&name, Cast::Churn { round, rows }).await
+                        {
+                            failed += 1;
+                            first.get_or_insert(e.to_string());
+                        }
+                        if round % 64 == 0 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                    (rounds - failed, failed, first)
+                });
+                self.loads.insert("churn".to_owned(), task);
+                Ok(String::new())
+            }
+            ["digest", name] => {
+                let reply = self.node.call::<Tally>(name, Call::Digest).await;
+                let Reply::Digest { rows, digest } = reply.map_err(|e| e.to_string())? else {
+                    return Err("unexpected reply".into());
+                };
+                Ok(format!("{rows} {digest}"))
+            }
+            ["spawnmany", sup, prefix, n] => {
+                let sup = Supervisor::lookup(sup).ok_or("no such supervisor")?;
+                let n: u64 = n.parse().map_err(|_| "bad count")?;
+                for i in 0..n {
+                    sup.start_child(format!("{prefix}{i}"), Tally, Counts::default())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(String::new())
+            }
+            ["drain"] => {
+                let report = self.node.drain(64).await;
+                let failed = report.failed.first().map(|(n, e)| format!("{n}: {e}"));
+                Ok(format!(
+                    "{} {} {} {}",
+                    report.moved_total(),
+                    report.failed.len(),
+                    report.took.as_millis(),
+                    failed.unwrap_or_default()
+                ))
+            }
+            ["count", sup] => {
+                let sup = Supervisor::lookup(sup).ok_or("no such supervisor")?;
+                Ok(sup.count().to_string())
+            }
+            ["callall", prefix, n] => {
+                let n: u64 = n.parse().map_err(|_| "bad count")?;
+                let mut failed = 0;
+                for i in 0..n {
+                    let name = format!("{prefix}{i}");
+                    if self.node.call::<Tally>(&name, Call::Get).await.is_err() {
+                        failed += 1;
+                    }
+                }
+                Ok(format!("{} {failed}", n - failed))
             }
             ["rss"] => Ok(format!("{:.1}", rss_mib())),
             _ => Err(format!("unknown command {words:?}")),

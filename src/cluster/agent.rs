@@ -75,6 +75,14 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
     let here = node_name(node);
     match req {
         Request::Ping => answer(reply, &Response::Done),
+        Request::Count => {
+            let live = registry::registered()
+                .iter()
+                .filter_map(|n| registry::get(n))
+                .filter(|i| i.moved_to().is_none())
+                .count();
+            answer(reply, &Response::Count(live as u64));
+        }
         Request::Whereis { name } => {
             let live = registry::get(&name).is_some_and(|i| i.moved_to().is_none());
             answer(reply, &Response::Here(live));
@@ -171,9 +179,10 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
                 Some(stage) => stage.start().await,
                 None => Err("no such move".to_owned()),
             };
-            if let Err(e) = started {
+            if let Err(e) = &started {
                 tracing::error!(name = %mv.name, error = %e, "peeper: a moved instance could not start");
             }
+            answer(reply, &done(started));
         }
         Request::Abort { mv } => {
             node.stagings.lock().remove(&mv);

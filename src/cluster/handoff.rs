@@ -18,7 +18,9 @@
 //!    target drops its slot and the source goes on handling its mailbox as if
 //!    nothing happened.
 //! 5. **Go.** Once the target answered, the source decides: it sends `Go`,
-//!    and never handles a message again. It drops its tables, leaves its
+//!    and never handles a message again (even if `Go` goes unanswered: then
+//!    [`MoveReport::confirmed`](crate::cluster::MoveReport::confirmed) is
+//!    `false`). It drops its tables, leaves its
 //!    supervisor, and relays every message still in its mailbox, and every
 //!    one that reaches it later, to the target, in order, behind the `Go`.
 //!    The target starts the instance (`init` with [`Start::Moved`]) on `Go`
@@ -272,18 +274,16 @@ impl Mover {
             mv: self.mv.clone(),
         })
         .await?;
-        // The decision: from here on the target owns the instance. `Go`
-        // leaves before any relayed message, on the same connection.
-        let go = wire::encode(&Request::Go {
-            mv: self.mv.clone(),
-        })
-        .map_err(|e| self.encode(e))?;
-        if self.agent.send_message(Wire::Cast(go)).is_err() {
-            return Err(MoveError::Lost {
-                name,
-                node: self.to_node.clone(),
-                reason: "connection closed before the hand-over".to_owned(),
-            });
+        // The decision: from here on the target owns the instance, whatever
+        // comes of `Go`; a relayed message can only follow it, on the same
+        // connection. Its answer says the instance runs there.
+        let confirmed = self
+            .ask(Request::Go {
+                mv: self.mv.clone(),
+            })
+            .await;
+        if let Err(e) = &confirmed {
+            tracing::error!(%name, error = %e, "peeper: handed over, but the target did not confirm the start");
         }
         shared.tables.clear();
         shared.timers.cancel_all();
@@ -303,6 +303,7 @@ impl Mover {
             bytes,
             frozen_for: frozen_at.elapsed(),
             took: self.started.elapsed(),
+            confirmed: confirmed.is_ok(),
         };
         self.progress(MovePhase::Committed, precopied.rows, precopied.rows, bytes);
         tracing::info!(%name, to = %self.to_node, rows = precopied.rows, bytes, "peeper: moved to another node");

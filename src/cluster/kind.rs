@@ -7,12 +7,14 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::cluster::handoff::Stage;
+use crate::cluster::node::{MoveReport, Node};
 use crate::cluster::portable::Portable;
 use crate::cluster::wire::{Begin, Failure};
-use crate::error::{CallError, LookupError};
+use crate::error::{CallError, LookupError, MoveError};
 use crate::handle::{DEFAULT_CALL_TIMEOUT, Handle};
 use crate::instance::{Envelope, ErasedInstance};
 use crate::registry;
+use crate::supervisor::Supervisor;
 
 /// A reply on its way: the encoded reply (or why there is none), and the node
 /// where the instance handled the call.
@@ -27,6 +29,16 @@ pub(crate) trait Port: Send + Sync {
     fn cast(&self, name: &str, body: &[u8], info: bool) -> Result<(), Failure>;
     /// Prepares to receive a moved instance.
     fn stage(&self, begin: Begin, node: String) -> Result<Box<dyn Staging>, String>;
+    /// The Rust type of the kind's behaviour, as instances report it.
+    fn actor_type(&self) -> &'static str;
+    /// Moves the local instance `name` (see [`Node::move_to`]).
+    fn move_out(
+        &self,
+        node: Node,
+        name: String,
+        from: Supervisor,
+        to_node: String,
+    ) -> BoxFuture<'static, Result<MoveReport, MoveError>>;
 }
 
 /// A move being received.
@@ -136,6 +148,25 @@ impl<A: Portable> Port for Kind<A> {
             h.cast(msg)
         };
         sent.map_err(|e| Failure::Unreachable(e.to_string()))
+    }
+
+    fn actor_type(&self) -> &'static str {
+        std::any::type_name::<A>()
+    }
+
+    fn move_out(
+        &self,
+        node: Node,
+        name: String,
+        from: Supervisor,
+        to_node: String,
+    ) -> BoxFuture<'static, Result<MoveReport, MoveError>> {
+        Box::pin(async move {
+            // The supervisor of the same name on the target.
+            let to_supervisor = from.name().to_owned();
+            crate::cluster::handoff::move_out::<A>(&node, &name, &from, &to_node, &to_supervisor)
+                .await
+        })
     }
 
     fn stage(&self, begin: Begin, node: String) -> Result<Box<dyn Staging>, String> {

@@ -8,7 +8,9 @@
 //!   node runs it, before, during and after a move;
 //! - [`Node::move_to`] moves a live instance to a supervisor on another node,
 //!   with its state, dictionary, tables and queued messages, streaming the
-//!   tables in bounded chunks; [`Node::subscribe_moves`] reports progress.
+//!   tables in bounded chunks; [`Node::subscribe_moves`] reports progress;
+//! - [`Node::drain`] moves every instance off the node, spread over its
+//!   peers.
 //!
 //! The transport is ractor_cluster (TCP, cookie authentication); peeper adds
 //! its own requests on top, in [`wire`](self) form, each checked against size
@@ -17,9 +19,11 @@
 //! Map: [`node`] (the node and its API), `agent` (the actor that serves other
 //! nodes), [`portable`] (what makes an actor movable), [`snapshot`] (the
 //! versioned encoding of state and dictionary), `stream` (tables in chunks),
-//! [`handoff`] (the fenced move itself), `kind` and `wire` (internals).
+//! [`handoff`] (the fenced move itself), [`drain`] (emptying a node), `kind`
+//! and `wire` (internals).
 
 pub(crate) mod agent;
+pub mod drain;
 pub mod handoff;
 pub(crate) mod kind;
 pub mod node;
@@ -28,6 +32,7 @@ pub mod snapshot;
 pub(crate) mod stream;
 pub(crate) mod wire;
 
+pub use drain::{DrainProgress, DrainReport};
 pub use node::{MovePhase, MoveProgress, MoveReport, Node, NodeConfig};
 pub use portable::{Parts, Portable};
 pub use snapshot::SnapshotError;

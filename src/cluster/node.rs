@@ -126,6 +126,11 @@ pub struct MoveReport {
     pub frozen_for: Duration,
     /// How long the whole move took.
     pub took: Duration,
+    /// Whether the target confirmed that the instance runs there. `false`
+    /// only if the target was lost right after it got ready: the instance
+    /// then belongs to the target (the source never handles it again), and
+    /// calls fail with an `Unreachable` error until the target is back.
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +181,7 @@ pub(crate) struct NodeInner {
     agent: OnceLock<ActorRef<Wire>>,
     sessions: broadcast::Sender<SessionEvent>,
     moves: broadcast::Sender<MoveProgress>,
+    drains: broadcast::Sender<crate::cluster::drain::DrainProgress>,
     pub(crate) kinds: DashMap<String, Arc<dyn Port>>,
     /// Where each name was last found: a node name.
     routes: DashMap<String, String>,
@@ -269,6 +275,7 @@ impl Node {
             agent: OnceLock::new(),
             sessions,
             moves: broadcast::channel(1024).0,
+            drains: broadcast::channel(1024).0,
             kinds: DashMap::new(),
             routes: DashMap::new(),
             stagings: Mutex::new(std::collections::HashMap::new()),
@@ -523,6 +530,32 @@ impl Node {
         to_supervisor: &str,
     ) -> Result<MoveReport, MoveError> {
         handoff::move_out::<A>(self, name, from, to_node, to_supervisor).await
+    }
+
+    /// Moves every instance of a registered kind off this node, to the peers
+    /// with the fewest instances, under the supervisor of the same name on
+    /// each; at most `parallel` moves at a time. Returns when every move
+    /// ended. Instances whose move failed run on here; the report lists them.
+    pub async fn drain(&self, parallel: usize) -> crate::cluster::drain::DrainReport {
+        crate::cluster::drain::drain(self, parallel).await
+    }
+
+    /// Progress of this node's drains.
+    pub fn subscribe_drain(&self) -> broadcast::Receiver<crate::cluster::drain::DrainProgress> {
+        self.inner.drains.subscribe()
+    }
+
+    pub(crate) fn emit_drain(&self, progress: crate::cluster::drain::DrainProgress) {
+        let _ = self.inner.drains.send(progress);
+    }
+
+    /// The registered kind whose behaviour has this Rust type.
+    pub(crate) fn kind_of_type(&self, actor_type: &str) -> Option<Arc<dyn Port>> {
+        self.inner
+            .kinds
+            .iter()
+            .find(|k| k.value().actor_type() == actor_type)
+            .map(|k| k.value().clone())
     }
 
     /// Calls the instance `name` of kind `A`, wherever it runs.

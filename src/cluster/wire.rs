@@ -58,6 +58,8 @@ impl ractor::Message for Wire {
 pub(crate) enum Request {
     /// Are you there? Answered `Done` by the node's heartbeat responder.
     Ping,
+    /// How many live instances run here? Answered `Count`.
+    Count,
     /// Does an instance of this name run here?
     Whereis { name: String },
     /// A call to the instance `name` of kind `kind`; `body` is its message.
@@ -140,6 +142,8 @@ pub(crate) enum Response {
         reply: Result<Vec<u8>, Failure>,
         at: String,
     },
+    /// Answer to [`Request::Count`].
+    Count(u64),
     /// The request was done.
     Done,
     /// The request was refused.

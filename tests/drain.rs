@@ -1,0 +1,40 @@
+//! Draining a node before a deploy: every instance on node A moves to B and
+//! C, spread by count, and every one still answers by name from A.
+
+#![cfg(feature = "cluster")]
+
+mod nodes;
+
+use nodes::NodeProc;
+
+const INSTANCES: u64 = 300;
+
+#[test]
+fn a_drain_moves_every_instance_to_the_peers_spread_by_count() {
+    let mut a = NodeProc::start("a", "drain-cookie");
+    let mut b = NodeProc::start("b", "drain-cookie");
+    let mut c = NodeProc::start("c", "drain-cookie");
+    for node in [&mut a, &mut b, &mut c] {
+        node.ok("supervisor rooms");
+    }
+    a.ok(&format!("spawnmany rooms r {INSTANCES}"));
+    b.ok("spawnmany rooms already-on-b 20");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    assert_eq!(a.ok(&format!("connect {}", c.addr)), ["c"]);
+
+    let drained = a.ok("drain");
+    assert_eq!(
+        drained[..2],
+        [INSTANCES.to_string(), "0".to_owned()],
+        "{drained:?}"
+    );
+    assert_eq!(a.ok("count rooms"), ["0"]);
+    let on_b: u64 = b.ok("count rooms")[0].parse().unwrap();
+    let on_c: u64 = c.ok("count rooms")[0].parse().unwrap();
+    assert_eq!(on_b + on_c, INSTANCES + 20, "all landed");
+    // Spread by count: B already had 20, so C gets 20 more than B.
+    assert!(on_b.abs_diff(on_c) <= 1, "b {on_b}, c {on_c}");
+
+    let answered = a.ok(&format!("callall r {INSTANCES}"));
+    assert_eq!(answered, [INSTANCES.to_string(), "0".to_owned()]);
+}
