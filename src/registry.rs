@@ -76,6 +76,18 @@ pub(crate) fn publish(instance: Arc<dyn ErasedInstance>) {
     NAMES.insert(instance.name().to_owned(), Slot::Live(instance));
 }
 
+/// Frees `name` if it belongs to a relay of an instance that moved to
+/// another node: the instance is coming back, and takes its name again. The
+/// relay runs on for the handles that hold it (it forwards to where the
+/// instance went, which forwards here).
+#[cfg(feature = "cluster")]
+pub(crate) fn release_relay(name: &str) {
+    NAMES.remove_if(
+        name,
+        |_, slot| matches!(slot, Slot::Live(i) if i.moved_to().is_some()),
+    );
+}
+
 /// Frees `name` if it still belongs to instance `id`.
 pub(crate) fn release(name: &str, id: InstanceId) {
     NAMES.remove_if(name, |_, slot| match slot {

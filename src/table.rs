@@ -356,11 +356,13 @@ impl TableSet {
         self.tables.lock().remove(name).is_some()
     }
 
-    /// Drops every table: what the source of a move to another node does once
-    /// the target has taken over.
+    /// Takes every table out: what the source of a move to another node does
+    /// once the target has taken over.
     #[cfg(feature = "cluster")]
-    pub(crate) fn clear(&self) {
-        self.tables.lock().clear();
+    pub(crate) fn take(&self) -> TableSet {
+        TableSet {
+            tables: Mutex::new(std::mem::take(&mut *self.tables.lock())),
+        }
     }
 
     /// The names of all tables, sorted.

@@ -105,7 +105,14 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
                     tokio::spawn(async move {
                         let (out, moved) = waiting.await;
                         let at = moved.unwrap_or(here);
-                        answer(reply, &Response::Called { reply: out, at });
+                        let reply_bytes = out.map(serde_bytes::ByteBuf::from);
+                        answer(
+                            reply,
+                            &Response::Called {
+                                reply: reply_bytes,
+                                at,
+                            },
+                        );
                     });
                 }
             }

@@ -40,6 +40,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use ractor::ActorRef;
 use ractor::rpc::CallResult;
@@ -58,6 +59,9 @@ use crate::registry;
 use crate::restart::RestartPolicy;
 use crate::supervisor::Supervisor;
 use crate::table::{TableId, TableSet};
+
+/// Chunks of rows in flight at once during a move.
+const WINDOW: usize = 8;
 
 /// The largest snapshot (state and dictionary, encoded) a node accepts.
 pub(crate) const MAX_SNAPSHOT: u64 = 1 << 30;
@@ -285,7 +289,9 @@ impl Mover {
         if let Err(e) = &confirmed {
             tracing::error!(%name, error = %e, "peeper: handed over, but the target did not confirm the start");
         }
-        shared.tables.clear();
+        // Dropping a big table takes a while: not while the mailbox waits.
+        let tables = shared.tables.take();
+        tokio::task::spawn_blocking(move || drop(tables));
         shared.timers.cancel_all();
         shared.kept.lock().dict = crate::dictionary::Dictionary::default();
         self.from.release_moved(
@@ -377,21 +383,36 @@ impl Mover {
         let total: u64 = sources.iter().map(|(_, s)| s.rows()).sum();
         let (mut rows, mut bytes) = (0_u64, 0_u64);
         self.progress(phase, 0, total, 0);
+        // Up to WINDOW chunks in flight: enough to keep the connection busy,
+        // few enough that memory stays bounded on both sides.
+        let mut in_flight = futures::stream::FuturesOrdered::new();
         for (table, mut source) in sources {
             while let Some((chunk, count)) =
                 source.next_chunk(CHUNK_BYTES).map_err(|e| self.encode(e))?
             {
-                rows += u64::from(count);
-                bytes += chunk.len() as u64;
-                self.ask(Request::Rows {
+                if in_flight.len() >= WINDOW {
+                    if let Some(done) = in_flight.next().await {
+                        let (n, b) = done?;
+                        rows += n;
+                        bytes += b;
+                        self.progress(phase, rows, total, bytes);
+                    }
+                }
+                let sent = (u64::from(count), chunk.len() as u64);
+                let ask = self.ask(Request::Rows {
                     mv: self.mv.clone(),
                     table: table.clone(),
                     count,
                     rows: chunk,
-                })
-                .await?;
-                self.progress(phase, rows, total, bytes);
+                });
+                in_flight.push_back(async move { ask.await.map(|()| sent) });
             }
+        }
+        while let Some(done) = in_flight.next().await {
+            let (n, b) = done?;
+            rows += n;
+            bytes += b;
+            self.progress(phase, rows, total, bytes);
         }
         Ok((rows, bytes))
     }
@@ -588,7 +609,7 @@ impl<A: Portable> Stage<A> {
             Some(s) if s.is_running() => {}
             _ => return Err(format!("no running supervisor {:?}", begin.supervisor)),
         }
-        if registry::get(&begin.mv.name).is_some() {
+        if registry::get(&begin.mv.name).is_some_and(|i| i.moved_to().is_none()) {
             return Err(format!("the name {:?} is taken here", begin.mv.name));
         }
         Ok(Stage {
@@ -673,6 +694,7 @@ impl<A: Portable> Staging for Stage<A> {
             policy,
             begin.mv.epoch,
         ));
+        registry::release_relay(shared.name());
         if !registry::reserve(shared.name(), shared.id()) {
             return Err(format!("the name {:?} is taken here", begin.mv.name));
         }

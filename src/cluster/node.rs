@@ -359,6 +359,16 @@ impl Node {
         });
     }
 
+    /// The round trip of one ping to `peer` (a plain ractor_cluster call to
+    /// its heartbeat responder), or `None` if it did not answer within the
+    /// heartbeat timeout.
+    pub async fn ping_peer(&self, peer: &str) -> Option<Duration> {
+        let started = std::time::Instant::now();
+        self.ping(peer, self.inner.config.heartbeat_timeout)
+            .await
+            .then(|| started.elapsed())
+    }
+
     async fn ping(&self, peer: &str, timeout: Duration) -> bool {
         let Some(cell) = pg::get_members(&ping_group(peer)).into_iter().next() else {
             return false;

@@ -63,6 +63,7 @@ struct Header {
 
 #[derive(Serialize, Deserialize)]
 struct Body {
+    #[serde(with = "serde_bytes")]
     state: Vec<u8>,
     dictionary: Vec<(String, Vec<u8>)>,
 }

@@ -66,18 +66,21 @@ pub(crate) enum Request {
     Call {
         name: String,
         kind: String,
+        #[serde(with = "serde_bytes")]
         body: Vec<u8>,
     },
     /// A cast to the instance.
     Cast {
         name: String,
         kind: String,
+        #[serde(with = "serde_bytes")]
         body: Vec<u8>,
     },
     /// An info message to the instance.
     Info {
         name: String,
         kind: String,
+        #[serde(with = "serde_bytes")]
         body: Vec<u8>,
     },
     /// Opens a move: the target prepares an empty slot.
@@ -90,6 +93,7 @@ pub(crate) enum Request {
         mv: MoveKey,
         table: String,
         count: u32,
+        #[serde(with = "serde_bytes")]
         keys: Vec<u8>,
     },
     /// Rows of one table, `count` postcard-encoded `(key, value)` pairs.
@@ -97,10 +101,15 @@ pub(crate) enum Request {
         mv: MoveKey,
         table: String,
         count: u32,
+        #[serde(with = "serde_bytes")]
         rows: Vec<u8>,
     },
     /// The next piece of the snapshot (state and dictionary).
-    Snapshot { mv: MoveKey, piece: Vec<u8> },
+    Snapshot {
+        mv: MoveKey,
+        #[serde(with = "serde_bytes")]
+        piece: Vec<u8>,
+    },
     /// Asks the target to get ready: it decodes everything, builds the
     /// instance and reserves the name, but does not start it.
     Commit { mv: MoveKey },
@@ -139,7 +148,7 @@ pub(crate) enum Response {
     /// Answer to [`Request::Call`]: the encoded reply, and the node where the
     /// instance handled it (which may not be the node asked).
     Called {
-        reply: Result<Vec<u8>, Failure>,
+        reply: Result<Bytes, Failure>,
         at: String,
     },
     /// Answer to [`Request::Count`].
@@ -149,6 +158,9 @@ pub(crate) enum Response {
     /// The request was refused.
     Refused(String),
 }
+
+/// Encoded bytes inside a response, kept as one block on the wire.
+pub(crate) type Bytes = serde_bytes::ByteBuf;
 
 /// Why a call failed at the far end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,9 +22,27 @@ pub struct NodeProc {
 }
 
 impl NodeProc {
+    /// Starts `peeper-node` (tests and benches only: others have no path to it).
     pub fn start(name: &str, cookie: &str) -> NodeProc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peeper-node"))
-            .args(["--name", name, "--cookie", cookie, "--lifetime-secs", "120"])
+        let Some(program) = option_env!("CARGO_BIN_EXE_peeper-node") else {
+            panic!("peeper-node's path is known only to tests and benches");
+        };
+        NodeProc::start_with(Command::new(program), name, cookie, 120)
+    }
+
+    /// Starts a node shell with `command`, which must accept the shell's
+    /// arguments after its own.
+    pub fn start_with(mut command: Command, name: &str, cookie: &str, lifetime: u32) -> NodeProc {
+        let lifetime = lifetime.to_string();
+        let mut child = command
+            .args([
+                "--name",
+                name,
+                "--cookie",
+                cookie,
+                "--lifetime-secs",
+                &lifetime,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,7 +1,8 @@
-//! `peeper-node`: one peeper node in its own process, driven by line commands
-//! on standard input, one answer line each on standard output. The
-//! multi-node tests and the cluster example start it; it ends when its input
-//! closes or after `--lifetime-secs` (default 120), whichever comes first.
+//! The node shell: one peeper node driven by line commands on standard input,
+//! one answer line each on standard output. `peeper-node` runs it; the
+//! multi-node tests and the benchmark report start such processes. It ends
+//! when its input closes or after `--lifetime-secs` (default 120), whichever
+//! comes first.
 //!
 //! ```text
 //! peeper-node --name a --cookie secret [--port 0] [--lifetime-secs 120]
@@ -14,8 +15,10 @@
 //! connect <addr>                      ok <peer name>
 //! supervisor <name>                   ok
 //! spawn <sup> <name> <rows> <bytes>   ok          (a tally with a table of <rows> rows)
-//! load <name> <sender> <calls>        ok          (calls in the background)
-//! wait <sender>                       ok <answered> <failed> [first error]
+//! load <name> <sender> <calls>        ok          (calls in the background; 0: until wait)
+//! wait <sender>                       ok <answered> <failed> <longest wait µs> [first error]
+//! callbench <name> <calls>            ok <mean ns per call, one at a time>
+//! pingbench <node> <pings>            ok <mean ns per plain ractor_cluster call>
 //! move <name> <sup> <node> <sup>      progress … lines, then ok <rows> <bytes> <frozen_us> <resent>
 //! churn <name> <rounds> <rows>        ok          (table-writing casts in the background; wait churn)
 //! digest <name>                       ok <rows> <digest of the table>
@@ -23,18 +26,25 @@
 //! spawnmany <sup> <prefix> <n>        ok          (n small tallies, named <prefix>0…)
 //! drain                               ok <moved> <failed> <ms> [first failure]
 //! count <sup>                         ok <children>
+//! stop <sup>                          ok          (stops a supervisor and its children)
 //! callall <prefix> <n>                ok <answered> <failed>
-//! rss                                 ok <MiB>
+//! rss                                 ok <resident MiB> <peak resident MiB>
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use peeper::cluster::{Node, NodeConfig, Parts, Portable};
 use peeper::{Actor, BoxError, Context, StateMut, Supervisor};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::task::JoinHandle;
+
+/// A table row: bytes that serde keeps as one block (a plain `Vec<u8>` would
+/// be encoded byte by byte).
+type Row = serde_bytes::ByteBuf;
 
 /// Counts numbered calls per sender and keeps a table of rows.
 struct Tally;
@@ -91,7 +101,7 @@ impl Actor for Tally {
         ctx: &mut Context<Self>,
     ) -> Result<Reply, BoxError> {
         if let Call::Digest = msg {
-            let table = ctx.table::<u64, Vec<u8>>("rows")?;
+            let table = ctx.table::<u64, Row>("rows")?;
             let digest = table.to_vec().iter().fold(0_u64, |acc, (k, v)| {
                 let row = k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
                     ^ v.iter().map(|&b| u64::from(b)).sum::<u64>();
@@ -121,11 +131,11 @@ impl Actor for Tally {
         _: &mut StateMut<Counts>,
         ctx: &mut Context<Self>,
     ) -> Result<(), BoxError> {
-        let table = ctx.table::<u64, Vec<u8>>("rows")?;
+        let table = ctx.table::<u64, Row>("rows")?;
         match msg {
             Cast::Fill { rows, bytes } => {
                 for i in 0..rows {
-                    table.insert(i, vec![(i % 251) as u8; bytes]);
+                    table.insert(i, Row::from(vec![(i % 251) as u8; bytes]));
                 }
                 ctx.dictionary_mut().put("label", format!("{rows} rows"));
             }
@@ -135,7 +145,7 @@ impl Actor for Tally {
                     if k % 5 == 0 {
                         table.remove(&key);
                     } else {
-                        table.insert(key, vec![(round % 251) as u8; 8]);
+                        table.insert(key, Row::from(vec![(round % 251) as u8; 8]));
                     }
                 }
             }
@@ -150,11 +160,12 @@ impl Portable for Tally {
 
     fn parts(parts: &mut Parts) {
         parts
-            .table::<u64, Vec<u8>>("rows")
+            .table::<u64, Row>("rows")
             .dictionary::<String>("label");
     }
 }
 
+/// The shell's command line.
 struct Args {
     name: String,
     cookie: String,
@@ -162,14 +173,14 @@ struct Args {
     lifetime: Duration,
 }
 
-fn args() -> Result<Args, String> {
+fn args(raw: Vec<String>) -> Result<Args, String> {
     let mut a = Args {
         name: String::new(),
         cookie: String::new(),
         port: 0,
         lifetime: Duration::from_secs(120),
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = raw.into_iter();
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -183,26 +194,28 @@ fn args() -> Result<Args, String> {
         }
     }
     if a.name.is_empty() || a.cookie.is_empty() {
-        return Err("usage: peeper-node --name N --cookie C [--port P] [--lifetime-secs S]".into());
+        return Err("usage: --name N --cookie C [--port P] [--lifetime-secs S]".into());
     }
     Ok(a)
 }
 
-fn rss_mib() -> f64 {
+/// A memory figure of this process from /proc, in MiB.
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// Answered and failed calls, and the first error.
-type LoadResult = (u64, u64, Option<String>);
+/// Answered and failed calls, the longest wait, and the first error.
+type LoadResult = (u64, u64, Duration, Option<String>);
 
 struct Shell {
     node: Node,
     loads: HashMap<String, JoinHandle<LoadResult>>,
+    stops: HashMap<String, Arc<AtomicBool>>,
 }
 
 impl Shell {
@@ -231,16 +244,26 @@ impl Shell {
                 Ok(String::new())
             }
             ["load", name, sender, calls] => {
+                // 0 calls: until `wait`.
                 let calls: u64 = calls.parse().map_err(|_| "bad calls")?;
                 let (node, name, sender_name) =
                     (self.node.clone(), (*name).to_owned(), (*sender).to_owned());
+                let stop = Arc::new(AtomicBool::new(false));
+                self.stops.insert((*sender).to_owned(), stop.clone());
                 let task = tokio::spawn(async move {
                     let (mut ok, mut failed, mut first) = (0, 0, None);
-                    for seq in 1..=calls {
+                    let mut longest = Duration::ZERO;
+                    for seq in 1.. {
+                        if (calls > 0 && seq > calls)
+                            || (calls == 0 && stop.load(Ordering::Relaxed))
+                        {
+                            break;
+                        }
                         let msg = Call::Seq {
                             sender: sender_name.clone(),
                             seq,
                         };
+                        let sent = Instant::now();
                         match node.call::<Tally>(&name, msg).await {
                             Ok(_) => ok += 1,
                             Err(e) => {
@@ -248,16 +271,24 @@ impl Shell {
                                 first.get_or_insert(e.to_string());
                             }
                         }
+                        longest = longest.max(sent.elapsed());
                     }
-                    (ok, failed, first)
+                    (ok, failed, longest, first)
                 });
                 self.loads.insert((*sender).to_owned(), task);
                 Ok(String::new())
             }
             ["wait", sender] => {
+                if let Some(stop) = self.stops.remove(*sender) {
+                    stop.store(true, Ordering::Relaxed);
+                }
                 let task = self.loads.remove(*sender).ok_or("no such load")?;
-                let (ok, failed, first) = task.await.map_err(|e| e.to_string())?;
-                Ok(format!("{ok} {failed} {}", first.unwrap_or_default()))
+                let (ok, failed, longest, first) = task.await.map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "{ok} {failed} {} {}",
+                    longest.as_micros(),
+                    first.unwrap_or_default()
+                ))
             }
             ["move", name, from, to_node, to_sup] => {
                 let from = Supervisor::lookup(from).ok_or("no such supervisor")?;
@@ -290,7 +321,7 @@ impl Shell {
                 let Reply::Counts(counts) = reply.map_err(|e| e.to_string())? else {
                     return Err("unexpected reply".into());
                 };
-                let rows = h.table::<u64, Vec<u8>>("rows").map_or(0, |t| t.len());
+                let rows = h.table::<u64, Row>("rows").map_or(0, |t| t.len());
                 let label = h
                     .dictionary()
                     .get::<String>("label")
@@ -322,7 +353,7 @@ impl Shell {
                             tokio::task::yield_now().await;
                         }
                     }
-                    (rounds - failed, failed, first)
+                    (rounds - failed, failed, Duration::ZERO, first)
                 });
                 self.loads.insert("churn".to_owned(), task);
                 Ok(String::new())
@@ -355,6 +386,11 @@ impl Shell {
                     failed.unwrap_or_default()
                 ))
             }
+            ["stop", sup] => {
+                let sup = Supervisor::lookup(sup).ok_or("no such supervisor")?;
+                sup.stop().await;
+                Ok(String::new())
+            }
             ["count", sup] => {
                 let sup = Supervisor::lookup(sup).ok_or("no such supervisor")?;
                 Ok(sup.count().to_string())
@@ -370,19 +406,43 @@ impl Shell {
                 }
                 Ok(format!("{} {failed}", n - failed))
             }
-            ["rss"] => Ok(format!("{:.1}", rss_mib())),
+            ["callbench", name, calls] => {
+                let calls: u32 = calls.parse().map_err(|_| "bad calls")?;
+                let started = Instant::now();
+                for _ in 0..calls {
+                    self.node
+                        .call::<Tally>(name, Call::Get)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok((started.elapsed().as_nanos() / u128::from(calls.max(1))).to_string())
+            }
+            ["pingbench", peer, pings] => {
+                let pings: u32 = pings.parse().map_err(|_| "bad pings")?;
+                let mut total = Duration::ZERO;
+                for _ in 0..pings {
+                    total += self.node.ping_peer(peer).await.ok_or("no answer")?;
+                }
+                Ok((total.as_nanos() / u128::from(pings.max(1))).to_string())
+            }
+            ["rss"] => Ok(format!(
+                "{:.1} {:.1}",
+                status_mib("VmRSS:"),
+                status_mib("VmHWM:")
+            )),
             _ => Err(format!("unknown command {words:?}")),
         }
     }
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let args = match args() {
+/// Runs a node shell with these arguments (without the program name) until
+/// its input closes; returns the process's exit status.
+pub async fn serve(raw: Vec<String>) -> i32 {
+    let args = match args(raw) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
-            std::process::exit(2);
+            return 2;
         }
     };
     let mut config = NodeConfig::new(&args.name, &args.cookie);
@@ -391,7 +451,7 @@ async fn main() {
         Ok(n) => n,
         Err(e) => {
             println!("error {e}");
-            std::process::exit(1);
+            return 1;
         }
     };
     node.register(|| Tally);
@@ -399,6 +459,7 @@ async fn main() {
     let mut shell = Shell {
         node,
         loads: HashMap::new(),
+        stops: HashMap::new(),
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let lifetime = tokio::time::sleep(args.lifetime);
@@ -421,5 +482,5 @@ async fn main() {
             Err(e) => println!("error {}", e.replace('\n', " ")),
         }
     }
-    std::process::exit(0);
+    0
 }

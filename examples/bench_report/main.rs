@@ -1,18 +1,31 @@
-//! Measures every local performance claim in one process run and prints one
-//! line per figure, `name value unit`, ratios included.
+//! Measures every performance claim in one run and prints one line per
+//! figure, `name value unit`, ratios included. With the `cluster` feature it
+//! adds the node figures, measured between node processes it starts itself
+//! (see `remote.rs`).
 //!
 //! ```sh
 //! cargo run --release --example bench_report -- --quick        # < 2 minutes
+//! cargo run --release --example bench_report --features cluster -- --quick
 //! cargo run --release --example bench_report                   # longer, steadier
 //! cargo run --release --example bench_report -- --svg out.svg  # plot elsewhere
+//! cargo run --release --example bench_report --features cluster -- --quick --only-remote
 //! ```
 //!
 //! Each figure is the median over several batches of per-operation times, so
 //! a noisy neighbour spoils a batch, not the figure. Ratios compare figures
 //! taken in this same run on the same runtime flavour.
 
-#[path = "../benches/support/mod.rs"]
+#[path = "../../benches/support/mod.rs"]
 mod support;
+
+#[cfg(feature = "cluster")]
+#[path = "../../tests/nodes/mod.rs"]
+mod nodes;
+#[cfg(feature = "cluster")]
+mod remote;
+#[cfg(feature = "cluster")]
+#[path = "../../src/bin/peeper-node/shell.rs"]
+mod shell;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -74,6 +87,12 @@ impl Report {
 
     fn ratio(&mut self, name: &str, value: f64) {
         println!("{name} {value:.2} x");
+    }
+
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    fn value(&mut self, name: &str, value: f64, unit: &str) {
+        println!("{name} {value:.3} {unit}");
+        self.figures.push((name.to_owned(), value));
     }
 
     fn count(&mut self, name: &str, value: u64) {
@@ -466,6 +485,10 @@ fn plot(report: &Report, path: &PathBuf) -> Result<(), Box<dyn std::error::Error
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    #[cfg(feature = "cluster")]
+    if let Some(status) = remote::serve_if_asked(&args) {
+        std::process::exit(status);
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let svg = args
         .iter()
@@ -476,9 +499,14 @@ fn main() {
     let started = Instant::now();
     println!("mode {} -", if quick { "quick" } else { "full" });
     let mut report = Report::default();
-    run_calls(&mut report, effort);
-    run_state_costs(&mut report, effort);
-    run_load(&mut report, effort);
+    // `--only-remote` skips the local figures (with the `cluster` feature).
+    if !args.iter().any(|a| a == "--only-remote") {
+        run_calls(&mut report, effort);
+        run_state_costs(&mut report, effort);
+        run_load(&mut report, effort);
+    }
+    #[cfg(feature = "cluster")]
+    remote::run(&mut report, quick);
     if let Some(dir) = svg.parent().filter(|d| !d.as_os_str().is_empty()) {
         // A missing folder shows up as the plot's error just below.
         let _ = std::fs::create_dir_all(dir);

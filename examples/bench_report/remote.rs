@@ -1,0 +1,182 @@
+//! The node figures (feature `cluster`): two node processes on 127.0.0.1,
+//! both this same program re-run with `--node-shell`, driven by line
+//! commands (see src/bin/peeper-node/shell.rs).
+//!
+//! - a move of a 1 GiB table: throughput against raw loopback TCP measured
+//!   in the same run, how long the instance was frozen, the longest wait of
+//!   a caller calling it throughout, and memory growth on each side (peak
+//!   resident memory during the move against resident memory before);
+//! - the frozen time of a small move, to show it does not grow with tables;
+//! - a remote call against a plain ractor_cluster call (a ping);
+//! - draining N small instances to a peer.
+
+use std::process::Command;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::Report;
+use super::nodes::NodeProc;
+
+/// The flag that turns this program into a node shell.
+pub const SHELL_FLAG: &str = "--node-shell";
+
+const MIB: u64 = 1024 * 1024;
+
+/// Runs the node shell if the arguments ask for it; its exit status.
+pub fn serve_if_asked(args: &[String]) -> Option<i32> {
+    if args.first().map(String::as_str) != Some(SHELL_FLAG) {
+        return None;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    Some(rt.block_on(super::shell::serve(args[1..].to_vec())))
+}
+
+fn node(name: &str) -> NodeProc {
+    let mut command = Command::new(std::env::current_exe().expect("this program's path"));
+    command.arg(SHELL_FLAG);
+    NodeProc::start_with(command, name, "bench-cookie", 600)
+}
+
+/// Resident and peak resident MiB of a node.
+fn memory(n: &mut NodeProc) -> (f64, f64) {
+    let w = n.ok("rss");
+    (
+        w[0].parse().unwrap_or(f64::NAN),
+        w[1].parse().unwrap_or(f64::NAN),
+    )
+}
+
+fn number(words: &[String], i: usize) -> f64 {
+    words
+        .get(i)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// MiB/s of raw loopback TCP: one connection, `bytes` in 1 MiB writes.
+fn tcp_throughput(bytes: u64) -> f64 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let reader = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut buf = vec![0_u8; MIB as usize];
+            let mut got = 0_u64;
+            while let Ok(n) = socket.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                got += n as u64;
+            }
+            got
+        });
+        let started = Instant::now();
+        let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let chunk = vec![7_u8; MIB as usize];
+        for _ in 0..bytes / MIB {
+            socket.write_all(&chunk).await.expect("write");
+        }
+        socket.shutdown().await.expect("shutdown");
+        let got = reader.await.expect("reader");
+        got as f64 / MIB as f64 / started.elapsed().as_secs_f64()
+    })
+}
+
+/// Moves `name` with `mv` (a `move …` command) on `from`; with `load`, a
+/// caller on `from` calls it all along. Returns (seconds, frozen ms, longest
+/// wait ms, or NaN without a caller).
+fn timed_move(from: &mut NodeProc, name: &str, mv: &str, load: bool) -> (f64, f64, f64) {
+    if load {
+        from.ok(&format!("load {name} mover 0"));
+    }
+    let started = Instant::now();
+    let moved = from.ok(mv);
+    let took = started.elapsed().as_secs_f64();
+    let mut longest = f64::NAN;
+    if load {
+        let waited = from.ok("wait mover");
+        if waited.get(1).map(String::as_str) != Some("0") {
+            eprintln!("calls failed during the move: {waited:?}");
+        }
+        longest = number(&waited, 2) / 1e3;
+    }
+    (took, number(&moved, 2) / 1e3, longest)
+}
+
+/// Runs every node figure into `report`.
+pub fn run(report: &mut Report, quick: bool) {
+    let table_bytes = 1024 * MIB;
+    let tcp = tcp_throughput(table_bytes);
+    report.value("tcp.loopback.throughput", tcp, "MiB/s");
+
+    let mut a = node("a");
+    let mut b = node("b");
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok(&format!("connect {}", b.addr));
+
+    // A small move first, with a caller: its frozen time is the baseline.
+    a.ok("spawn src small 16 65536");
+    let (_, small_frozen, _) = timed_move(&mut a, "small", "move small src b dst", true);
+    report.value("remote_move.1mib.frozen", small_frozen, "ms");
+
+    // The big one over, alone: throughput and memory.
+    a.ok(&format!("spawn src big {} 65536", table_bytes / 65536));
+    let (a_before, _) = memory(&mut a);
+    let (b_before, _) = memory(&mut b);
+    let (took, _, _) = timed_move(&mut a, "big", "move big src b dst", false);
+    let (_, a_peak) = memory(&mut a);
+    let (_, b_peak) = memory(&mut b);
+    let throughput = table_bytes as f64 / MIB as f64 / took;
+    report.value("remote_move.1gib.throughput", throughput, "MiB/s");
+    report.ratio("ratio.remote_move_vs_tcp", throughput / tcp);
+    report.value("memory.source_growth", a_peak - a_before, "MiB");
+    let table_mib = table_bytes as f64 / MIB as f64;
+    report.value(
+        "memory.target_growth_beyond_table",
+        b_peak - b_before - table_mib,
+        "MiB",
+    );
+
+    // And back, with a caller on b calling it all along: downtime.
+    let (_, frozen, longest) = timed_move(&mut b, "big", "move big dst a src", true);
+    report.value("remote_move.1gib.frozen", frozen, "ms");
+    report.ratio(
+        "ratio.remote_move_frozen_1gib_vs_1mib",
+        frozen / small_frozen,
+    );
+    report.value("remote_move.1gib.longest_call_wait", longest, "ms");
+
+    // `small` lives on b: a's calls go there.
+    a.ok("callbench small 100");
+    let remote_call = number(&a.ok("callbench small 2000"), 0) / 1e3;
+    let ping = number(&a.ok("pingbench b 2000"), 0) / 1e3;
+    report.value("remote_call.peeper", remote_call, "us");
+    report.value("remote_call.ractor_cluster", ping, "us");
+    report.ratio("ratio.remote_call_vs_ractor_cluster", remote_call / ping);
+
+    a.ok("stop src");
+    a.ok("supervisor rooms");
+    b.ok("supervisor rooms");
+    let sizes: &[u64] = if quick { &[10_000] } else { &[10_000, 100_000] };
+    for &n in sizes {
+        a.ok(&format!("spawnmany rooms r{n}- {n}"));
+        let drained = a.ok("drain");
+        if drained.get(1).map(String::as_str) != Some("0") {
+            eprintln!("drain of {n} had failures: {drained:?}");
+        }
+        report.value(&format!("drain.{n}"), number(&drained, 2), "ms");
+    }
+}
