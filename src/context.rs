@@ -80,12 +80,9 @@ impl<A: Actor> Context<A> {
     /// # Panics
     /// Outside a tokio runtime; callbacks always run inside one.
     pub fn send_after(&self, delay: Duration, msg: A::Info) -> TimerId {
-        let mut msg = Some(msg);
         self.shared
             .timers
-            .start(Arc::downgrade(&self.shared), delay, None, move || {
-                msg.take().expect("a one-shot timer fires once")
-            })
+            .start(Arc::downgrade(&self.shared), delay, None, msg, None)
     }
 
     /// Delivers a clone of `msg` to [`Actor::handle_info`] every `period`,
@@ -101,7 +98,8 @@ impl<A: Actor> Context<A> {
             Arc::downgrade(&self.shared),
             period,
             Some(period),
-            move || msg.clone(),
+            msg,
+            Some(|m: &A::Info| Some(m.clone())),
         )
     }
 

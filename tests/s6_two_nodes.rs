@@ -108,3 +108,28 @@ fn rows_written_during_the_move_arrive_as_they_end_up() {
     let twin_digest = a.ok("digest q");
     assert_eq!(moved_digest, twin_digest, "after a move with {moved:?}");
 }
+
+#[test]
+fn pending_timers_travel_and_fire_at_the_target() {
+    let mut a = NodeProc::start("a", "s6-timers");
+    let mut b = NodeProc::start("b", "s6-timers");
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok("spawn src p 1000 8");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    // Long enough that neither fires before the move.
+    a.ok("timers p 1500 1000");
+    a.ok("move p src b dst");
+    // Wait (bounded) for the interval timer to have fired three times at b.
+    let mut at_b = check(&mut b, "p");
+    for _ in 0..200 {
+        if at_b.every >= 3 {
+            break;
+        }
+        b.ok("pause 50");
+        at_b = check(&mut b, "p");
+    }
+    assert!(at_b.every >= 3, "the interval timer runs at b: {at_b:?}");
+    assert_eq!(at_b.once, 1, "the one-shot timer fired once, at b");
+    assert_eq!(at_b.supervisor, "dst");
+}

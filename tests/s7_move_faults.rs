@@ -60,9 +60,20 @@ fn runs_on_at_the_source(a: &mut NodeProc) {
 #[test]
 fn the_instance_runs_on_at_the_source_when_the_target_dies_mid_move() {
     let (mut a, mut b) = two_nodes("s7-target");
+    a.ok("timers p 1500 1000");
     start_move(&mut a);
     b.kill9();
     runs_on_at_the_source(&mut a);
+    // Its timers, stopped when the move froze it, run again here (bounded wait).
+    let mut at_a = check(&mut a, "p");
+    for _ in 0..200 {
+        if at_a.every >= 2 && at_a.once == 1 {
+            break;
+        }
+        a.ok("pause 50");
+        at_a = check(&mut a, "p");
+    }
+    assert_eq!((at_a.once, at_a.every >= 2), (1, true), "{at_a:?}");
 }
 
 #[test]

@@ -75,6 +75,9 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
     let here = node_name(node);
     match req {
         Request::Ping => answer(reply, &Response::Done),
+        Request::Knows { node } => {
+            answer(reply, &Response::Here(crate::cluster::node::is_peer(&node)));
+        }
         Request::Count => {
             let live = registry::registered()
                 .iter()
@@ -120,7 +123,10 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
         Request::Cast { name, kind, body } => one_way(node, &name, &kind, &body, false),
         Request::Info { name, kind, body } => one_way(node, &name, &kind, &body, true),
         Request::Begin(begin) => {
+            let known = crate::cluster::node::is_peer(&begin.from_node);
             let result = match node.kinds.get(&begin.kind).map(|p| p.clone()) {
+                // Only a connected, authenticated node may move an instance in.
+                _ if !known => Err(format!("{:?} is not a connected node", begin.from_node)),
                 None => Err(format!("kind {:?} is not registered here", begin.kind)),
                 Some(port) => {
                     let key = begin.mv.clone();

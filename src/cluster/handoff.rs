@@ -59,6 +59,7 @@ use crate::registry;
 use crate::restart::RestartPolicy;
 use crate::supervisor::Supervisor;
 use crate::table::{TableId, TableSet};
+use crate::timer::Taken;
 
 /// Chunks of rows in flight at once during a move.
 const WINDOW: usize = 8;
@@ -138,12 +139,6 @@ fn check_portable<A: Portable>(shared: &Shared<A>, parts: &Parts) -> Result<(), 
         name: shared.name().to_owned(),
         what,
     };
-    let timers = shared.timers.pending();
-    if timers > 0 {
-        return Err(refuse(format!(
-            "{timers} pending timers (timers do not travel yet)"
-        )));
-    }
     for table in shared.tables.names() {
         if !parts.tables.contains_key(&table) {
             return Err(refuse(format!(
@@ -256,14 +251,47 @@ impl Mover {
     ) -> Result<(MoveReport, Box<dyn Relay<A>>), MoveError> {
         let frozen_at = Instant::now();
         let shared = frozen.shared.clone();
-        let name = self.mv.name.clone();
         check_portable(&shared, &self.parts)?;
-        let snapshot =
-            snapshot::encode::<A>(&frozen.state, &frozen.dict, &self.parts).map_err(|what| {
-                MoveError::NotPortable {
-                    name: name.clone(),
-                    what,
-                }
+        // Timers stop here and travel; if the move fails they start again.
+        let timers = shared.timers.take_all::<A>();
+        let out = self
+            .finish_with(frozen, precopied, &timers, frozen_at)
+            .await;
+        if out.is_err() {
+            shared
+                .timers
+                .restore(Arc::downgrade(&shared), timers, Some(reencode::<A::Info>));
+        }
+        out
+    }
+
+    async fn finish_with<A: Portable>(
+        &self,
+        frozen: Frozen<A>,
+        precopied: Precopied,
+        timers: &[Taken<A::Info>],
+        frozen_at: Instant,
+    ) -> Result<(MoveReport, Box<dyn Relay<A>>), MoveError> {
+        let shared = frozen.shared.clone();
+        let name = self.mv.name.clone();
+        let mut travelling = Vec::new();
+        for t in timers {
+            let Some(msg) = t.msg.lock().as_ref().map(postcard::to_stdvec) else {
+                continue;
+            };
+            travelling.push(snapshot::Timer {
+                id: t.id,
+                remaining_us: u64::try_from(t.remaining.as_micros()).unwrap_or(u64::MAX),
+                period_us: t
+                    .period
+                    .map(|p| u64::try_from(p.as_micros()).unwrap_or(u64::MAX)),
+                msg: msg.map_err(|e| self.encode(format!("a timer's message: {e}")))?,
+            });
+        }
+        let snapshot = snapshot::encode::<A>(&frozen.state, &frozen.dict, travelling, &self.parts)
+            .map_err(|what| MoveError::NotPortable {
+                name: name.clone(),
+                what,
             })?;
         let (rows, bytes) = self.catch_up(&shared, &precopied).await?;
         self.progress(MovePhase::Snapshot, 0, 0, 0);
@@ -292,7 +320,6 @@ impl Mover {
         // Dropping a big table takes a while: not while the mailbox waits.
         let tables = shared.tables.take();
         tokio::task::spawn_blocking(move || drop(tables));
-        shared.timers.cancel_all();
         shared.kept.lock().dict = crate::dictionary::Dictionary::default();
         self.from.release_moved(
             &name,
@@ -485,6 +512,13 @@ impl Mover {
     }
 }
 
+/// Clones a message through its encoding: an interval timer that travelled
+/// needs copies of its message, and `Portable` does not ask for `Clone`.
+fn reencode<I: serde::Serialize + serde::de::DeserializeOwned>(msg: &I) -> Option<I> {
+    let bytes = postcard::to_stdvec(msg).ok()?;
+    postcard::from_bytes(&bytes).ok()
+}
+
 /// Relays the messages of an instance that moved away.
 struct Forwarder<A> {
     agent: ActorRef<Wire>,
@@ -588,6 +622,7 @@ pub(crate) struct Stage<A: Portable> {
     begin: Begin,
     behaviour: Option<A>,
     prepared: Option<Arc<Shared<A>>>,
+    timers: Vec<Taken<A::Info>>,
     from: String,
     parts: Parts,
     tables: TableSet,
@@ -616,6 +651,7 @@ impl<A: Portable> Stage<A> {
             begin,
             behaviour: Some(behaviour),
             prepared: None,
+            timers: Vec::new(),
             from,
             parts: Parts::of::<A>(),
             tables: TableSet::default(),
@@ -674,8 +710,21 @@ impl<A: Portable> Staging for Stage<A> {
         if self.prepared.is_some() {
             return Ok(());
         }
-        let (state, dict) =
+        let decoded =
             snapshot::decode::<A>(&self.snapshot, &self.parts).map_err(|e| e.to_string())?;
+        let (state, dict) = (decoded.state, decoded.dict);
+        self.timers = decoded
+            .timers
+            .into_iter()
+            .map(|(t, msg)| {
+                Taken::arrived(
+                    t.id,
+                    Duration::from_micros(t.remaining_us),
+                    t.period_us.map(Duration::from_micros),
+                    msg,
+                )
+            })
+            .collect();
         let behaviour = self
             .behaviour
             .take()
@@ -718,6 +767,11 @@ impl<A: Portable> Staging for Stage<A> {
                 .await;
             if started.is_err() {
                 registry::release(shared.name(), shared.id());
+            } else {
+                let timers = std::mem::take(&mut self.timers);
+                shared
+                    .timers
+                    .restore(Arc::downgrade(&shared), timers, Some(reencode::<A::Info>));
             }
             started.map(|_| ()).map_err(|e| e.to_string())
         })

@@ -36,3 +36,21 @@ pub use drain::{DrainProgress, DrainReport};
 pub use node::{MovePhase, MoveProgress, MoveReport, Node, NodeConfig};
 pub use portable::{Parts, Portable};
 pub use snapshot::SnapshotError;
+
+/// Every decoder that reads bytes another node sent, run on `bytes`: a
+/// request, a response, a snapshot, a chunk of table rows and of removed keys.
+/// Each must refuse garbage with an error, never panic, and never allocate
+/// far beyond the input because of a length prefix. Returns how many of them
+/// accepted the bytes. For fuzzing; not part of the API.
+#[doc(hidden)]
+pub fn decode_untrusted(bytes: &[u8]) -> usize {
+    fuzz::decode_all(bytes)
+}
+
+/// Valid encodings of each kind [`decode_untrusted`] reads, to mutate.
+#[doc(hidden)]
+pub fn fuzz_seeds() -> Vec<Vec<u8>> {
+    fuzz::seeds()
+}
+
+mod fuzz;

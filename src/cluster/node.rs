@@ -214,6 +214,13 @@ impl fmt::Debug for Node {
     }
 }
 
+/// Whether `node` is a connected peer: its agent is reachable.
+pub(crate) fn is_peer(node: &str) -> bool {
+    pg::get_members(&agent_group(node))
+        .iter()
+        .any(|cell| !cell.get_id().is_local())
+}
+
 pub(crate) fn agent_group(node: &str) -> String {
     format!("peeper.agent.{node}")
 }
@@ -472,9 +479,11 @@ impl Node {
         let name = tokio::time::timeout(after, handshake)
             .await
             .map_err(|_| timeout())??;
-        // The peer's groups arrive right after the handshake.
+        // The groups of each side reach the other right after the handshake:
+        // wait until this node sees the peer's agent and the peer sees ours,
+        // so that either side can call the other as soon as this returns.
         let deadline = tokio::time::Instant::now() + after;
-        while self.agent_of(&name).is_none() {
+        while !(self.agent_of(&name).is_some() && self.known_by(&name).await) {
             if tokio::time::Instant::now() >= deadline {
                 return Err(timeout());
             }
@@ -482,6 +491,31 @@ impl Node {
         }
         tracing::info!(node = %self.name(), peer = %name, "peeper: connected");
         Ok(name)
+    }
+
+    /// Whether `peer` sees this node's agent.
+    async fn known_by(&self, peer: &str) -> bool {
+        let (Some(agent), Ok(bytes)) = (
+            self.agent_of(peer),
+            wire::encode(&Request::Knows {
+                node: self.name().to_owned(),
+            }),
+        ) else {
+            return false;
+        };
+        let answer = agent
+            .call(
+                |port| Wire::Call(bytes, port),
+                Some(self.inner.config.call_timeout),
+            )
+            .await;
+        matches!(
+            answer.map(|r| match r {
+                CallResult::Success(bytes) => wire::decode::<Response>(&bytes).ok(),
+                _ => None,
+            }),
+            Ok(Some(Response::Here(true)))
+        )
     }
 
     /// The names of the connected nodes, sorted.

@@ -66,6 +66,17 @@ struct Body {
     #[serde(with = "serde_bytes")]
     state: Vec<u8>,
     dictionary: Vec<(String, Vec<u8>)>,
+    timers: Vec<Timer>,
+}
+
+/// A pending timer, as it travels: its message is still encoded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Timer {
+    pub(crate) id: u64,
+    pub(crate) remaining_us: u64,
+    pub(crate) period_us: Option<u64>,
+    #[serde(with = "serde_bytes")]
+    pub(crate) msg: Vec<u8>,
 }
 
 /// Encodes `state` and `dict`; `Err` names the first part that cannot
@@ -73,6 +84,7 @@ struct Body {
 pub(crate) fn encode<A: Portable>(
     state: &A::State,
     dict: &Dictionary,
+    timers: Vec<Timer>,
     parts: &Parts,
 ) -> Result<Vec<u8>, String> {
     let mut dictionary = Vec::new();
@@ -86,6 +98,7 @@ pub(crate) fn encode<A: Portable>(
     let body = Body {
         state: postcard::to_stdvec(state).map_err(|e| format!("state: {e}"))?,
         dictionary,
+        timers,
     };
     let header = Header {
         kind: A::KIND.to_owned(),
@@ -108,11 +121,18 @@ fn header(bytes: &[u8]) -> Result<(Header, &[u8]), SnapshotError> {
     postcard::take_from_bytes::<Header>(rest).map_err(|e| SnapshotError::Corrupt(e.to_string()))
 }
 
+/// What a snapshot holds, decoded.
+pub(crate) struct Decoded<A: Portable> {
+    pub(crate) state: A::State,
+    pub(crate) dict: Dictionary,
+    pub(crate) timers: Vec<(Timer, A::Info)>,
+}
+
 /// Decodes a snapshot written by [`encode`] for kind `A`.
 pub(crate) fn decode<A: Portable>(
     bytes: &[u8],
     parts: &Parts,
-) -> Result<(A::State, Dictionary), SnapshotError> {
+) -> Result<Decoded<A>, SnapshotError> {
     let (header, rest) = header(bytes)?;
     if header.kind != A::KIND {
         return Err(SnapshotError::WrongKind {
@@ -146,7 +166,16 @@ pub(crate) fn decode<A: Portable>(
             .map_err(|e| SnapshotError::Corrupt(format!("dictionary entry {key:?}: {e}")))?;
         dict.put_erased(key, value);
     }
-    Ok((state, dict))
+    let mut timers = Vec::new();
+    for timer in body.timers {
+        let msg = postcard::from_bytes::<A::Info>(&timer.msg).map_err(corrupt)?;
+        timers.push((timer, msg));
+    }
+    Ok(Decoded {
+        state,
+        dict,
+        timers,
+    })
 }
 
 #[cfg(test)]
@@ -194,22 +223,31 @@ mod tests {
     fn sample() -> Vec<u8> {
         let mut dict = Dictionary::default();
         dict.put("label", String::from("seven"));
-        encode::<Thing>(&vec![1, 2, 3], &dict, &Parts::of::<Thing>()).unwrap()
+        let timer = Timer {
+            id: 4,
+            remaining_us: 1500,
+            period_us: None,
+            msg: postcard::to_stdvec(&()).unwrap(),
+        };
+        encode::<Thing>(&vec![1, 2, 3], &dict, vec![timer], &Parts::of::<Thing>()).unwrap()
     }
 
     #[test]
-    fn round_trip_keeps_state_and_dictionary() {
-        let (state, dict) = decode::<Thing>(&sample(), &Parts::of::<Thing>()).unwrap();
-        assert_eq!(state, vec![1, 2, 3]);
-        assert_eq!(
-            dict.get::<String>("label").map(String::as_str),
-            Some("seven")
-        );
+    fn round_trip_keeps_state_dictionary_and_timers() {
+        let back = decode::<Thing>(&sample(), &Parts::of::<Thing>()).unwrap();
+        assert_eq!(back.state, vec![1, 2, 3]);
+        let label = back.dict.get::<String>("label").map(String::as_str);
+        assert_eq!(label, Some("seven"));
+        assert_eq!(back.timers.len(), 1);
+        let (timer, ()) = &back.timers[0];
+        assert_eq!((timer.id, timer.remaining_us), (4, 1500));
     }
 
     #[test]
     fn another_version_is_refused_before_the_body_is_read() {
-        let err = decode::<Newer>(&sample(), &Parts::of::<Newer>()).unwrap_err();
+        let Err(err) = decode::<Newer>(&sample(), &Parts::of::<Newer>()) else {
+            panic!("a newer version must be refused");
+        };
         assert!(
             matches!(
                 err,
@@ -227,7 +265,7 @@ mod tests {
     fn undeclared_dictionary_entries_do_not_travel() {
         let mut dict = Dictionary::default();
         dict.put("secret", 1_u8);
-        let err = encode::<Thing>(&vec![], &dict, &Parts::of::<Thing>()).unwrap_err();
+        let err = encode::<Thing>(&vec![], &dict, vec![], &Parts::of::<Thing>()).unwrap_err();
         assert!(err.contains("secret"), "{err}");
     }
 

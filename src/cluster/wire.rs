@@ -60,6 +60,8 @@ pub(crate) enum Request {
     Ping,
     /// How many live instances run here? Answered `Count`.
     Count,
+    /// Do you see this node's agent? Answered `Here`.
+    Knows { node: String },
     /// Does an instance of this name run here?
     Whereis { name: String },
     /// A call to the instance `name` of kind `kind`; `body` is its message.

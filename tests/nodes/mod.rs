@@ -155,6 +155,9 @@ pub struct Check {
     pub rows: u64,
     pub label: String,
     pub supervisor: String,
+    /// Deliveries of the one-shot and of the interval timer.
+    pub once: u64,
+    pub every: u64,
 }
 
 pub fn check(node: &mut NodeProc, name: &str) -> Check {
@@ -166,5 +169,7 @@ pub fn check(node: &mut NodeProc, name: &str) -> Check {
         rows: w[3].parse().expect("rows"),
         label: w[4].clone(),
         supervisor: w[5].clone(),
+        once: w[6].parse().expect("once"),
+        every: w[7].parse().expect("every"),
     }
 }

@@ -22,7 +22,9 @@
 //! move <name> <sup> <node> <sup>      progress … lines, then ok <rows> <bytes> <frozen_us> <resent>
 //! churn <name> <rounds> <rows>        ok          (table-writing casts in the background; wait churn)
 //! digest <name>                       ok <rows> <digest of the table>
-//! check <name>                        ok <value> <handled> <violations> <rows> <label> <children>
+//! check <name>                        ok <value> <handled> <violations> <rows> <label> <children> <once> <every>
+//! timers <name> <once ms> <every ms>  ok          (a one-shot and an interval timer)
+//! pause <ms>                          ok          (for polling a condition)
 //! spawnmany <sup> <prefix> <n>        ok          (n small tallies, named <prefix>0…)
 //! drain                               ok <moved> <failed> <ms> [first failure]
 //! count <sup>                         ok <children>
@@ -55,6 +57,16 @@ struct Counts {
     last: BTreeMap<String, u64>,
     handled: u64,
     violations: u64,
+    /// Deliveries of the one-shot timer and of the interval timer.
+    once: u64,
+    every: u64,
+}
+
+/// What the timers deliver.
+#[derive(Clone, Serialize, Deserialize)]
+enum Tick {
+    Once,
+    Every,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -76,6 +88,11 @@ enum Reply {
 
 #[derive(Serialize, Deserialize)]
 enum Cast {
+    /// Sets a one-shot timer and an interval timer.
+    Timers {
+        once_ms: u64,
+        every_ms: u64,
+    },
     Fill {
         rows: u64,
         bytes: usize,
@@ -92,7 +109,20 @@ impl Actor for Tally {
     type Call = Call;
     type Reply = Reply;
     type Cast = Cast;
-    type Info = ();
+    type Info = Tick;
+
+    async fn handle_info(
+        &self,
+        tick: Tick,
+        state: &mut StateMut<Counts>,
+        _: &mut Context<Self>,
+    ) -> Result<(), BoxError> {
+        match tick {
+            Tick::Once => state.once += 1,
+            Tick::Every => state.every += 1,
+        }
+        Ok(())
+    }
 
     async fn handle_call(
         &self,
@@ -131,6 +161,11 @@ impl Actor for Tally {
         _: &mut StateMut<Counts>,
         ctx: &mut Context<Self>,
     ) -> Result<(), BoxError> {
+        if let Cast::Timers { once_ms, every_ms } = msg {
+            ctx.send_after(Duration::from_millis(once_ms), Tick::Once);
+            ctx.send_interval(Duration::from_millis(every_ms), Tick::Every);
+            return Ok(());
+        }
         let table = ctx.table::<u64, Row>("rows")?;
         match msg {
             Cast::Fill { rows, bytes } => {
@@ -149,6 +184,7 @@ impl Actor for Tally {
                     }
                 }
             }
+            Cast::Timers { .. } => {}
         }
         Ok(())
     }
@@ -329,11 +365,13 @@ impl Shell {
                     .unwrap_or_else(|| "-".into());
                 let children = h.supervisor_name().unwrap_or_else(|| "-".into());
                 Ok(format!(
-                    "{} {} {} {rows} {} {children}",
+                    "{} {} {} {rows} {} {children} {} {}",
                     counts.value,
                     counts.handled,
                     counts.violations,
-                    label.replace(' ', "_")
+                    label.replace(' ', "_"),
+                    counts.once,
+                    counts.every
                 ))
             }
             ["churn", name, rounds, rows] => {
@@ -385,6 +423,19 @@ impl Shell {
                     report.took.as_millis(),
                     failed.unwrap_or_default()
                 ))
+            }
+            ["timers", name, once_ms, every_ms] => {
+                let once_ms = once_ms.parse().map_err(|_| "bad once_ms")?;
+                let every_ms = every_ms.parse().map_err(|_| "bad every_ms")?;
+                let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;
+                h.cast(Cast::Timers { once_ms, every_ms })
+                    .map_err(|e| e.to_string())?;
+                Ok(String::new())
+            }
+            ["pause", ms] => {
+                let ms = ms.parse().map_err(|_| "bad ms")?;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(String::new())
             }
             ["stop", sup] => {
                 let sup = Supervisor::lookup(sup).ok_or("no such supervisor")?;
