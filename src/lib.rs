@@ -12,7 +12,10 @@
 //! named [`Table`]s, its queued messages and its timers, runs `init` again with
 //! [`Start::Restored`], and goes on with the next message. Its name and every
 //! [`Handle`] keep working. [`transfer`] moves a live instance to another
-//! supervisor in O(1), copying nothing and losing nothing.
+//! supervisor in O(1), copying nothing and losing nothing. With the `cluster`
+//! feature, `cluster::Node::move_to` moves it to a supervisor on another
+//! node: tables stream while it runs, it is frozen only for what changed
+//! meanwhile, and no message is lost (see the `cluster` module).
 //!
 //! ```
 //! use peeper::{Actor, BoxError, Context, StateMut, Supervisor};
@@ -100,6 +103,8 @@
 //! - [`registry`]: names; [`call`], [`cast`], [`send`] by name.
 //! - [`transfer`](mod@transfer): moving an instance between supervisors.
 //! - [`error`]: one error enum per concern.
+//! - `cluster` (feature `cluster`): nodes over ractor_cluster, calls by name
+//!   across them, fenced live moves between nodes, drain.
 //!
 //! ## ractor interop
 //!

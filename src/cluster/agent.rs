@@ -11,7 +11,8 @@ use std::sync::{Arc, Weak};
 use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::cluster::node::NodeInner;
-use crate::cluster::wire::{self, Failure, Request, Response, Wire};
+use crate::cluster::kind::Staging;
+use crate::cluster::wire::{self, Failure, MoveKey, Request, Response, Wire};
 use crate::registry;
 
 pub(crate) struct Agent;
@@ -144,20 +145,14 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
             count,
             rows,
         } => {
-            let result = match node.stagings.lock().get_mut(&mv) {
-                Some(stage) => stage.rows(&table, &rows, count),
-                None => Err("no such move".to_owned()),
-            };
+            let result = on_stage(node, &mv, |stage| stage.rows(&table, &rows, count));
             answer(reply, &done(result));
         }
         Request::ResetTable { mv, table } => {
-            let result = match node.stagings.lock().get_mut(&mv) {
-                Some(stage) => {
-                    stage.reset(&table);
-                    Ok(())
-                }
-                None => Err("no such move".to_owned()),
-            };
+            let result = on_stage(node, &mv, |stage| {
+                stage.reset(&table);
+                Ok(())
+            });
             answer(reply, &done(result));
         }
         Request::Remove {
@@ -166,24 +161,15 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
             count,
             keys,
         } => {
-            let result = match node.stagings.lock().get_mut(&mv) {
-                Some(stage) => stage.remove(&table, &keys, count),
-                None => Err("no such move".to_owned()),
-            };
+            let result = on_stage(node, &mv, |stage| stage.remove(&table, &keys, count));
             answer(reply, &done(result));
         }
         Request::Snapshot { mv, piece } => {
-            let result = match node.stagings.lock().get_mut(&mv) {
-                Some(stage) => stage.piece(&piece),
-                None => Err("no such move".to_owned()),
-            };
+            let result = on_stage(node, &mv, |stage| stage.piece(&piece));
             answer(reply, &done(result));
         }
         Request::Commit { mv } => {
-            let result = match node.stagings.lock().get_mut(&mv) {
-                Some(stage) => stage.prepare(),
-                None => Err("no such move".to_owned()),
-            };
+            let result = on_stage(node, &mv, |stage| stage.prepare());
             answer(reply, &done(result));
         }
         Request::Go { mv } => {
@@ -201,6 +187,18 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
             node.stagings.lock().remove(&mv);
             answer(reply, &Response::Done);
         }
+    }
+}
+
+/// Runs `step` on the move `mv` being received.
+fn on_stage(
+    node: &NodeInner,
+    mv: &MoveKey,
+    step: impl FnOnce(&mut Box<dyn Staging>) -> Result<(), String>,
+) -> Result<(), String> {
+    match node.stagings.lock().get_mut(mv) {
+        Some(stage) => step(stage),
+        None => Err("no such move".to_owned()),
     }
 }
 
