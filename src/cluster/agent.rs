@@ -10,8 +10,8 @@ use std::sync::{Arc, Weak};
 
 use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::cluster::node::NodeInner;
 use crate::cluster::kind::Staging;
+use crate::cluster::node::NodeInner;
 use crate::cluster::wire::{self, Failure, MoveKey, Request, Response, Wire};
 use crate::registry;
 
