@@ -305,6 +305,9 @@ pub(crate) trait ErasedInstance: Send + Sync + 'static {
     /// The node the instance moved to, if it did.
     #[cfg(feature = "cluster")]
     fn moved_to(&self) -> Option<String>;
+    /// How many times it moved between nodes.
+    #[cfg(feature = "cluster")]
+    fn epoch(&self) -> u64;
     /// Spawns a new actor over the same kept parts, linked to `supervisor`.
     fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
@@ -360,6 +363,11 @@ impl<A: Actor> ErasedInstance for Shared<A> {
     #[cfg(feature = "cluster")]
     fn moved_to(&self) -> Option<String> {
         self.relay.get().map(|r| r.node().to_owned())
+    }
+
+    #[cfg(feature = "cluster")]
+    fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     fn cleanup(&self) {

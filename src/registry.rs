@@ -76,16 +76,36 @@ pub(crate) fn publish(instance: Arc<dyn ErasedInstance>) {
     NAMES.insert(instance.name().to_owned(), Slot::Live(instance));
 }
 
+/// Relays that gave up their name to an instance that came back, by name and
+/// epoch: messages still addressed to them must pass through them, in order.
+#[cfg(feature = "cluster")]
+static RELAYS: LazyLock<DashMap<(String, u64), Arc<dyn ErasedInstance>>> =
+    LazyLock::new(DashMap::new);
+
 /// Frees `name` if it belongs to a relay of an instance that moved to
 /// another node: the instance is coming back, and takes its name again. The
-/// relay runs on for the handles that hold it (it forwards to where the
-/// instance went, which forwards here).
+/// relay runs on, found by its epoch, for the handles and relays that still
+/// send to it (it forwards to where the instance went, which forwards here).
 #[cfg(feature = "cluster")]
 pub(crate) fn release_relay(name: &str) {
-    NAMES.remove_if(
+    let removed = NAMES.remove_if(
         name,
         |_, slot| matches!(slot, Slot::Live(i) if i.moved_to().is_some()),
     );
+    if let Some((name, Slot::Live(relay))) = removed {
+        RELAYS.insert((name, relay.epoch()), relay);
+    }
+}
+
+/// The instance or relay `name` at `epoch` on this node.
+#[cfg(feature = "cluster")]
+pub(crate) fn get_epoch(name: &str, epoch: u64) -> Option<Arc<dyn ErasedInstance>> {
+    match get(name) {
+        Some(i) if i.epoch() == epoch => Some(i),
+        _ => RELAYS
+            .get(&(name.to_owned(), epoch))
+            .map(|r| r.value().clone()),
+    }
 }
 
 /// Frees `name` if it still belongs to instance `id`.

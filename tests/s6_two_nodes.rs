@@ -133,3 +133,28 @@ fn pending_timers_travel_and_fire_at_the_target() {
     assert_eq!(at_b.once, 1, "the one-shot timer fired once, at b");
     assert_eq!(at_b.supervisor, "dst");
 }
+
+#[test]
+fn casts_through_a_held_handle_keep_their_order_over_moves_there_and_back() {
+    const CASTS: u64 = 50_000;
+    let mut a = NodeProc::start("a", "s6-relays");
+    let mut b = NodeProc::start("b", "s6-relays");
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok("spawn src p 10 8");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    // The handle held on A ends up behind a chain of relays: A, B, A, B.
+    a.ok(&format!("castload p held {CASTS}"));
+    a.ok("move p src b dst");
+    b.ok("move p dst a src");
+    a.ok("move p src b dst");
+    let sent = a.ok("wait held");
+    assert_eq!(
+        sent,
+        [CASTS.to_string(), "0".to_owned(), "0".to_owned()],
+        "{sent:?}"
+    );
+    let at_b = check(&mut b, "p");
+    assert_eq!(at_b.handled, CASTS, "none lost or doubled");
+    assert_eq!(at_b.violations, 0, "the order kept");
+}

@@ -91,10 +91,15 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
             let live = registry::get(&name).is_some_and(|i| i.moved_to().is_none());
             answer(reply, &Response::Here(live));
         }
-        Request::Call { name, kind, body } => {
+        Request::Call {
+            name,
+            kind,
+            epoch,
+            body,
+        } => {
             let port = node.kinds.get(&kind).map(|p| p.clone());
             let queued = match port {
-                Some(port) => port.call(&name, &body),
+                Some(port) => port.call(&name, epoch, &body),
                 None => Err(Failure::WrongKind),
             };
             match queued {
@@ -121,8 +126,18 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
                 }
             }
         }
-        Request::Cast { name, kind, body } => one_way(node, &name, &kind, &body, false),
-        Request::Info { name, kind, body } => one_way(node, &name, &kind, &body, true),
+        Request::Cast {
+            name,
+            kind,
+            epoch,
+            body,
+        } => one_way(node, &name, &kind, epoch, &body, false),
+        Request::Info {
+            name,
+            kind,
+            epoch,
+            body,
+        } => one_way(node, &name, &kind, epoch, &body, true),
         Request::Begin(begin) => {
             let known = crate::cluster::node::is_peer(&begin.from_node);
             let result = match node.kinds.get(&begin.kind).map(|p| p.clone()) {
@@ -202,9 +217,9 @@ fn on_stage(
     }
 }
 
-fn one_way(node: &NodeInner, name: &str, kind: &str, body: &[u8], info: bool) {
+fn one_way(node: &NodeInner, name: &str, kind: &str, epoch: Option<u64>, body: &[u8], info: bool) {
     let sent = match node.kinds.get(kind) {
-        Some(port) => port.cast(name, body, info),
+        Some(port) => port.cast(name, epoch, body, info),
         None => Err(Failure::WrongKind),
     };
     if let Err(f) = sent {

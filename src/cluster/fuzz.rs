@@ -65,6 +65,7 @@ pub(crate) fn seeds() -> Vec<Vec<u8>> {
         Request::Call {
             name: "p".into(),
             kind: "k".into(),
+            epoch: Some(2),
             body: vec![1, 2, 3],
         },
         Request::Begin(Begin {

@@ -53,7 +53,6 @@ use crate::cluster::snapshot;
 use crate::cluster::stream::CHUNK_BYTES;
 use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, Wire};
 use crate::error::{CallError, MoveError};
-use crate::handle::DEFAULT_CALL_TIMEOUT;
 use crate::instance::{Envelope, ErasedInstance, Frozen, HandoffJob, Letter, Relay, Shared};
 use crate::registry;
 use crate::restart::RestartPolicy;
@@ -344,6 +343,7 @@ impl Mover {
             agent: self.agent.clone(),
             node: self.to_node.clone(),
             name,
+            epoch: self.mv.epoch,
             marker: std::marker::PhantomData,
         };
         Ok((report, Box::new(relay)))
@@ -524,6 +524,8 @@ struct Forwarder<A> {
     agent: ActorRef<Wire>,
     node: String,
     name: String,
+    /// The epoch of the instance it relays to: the target, not the name.
+    epoch: u64,
     marker: std::marker::PhantomData<fn() -> A>,
 }
 
@@ -533,11 +535,21 @@ impl<A: Portable> Forwarder<A> {
             tracing::error!(name = %self.name, "peeper: could not encode a relayed message");
             return;
         };
-        let (name, kind) = (self.name.clone(), A::KIND.to_owned());
+        let (name, kind, epoch) = (self.name.clone(), A::KIND.to_owned(), Some(self.epoch));
         let req = if info {
-            Request::Info { name, kind, body }
+            Request::Info {
+                name,
+                kind,
+                epoch,
+                body,
+            }
         } else {
-            Request::Cast { name, kind, body }
+            Request::Cast {
+                name,
+                kind,
+                epoch,
+                body,
+            }
         };
         let sent = wire::encode(&req).map(|bytes| self.agent.send_message(Wire::Cast(bytes)));
         if !matches!(sent, Ok(Ok(()))) {
@@ -562,6 +574,7 @@ impl<A: Portable> Relay<A> for Forwarder<A> {
                 let req = postcard::to_stdvec(&msg).map(|body| Request::Call {
                     name: name.clone(),
                     kind: A::KIND.to_owned(),
+                    epoch: Some(self.epoch),
                     body,
                 });
                 let Ok(Ok(bytes)) = req.map(|r| wire::encode(&r)) else {
@@ -598,11 +611,11 @@ async fn relayed_reply<A: Portable>(
         name: name.to_owned(),
         reason,
     };
-    let bytes = match tokio::time::timeout(DEFAULT_CALL_TIMEOUT, rx).await {
+    let bytes = match tokio::time::timeout(crate::cluster::wire::RELAY_WAIT, rx).await {
         Err(_) => {
             return Err(CallError::Timeout {
                 name: name.to_owned(),
-                timeout: DEFAULT_CALL_TIMEOUT,
+                timeout: crate::cluster::wire::RELAY_WAIT,
             });
         }
         Ok(Err(_)) => return Err(unreachable("connection closed".into())),

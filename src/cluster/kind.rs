@@ -11,8 +11,8 @@ use crate::cluster::node::{MoveReport, Node};
 use crate::cluster::portable::Portable;
 use crate::cluster::wire::{Begin, Failure};
 use crate::error::{CallError, LookupError, MoveError};
-use crate::handle::{DEFAULT_CALL_TIMEOUT, Handle};
-use crate::instance::{Envelope, ErasedInstance};
+use crate::handle::Handle;
+use crate::instance::{Envelope, ErasedInstance, Shared};
 use crate::registry;
 use crate::supervisor::Supervisor;
 
@@ -24,9 +24,9 @@ pub(crate) type Answer = BoxFuture<'static, (Result<Vec<u8>, Failure>, Option<St
 pub(crate) trait Port: Send + Sync {
     /// Queues a call to the local instance `name` now; the returned future
     /// waits for its reply.
-    fn call(&self, name: &str, body: &[u8]) -> Result<Answer, Failure>;
+    fn call(&self, name: &str, epoch: Option<u64>, body: &[u8]) -> Result<Answer, Failure>;
     /// Queues a cast (or, with `info`, an info message).
-    fn cast(&self, name: &str, body: &[u8], info: bool) -> Result<(), Failure>;
+    fn cast(&self, name: &str, epoch: Option<u64>, body: &[u8], info: bool) -> Result<(), Failure>;
     /// Prepares to receive a moved instance.
     fn stage(&self, begin: Begin, node: String) -> Result<Box<dyn Staging>, String>;
     /// The Rust type of the kind's behaviour, as instances report it.
@@ -65,11 +65,20 @@ pub(crate) struct Kind<A> {
     pub(crate) factory: Arc<dyn Fn() -> A + Send + Sync>,
 }
 
-fn handle<A: Portable>(name: &str) -> Result<Handle<A>, Failure> {
-    registry::lookup::<A>(name).map_err(|e| match e {
-        LookupError::NotFound { .. } => Failure::NotFound,
-        _ => Failure::WrongKind,
-    })
+/// The instance `name`, or with `epoch`, the instance or relay of that epoch.
+fn handle<A: Portable>(name: &str, epoch: Option<u64>) -> Result<Handle<A>, Failure> {
+    let Some(epoch) = epoch else {
+        return registry::lookup::<A>(name).map_err(|e| match e {
+            LookupError::NotFound { .. } => Failure::NotFound,
+            _ => Failure::WrongKind,
+        });
+    };
+    let instance = registry::get_epoch(name, epoch).ok_or(Failure::NotFound)?;
+    instance
+        .into_any()
+        .downcast::<Shared<A>>()
+        .map(Handle::from_shared)
+        .map_err(|_| Failure::WrongKind)
 }
 
 pub(crate) fn failure(e: CallError) -> Failure {
@@ -109,19 +118,19 @@ pub(crate) fn call_error(name: &str, f: Failure) -> CallError {
 }
 
 impl<A: Portable> Port for Kind<A> {
-    fn call(&self, name: &str, body: &[u8]) -> Result<Answer, Failure> {
+    fn call(&self, name: &str, epoch: Option<u64>, body: &[u8]) -> Result<Answer, Failure> {
         let msg: A::Call = postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
-        let h = handle::<A>(name)?;
+        let h = handle::<A>(name, epoch)?;
         let actor = h.actor_ref().ok_or(Failure::NotFound)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         actor
             .send_message(Envelope::call(msg, tx.into()))
             .map_err(|_| Failure::NotFound)?;
         Ok(Box::pin(async move {
-            let out = match tokio::time::timeout(DEFAULT_CALL_TIMEOUT, rx).await {
+            let out = match tokio::time::timeout(crate::cluster::wire::RELAY_WAIT, rx).await {
                 Err(_) => Err(failure(CallError::Timeout {
                     name: h.name().to_owned(),
-                    timeout: DEFAULT_CALL_TIMEOUT,
+                    timeout: crate::cluster::wire::RELAY_WAIT,
                 })),
                 Ok(Err(_)) => Err(Failure::Dropped),
                 Ok(Ok(Err(e))) => Err(failure(e)),
@@ -136,8 +145,8 @@ impl<A: Portable> Port for Kind<A> {
         }))
     }
 
-    fn cast(&self, name: &str, body: &[u8], info: bool) -> Result<(), Failure> {
-        let h = handle::<A>(name)?;
+    fn cast(&self, name: &str, epoch: Option<u64>, body: &[u8], info: bool) -> Result<(), Failure> {
+        let h = handle::<A>(name, epoch)?;
         let sent = if info {
             let msg: A::Info =
                 postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;

@@ -53,7 +53,9 @@ pub struct NodeConfig {
     pub heartbeat_interval: Duration,
     /// A peer that does not answer a ping within this time is declared lost
     /// and its connection closed, even if its socket stays open (a frozen
-    /// process, a silent network). Default: 5 s.
+    /// process, a silent network). Default: 10 s. A node whose own runtime is
+    /// saturated answers late too: too short a timeout declares healthy but
+    /// busy peers lost, and what is relayed to them fails.
     pub heartbeat_timeout: Duration,
 }
 
@@ -69,7 +71,7 @@ impl NodeConfig {
             step_timeout: Duration::from_secs(30),
             call_timeout: Duration::from_secs(5),
             heartbeat_interval: Duration::from_secs(1),
-            heartbeat_timeout: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -674,6 +676,7 @@ impl Node {
         let req = Request::Cast {
             name: name.to_owned(),
             kind: A::KIND.to_owned(),
+            epoch: None,
             body,
         };
         let bytes = wire::encode(&req).map_err(codec)?;
@@ -763,6 +766,7 @@ impl Node {
         let req = Request::Call {
             name: name.to_owned(),
             kind: A::KIND.to_owned(),
+            epoch: None,
             body,
         };
         let bytes = wire::encode(&req).map_err(codec)?;

@@ -10,6 +10,12 @@ use ractor::RpcReplyPort;
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use serde::{Deserialize, Serialize};
 
+/// How long a hop on a call's way (an agent, a relay) waits for the reply.
+/// The caller's own timeout is what it sees; a hop waits longer, so that a
+/// call queued behind a long backlog is not failed half way. This only bounds
+/// the wait for a node that neither answers nor closes its connection.
+pub(crate) const RELAY_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The largest encoded request or response a node accepts. Table rows travel
 /// in chunks far below it.
 pub(crate) const MAX_MESSAGE: usize = 32 * 1024 * 1024;
@@ -65,9 +71,12 @@ pub(crate) enum Request {
     /// Does an instance of this name run here?
     Whereis { name: String },
     /// A call to the instance `name` of kind `kind`; `body` is its message.
+    /// A relay addresses the very epoch it relays to (`Some`), so that its
+    /// messages follow one path, in order; callers by name give `None`.
     Call {
         name: String,
         kind: String,
+        epoch: Option<u64>,
         #[serde(with = "serde_bytes")]
         body: Vec<u8>,
     },
@@ -75,6 +84,7 @@ pub(crate) enum Request {
     Cast {
         name: String,
         kind: String,
+        epoch: Option<u64>,
         #[serde(with = "serde_bytes")]
         body: Vec<u8>,
     },
@@ -82,6 +92,7 @@ pub(crate) enum Request {
     Info {
         name: String,
         kind: String,
+        epoch: Option<u64>,
         #[serde(with = "serde_bytes")]
         body: Vec<u8>,
     },
@@ -208,6 +219,7 @@ mod tests {
         let req = Request::Call {
             name: "p".into(),
             kind: "counter".into(),
+            epoch: None,
             body: vec![1, 2, 3],
         };
         let back: Request = decode(&encode(&req).unwrap()).unwrap();

@@ -20,6 +20,8 @@
 //! callbench <name> <calls>            ok <mean ns per call, one at a time>
 //! pingbench <node> <pings>            ok <mean ns per plain ractor_cluster call>
 //! move <name> <sup> <node> <sup>      progress … lines, then ok <rows> <bytes> <frozen_us> <resent>
+//! castload <name> <sender> <casts>   ok          (numbered casts through one held handle, then a
+//!                                                 call behind them; wait <sender>)
 //! churn <name> <rounds> <rows>        ok          (table-writing casts in the background; wait churn)
 //! digest <name>                       ok <rows> <digest of the table>
 //! check <name>                        ok <value> <handled> <violations> <rows> <label> <children> <once> <every>
@@ -47,6 +49,19 @@ use tokio::task::JoinHandle;
 /// A table row: bytes that serde keeps as one block (a plain `Vec<u8>` would
 /// be encoded byte by byte).
 type Row = serde_bytes::ByteBuf;
+
+/// Notes message `seq` of `sender`: one more handled, and a violation if
+/// it is not the one after the last.
+fn count(state: &mut StateMut<Counts>, sender: String, seq: u64) {
+    let counts: &mut Counts = state;
+    let last = counts.last.entry(sender).or_insert(0);
+    if seq != *last + 1 {
+        counts.violations += 1;
+    }
+    *last = seq;
+    counts.handled += 1;
+    counts.value += 1;
+}
 
 /// Counts numbered calls per sender and keeps a table of rows.
 struct Tally;
@@ -88,6 +103,11 @@ enum Reply {
 
 #[derive(Serialize, Deserialize)]
 enum Cast {
+    /// Counted like `Call::Seq`.
+    Seq {
+        sender: String,
+        seq: u64,
+    },
     /// Sets a one-shot timer and an interval timer.
     Timers {
         once_ms: u64,
@@ -143,14 +163,7 @@ impl Actor for Tally {
             });
         }
         if let Call::Seq { sender, seq } = msg {
-            let counts: &mut Counts = state;
-            let last = counts.last.entry(sender).or_insert(0);
-            if seq != *last + 1 {
-                counts.violations += 1;
-            }
-            *last = seq;
-            counts.handled += 1;
-            counts.value += 1;
+            count(state, sender, seq);
         }
         Ok(Reply::Counts((**state).clone()))
     }
@@ -158,9 +171,13 @@ impl Actor for Tally {
     async fn handle_cast(
         &self,
         msg: Cast,
-        _: &mut StateMut<Counts>,
+        state: &mut StateMut<Counts>,
         ctx: &mut Context<Self>,
     ) -> Result<(), BoxError> {
+        if let Cast::Seq { sender, seq } = msg {
+            count(state, sender, seq);
+            return Ok(());
+        }
         if let Cast::Timers { once_ms, every_ms } = msg {
             ctx.send_after(Duration::from_millis(once_ms), Tick::Once);
             ctx.send_interval(Duration::from_millis(every_ms), Tick::Every);
@@ -184,7 +201,7 @@ impl Actor for Tally {
                     }
                 }
             }
-            Cast::Timers { .. } => {}
+            Cast::Timers { .. } | Cast::Seq { .. } => {}
         }
         Ok(())
     }
@@ -373,6 +390,35 @@ impl Shell {
                     counts.once,
                     counts.every
                 ))
+            }
+            ["castload", name, sender, casts] => {
+                // One handle for the whole run: after a move it reaches the
+                // instance through the relays it left, as held handles do.
+                let casts: u64 = casts.parse().map_err(|_| "bad casts")?;
+                let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;
+                let sender_name = (*sender).to_owned();
+                let task = tokio::spawn(async move {
+                    let mut failed = 0;
+                    let mut first = None;
+                    for seq in 1..=casts {
+                        let sender = sender_name.clone();
+                        if let Err(e) = h.cast(Cast::Seq { sender, seq }) {
+                            failed += 1;
+                            first.get_or_insert(e.to_string());
+                        }
+                        if seq % 64 == 0 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                    // A call on the same path queues behind every cast: once
+                    // it is answered, all were handled.
+                    if let Err(e) = h.call_timeout(Call::Get, Duration::from_secs(120)).await {
+                        first.get_or_insert(e.to_string());
+                    }
+                    (casts - failed, failed, Duration::ZERO, first)
+                });
+                self.loads.insert((*sender).to_owned(), task);
+                Ok(String::new())
             }
             ["churn", name, rounds, rows] => {
                 let rounds: u64 = rounds.parse().map_err(|_| "bad rounds")?;

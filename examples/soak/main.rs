@@ -6,7 +6,11 @@
 //! ```text
 //! cargo run --release --example soak -- --seconds 30
 //! cargo run --release --example soak -- --seconds 600 --actors 50000
+//! cargo run --release --example soak --features cluster -- --seconds 30 --nodes
 //! ```
+//!
+//! With `--nodes` (feature `cluster`) the chaos also moves instances to a
+//! second node process and back (see `nodes.rs`).
 //!
 //! The last line reads `lost=0 duplicated=0 rss_start_mib=… rss_end_mib=…`
 //! (resident memory once every instance has started, and at the end);
@@ -20,10 +24,20 @@ use std::time::{Duration, Instant};
 
 use peeper::{Actor, BoxError, Context, Handle, RestartPolicy, StateMut, Supervisor};
 
+#[cfg(feature = "cluster")]
+mod nodes;
+#[cfg(not(feature = "cluster"))]
+mod nodes {
+    //! Without the `cluster` feature there is no second node.
+    pub struct Peer;
+}
+use nodes::Peer;
+
 /// Counts what it is sent, per sender, and notices gaps and repeats.
 struct Tally;
 
 #[derive(Clone, Default)]
+#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
 struct Counts {
     /// The last sequence number seen from each sender.
     last: BTreeMap<u32, u64>,
@@ -34,6 +48,7 @@ struct Counts {
     skipped: u64,
 }
 
+#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
 enum Cast {
     Seq { sender: u32, seq: u64 },
     Panic,
@@ -84,6 +99,8 @@ struct Options {
     actors: usize,
     senders: u32,
     supervisors: usize,
+    /// Move instances to a second node and back too.
+    nodes: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -92,9 +109,17 @@ fn options() -> Result<Options, String> {
         actors: 10_000,
         senders: 4,
         supervisors: 4,
+        nodes: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--nodes" {
+            if cfg!(not(feature = "cluster")) {
+                return Err("--nodes needs the `cluster` feature".into());
+            }
+            o.nodes = true;
+            continue;
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let bad = |_| format!("{flag}: not a number: {value}");
         match flag.as_str() {
@@ -137,6 +162,7 @@ struct Chaos {
     panics: AtomicU64,
     kills: AtomicU64,
     transfers: AtomicU64,
+    node_moves: AtomicU64,
 }
 
 /// Sends numbered casts to random instances until told to stop; returns how
@@ -146,6 +172,7 @@ async fn send(
     handles: Arc<Vec<Handle<Tally>>>,
     stop: Arc<AtomicBool>,
     sent_total: Arc<AtomicU64>,
+    paced: bool,
 ) -> Vec<u64> {
     let mut sent = vec![0_u64; handles.len()];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ u64::from(sender + 1));
@@ -161,19 +188,29 @@ async fn send(
                 .expect("an instance under a generous policy never stops");
         }
         sent_total.fetch_add(256, Ordering::Relaxed);
-        tokio::task::yield_now().await;
+        if paced {
+            // Leaves the runtime time for the moves' round trips and the
+            // heartbeat: a node saturated for seconds looks dead to its peer.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
     }
     sent
 }
 
-/// Panics, kills and transfers random instances until told to stop.
+/// Panics, kills and transfers random instances until told to stop; with a
+/// peer, also moves them to the other node and back.
 async fn disturb(
     handles: Arc<Vec<Handle<Tally>>>,
     sups: Arc<Vec<Supervisor>>,
     mut owner: Vec<usize>,
     stop: Arc<AtomicBool>,
     chaos: Arc<Chaos>,
-) {
+    mut peer: Option<Peer>,
+) -> Option<Peer> {
+    // Which instances are on the other node now.
+    let mut away = vec![false; handles.len()];
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     // A batch per turn: with thousands of instance tasks in the run queue, a
     // turn comes round rarely.
@@ -185,14 +222,28 @@ async fn disturb(
             break;
         }
         let i = rng.below(handles.len());
-        match rng.below(3) {
+        let kinds = if peer.is_some() { 4 } else { 3 };
+        match rng.below(kinds) {
+            // The handle reaches the instance wherever it is, through the
+            // relays it left behind.
             0 => {
                 handles[i].cast(Cast::Panic).expect("instance alive");
                 chaos.panics.fetch_add(1, Ordering::Relaxed);
             }
+            3 => {
+                if move_across(peer.as_mut(), &handles[i], &sups[owner[i]], away[i]).await {
+                    away[i] = !away[i];
+                    chaos.node_moves.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            _ if away[i] => {}
             1 => {
-                handles[i].kill();
-                chaos.kills.fetch_add(1, Ordering::Relaxed);
+                // After a round trip to the other node, the instance here is
+                // a new one: find it by name.
+                if let Ok(h) = peeper::lookup::<Tally>(handles[i].name()) {
+                    h.kill();
+                    chaos.kills.fetch_add(1, Ordering::Relaxed);
+                }
             }
             _ => {
                 let to = (owner[i] + 1 + rng.below(sups.len() - 1)) % sups.len();
@@ -204,12 +255,67 @@ async fn disturb(
             }
         }
     }
+    peer
+}
+
+/// Moves an instance to the other node, or back if it is `away`; whether
+/// it moved.
+#[cfg(feature = "cluster")]
+async fn move_across(
+    peer: Option<&mut Peer>,
+    h: &Handle<Tally>,
+    sup: &Supervisor,
+    away: bool,
+) -> bool {
+    let Some(peer) = peer else { return false };
+    let moved = if away {
+        peer.move_back(h.name(), sup.name()).await
+    } else {
+        peer.move_out(h.name(), sup).await
+    };
+    if let Err(e) = &moved {
+        eprintln!("move of {} failed: {e}", h.name());
+    }
+    moved.is_ok()
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn move_across(_: Option<&mut Peer>, _: &Handle<Tally>, _: &Supervisor, _: bool) -> bool {
+    false
+}
+
+/// Node b, with `--nodes`.
+async fn start_peer(o: &Options) -> Result<Option<Peer>, Box<dyn std::error::Error>> {
+    #[cfg(feature = "cluster")]
+    if o.nodes {
+        return Ok(Some(Peer::start(o.supervisors).await?));
+    }
+    let _ = o;
+    Ok(None)
+}
+
+async fn stop_peer(peer: Option<Peer>) {
+    #[cfg(feature = "cluster")]
+    if let Some(peer) = peer {
+        peer.stop().await;
+    }
+    let _ = peer;
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    #[cfg(feature = "cluster")]
+    if std::env::args().nth(1).as_deref() == Some(nodes::PEER_FLAG) {
+        let supervisors = std::env::args()
+            .nth(3)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(4);
+        return nodes::serve_peer(supervisors).await;
+    }
     let o = options().map_err(|e| {
-        format!("{e}\nusage: soak [--seconds N] [--actors N] [--senders N] [--supervisors N]")
+        format!(
+            "{e}\nusage: soak [--seconds N] [--actors N] [--senders N] [--supervisors N] [--nodes]"
+        )
     })?;
     // Thousands of deliberate panics: keep their messages off the terminal.
     std::panic::set_hook(Box::new(|_| {}));
@@ -231,6 +337,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         owner.push(s);
     }
+    let peer = start_peer(&o).await?;
     let rss_start = rss_mib();
     println!(
         "started {} instances under {} supervisors; rss {rss_start:.1} MiB",
@@ -242,7 +349,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sent_total = Arc::new(AtomicU64::new(0));
     let chaos = Arc::new(Chaos::default());
     let senders: Vec<_> = (0..o.senders)
-        .map(|s| tokio::spawn(send(s, handles.clone(), stop.clone(), sent_total.clone())))
+        .map(|s| {
+            tokio::spawn(send(
+                s,
+                handles.clone(),
+                stop.clone(),
+                sent_total.clone(),
+                o.nodes,
+            ))
+        })
         .collect();
     let disturber = tokio::spawn(disturb(
         handles.clone(),
@@ -250,6 +365,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         owner,
         stop.clone(),
         chaos.clone(),
+        peer,
     ));
 
     let started = Instant::now();
@@ -258,12 +374,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let left = deadline - Instant::now();
         tokio::time::sleep(left.min(Duration::from_secs(5))).await;
         println!(
-            "{:>4}s sent={} panics={} kills={} transfers={} rss={:.1} MiB",
+            "{:>4}s sent={} panics={} kills={} transfers={} node_moves={} rss={:.1} MiB",
             started.elapsed().as_secs(),
             sent_total.load(Ordering::Relaxed),
             chaos.panics.load(Ordering::Relaxed),
             chaos.kills.load(Ordering::Relaxed),
             chaos.transfers.load(Ordering::Relaxed),
+            chaos.node_moves.load(Ordering::Relaxed),
             rss_mib()
         );
     }
@@ -272,7 +389,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for s in senders {
         sent.push(s.await?);
     }
-    disturber.await?;
+    let peer = disturber.await?;
 
     // A call queues behind every cast sent before it: its answer covers all.
     let (mut lost, mut duplicated, mut handled) = (0_u64, 0_u64, 0_u64);
@@ -295,13 +412,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for s in sups.iter() {
         s.stop().await;
     }
+    stop_peer(peer).await;
     let total: u64 = sent.iter().flatten().sum();
     println!(
-        "handled {handled} of {total} messages in {:.1}s with {} panics, {} kills, {} transfers",
+        "handled {handled} of {total} messages in {:.1}s with {} panics, {} kills, {} transfers, {} node moves",
         started.elapsed().as_secs_f64(),
         chaos.panics.load(Ordering::Relaxed),
         chaos.kills.load(Ordering::Relaxed),
         chaos.transfers.load(Ordering::Relaxed),
+        chaos.node_moves.load(Ordering::Relaxed),
     );
     println!(
         "lost={lost} duplicated={duplicated} rss_start_mib={rss_start:.1} rss_end_mib={:.1}",
