@@ -33,9 +33,12 @@ pub(crate) mod stream;
 pub(crate) mod wire;
 
 pub use drain::{DrainProgress, DrainReport};
-pub use node::{MovePhase, MoveProgress, MoveReport, Node, NodeConfig};
+pub use node::{MovePhase, MoveProgress, MoveReport, Node, NodeConfig, Tls};
 pub use portable::{Parts, Portable};
 pub use snapshot::SnapshotError;
+/// The TLS crate ractor_cluster uses, re-exported so that a [`Tls`] is built
+/// with the same version.
+pub use tokio_rustls;
 
 /// Every decoder that reads bytes another node sent, run on `bytes`: a
 /// request, a response, a snapshot, a chunk of table rows and of removed keys.

@@ -20,8 +20,11 @@ use parking_lot::Mutex;
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, pg};
 use ractor_cluster::node::NodeServerSessionInformation;
-use ractor_cluster::{NodeEventSubscription, NodeServer, NodeServerMessage};
+use ractor_cluster::{
+    IncomingEncryptionMode, NodeEventSubscription, NodeServer, NodeServerMessage,
+};
 use tokio::sync::broadcast;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 use crate::cluster::agent::Agent;
 use crate::cluster::handoff;
@@ -57,6 +60,30 @@ pub struct NodeConfig {
     /// saturated answers late too: too short a timeout declares healthy but
     /// busy peers lost, and what is relayed to them fails.
     pub heartbeat_timeout: Duration,
+    /// Encrypts every connection with ractor_cluster's TLS. Default: none.
+    /// Every node of a cluster must use it, or none.
+    pub tls: Option<Tls>,
+}
+
+/// TLS for a node's connections: how it accepts, how it connects, and the
+/// name its peers' certificates must carry. Build the acceptor and the
+/// connector with rustls, through [`tokio_rustls`](crate::cluster::tokio_rustls).
+#[derive(Clone)]
+pub struct Tls {
+    /// Accepts incoming connections.
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    /// Opens outgoing connections.
+    pub connector: tokio_rustls::TlsConnector,
+    /// The server name checked against a peer's certificate.
+    pub server_name: String,
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NodeConfig {
@@ -72,6 +99,7 @@ impl NodeConfig {
             call_timeout: Duration::from_secs(5),
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -257,12 +285,16 @@ impl Node {
             config.port
         };
         let addr = SocketAddr::new(config.listen, port);
+        let encryption = config
+            .tls
+            .as_ref()
+            .map(|tls| IncomingEncryptionMode::Tls(tls.acceptor.clone()));
         let server = NodeServer::new(
             port,
             config.cookie.clone(),
             config.name.clone(),
             config.listen.to_string(),
-            None,
+            encryption,
             None,
         )
         .with_listen_addr(config.listen)
@@ -455,12 +487,23 @@ impl Node {
     pub async fn connect(&self, addr: SocketAddr) -> Result<String, ClusterError> {
         let mut events = self.inner.sessions.subscribe();
         let text = addr.to_string();
-        ractor_cluster::client_connect(&self.inner.server, addr)
-            .await
-            .map_err(|e| ClusterError::Connect {
-                addr: text.clone(),
-                reason: e.to_string(),
-            })?;
+        let connected = match &self.inner.config.tls {
+            None => ractor_cluster::client_connect(&self.inner.server, addr).await,
+            Some(tls) => {
+                let name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
+                    ClusterError::Connect {
+                        addr: text.clone(),
+                        reason: format!("server name {:?}: {e}", tls.server_name),
+                    }
+                })?;
+                let connector = tls.connector.clone();
+                ractor_cluster::client_connect_enc(&self.inner.server, addr, connector, name).await
+            }
+        };
+        connected.map_err(|e| ClusterError::Connect {
+            addr: text.clone(),
+            reason: e.to_string(),
+        })?;
         let after = self.inner.config.connect_timeout;
         let timeout = || ClusterError::Timeout {
             addr: text.clone(),
@@ -526,7 +569,7 @@ impl Node {
         let mut peers: Vec<String> = pg::which_groups()
             .into_iter()
             .filter_map(|g| g.strip_prefix(&prefix).map(str::to_owned))
-            .filter(|n| n != self.name() && self.agent_of(n).is_some())
+            .filter(|n| n != self.name() && is_peer(n))
             .collect();
         peers.sort();
         peers
