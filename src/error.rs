@@ -8,9 +8,9 @@
 //! - [`TransferError`]: a transfer was refused; the instance stays where it was.
 //! - [`TableError`]: a named table could not be opened.
 //!
-//! With the `cluster` feature: [`ClusterError`] (a node could not start or
-//! connect), [`RemoteCallError`] (a call by name across nodes failed) and
-//! [`MoveError`] (a move to another node was refused or failed; the instance
+//! With the `cluster` feature: `ClusterError` (a node could not start or
+//! connect), `RemoteCallError` (a call by name across nodes failed) and
+//! `MoveError` (a move to another node was refused or failed; the instance
 //! stays at the source).
 //!
 //! [`Crash`] says why one callback ended abnormally and [`StopReason`] why an

@@ -4,7 +4,7 @@
 //! # Who owns what
 //!
 //! An instance is one ractor actor (its mailbox is the instance's inbox) plus
-//! the kept parts in [`Shared`], which every handle, the supervisor and the
+//! the kept parts in `Shared`, which every handle, the supervisor and the
 //! registry point to:
 //!
 //! - **state and dictionary**: the actor's loop holds the last committed
@@ -137,8 +137,8 @@ pub(crate) struct Frozen<A: Actor> {
 
 /// A move run by the loop itself, so that every message queued before it is
 /// handled here and every message after it goes to the target. It gets `None`
-/// if the instance has already moved away, and returns the relay to install
-/// if the target took over.
+/// if the instance has already moved away. If the target took over, it
+/// installs the relay itself or returns it for the loop to install.
 #[cfg(feature = "cluster")]
 pub(crate) type HandoffJob<A> =
     Box<dyn FnOnce(Option<Frozen<A>>) -> BoxFuture<'static, Option<Box<dyn Relay<A>>>> + Send>;

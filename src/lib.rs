@@ -11,7 +11,7 @@
 //! keeps its state as of the last completed callback, its [`Dictionary`], its
 //! named [`Table`]s, its queued messages and its timers, runs `init` again with
 //! [`Start::Restored`], and goes on with the next message. Its name and every
-//! [`Handle`] keep working. [`transfer`] moves a live instance to another
+//! [`Handle`] keep working. [`transfer()`] moves a live instance to another
 //! supervisor in O(1), copying nothing and losing nothing. With the `cluster`
 //! feature, `cluster::Node::move_to` moves it to a supervisor on another
 //! node: tables stream while it runs, it is frozen only for what changed
@@ -80,7 +80,7 @@
 //!   afterwards, in order), the timers, the name and every handle.
 //! - A message that does not change the state copies nothing; one that does
 //!   clones the state at most once (copy-on-write).
-//! - A local [`transfer`] copies nothing; name, handles, mailbox, tables and
+//! - A local [`transfer()`] copies nothing; name, handles, mailbox, tables and
 //!   timers stay valid and no message is lost, duplicated or reordered.
 //! - More crashes than the [`RestartPolicy`] allows stop the instance with
 //!   [`StopReason::RestartLimit`]; its last state stays readable through its

@@ -8,9 +8,9 @@
 //!    later messages wait in the mailbox, in order.
 //! 2. **Begin.** The target checks the kind, the state version, the
 //!    supervisor and the name, and prepares an empty slot for the new epoch.
-//! 3. **Stream.** Each declared table goes over in chunks of about
-//!    [`CHUNK_BYTES`](crate::cluster::stream::CHUNK_BYTES), one chunk in flight
-//!    at a time, so neither side holds more than a few chunks; then the
+//! 3. **Stream.** Each declared table goes over in chunks of about 1 MiB,
+//!    a few in flight at a time, so neither side holds more than a few
+//!    chunks; then the
 //!    snapshot (state and dictionary) in the same way.
 //! 4. **Commit.** The target decodes everything, builds the instance and
 //!    reserves its name, but does not start it, and answers. Until that
@@ -223,8 +223,12 @@ impl Mover {
                 let shared = frozen.shared.clone();
                 match self.finish(frozen, precopied).await {
                     Ok((report, relay)) => {
+                        // Installed before the mover hears of success, so
+                        // that the name here reads as moved from then on
+                        // (the instance may come straight back).
+                        let _ = shared.relay.set(relay);
                         let _ = tx.send(Ok(report));
-                        Some(relay)
+                        None
                     }
                     Err(e) => {
                         self.untrack(&shared);

@@ -4,7 +4,7 @@
 //! authentication) and one agent actor that other nodes reach through a
 //! ractor `pg` group named after the node. Agents answer each other's
 //! requests: where an instance runs, calls and casts to it, and the steps of
-//! a move (see [`handoff`](crate::cluster::handoff)).
+//! a move (see [`crate::cluster::handoff`]).
 //!
 //! Names stay node-local, as in ractor: [`Node::call`] finds an instance on
 //! any connected node, remembers where it found it, and follows it when a
@@ -67,7 +67,7 @@ pub struct NodeConfig {
 
 /// TLS for a node's connections: how it accepts, how it connects, and the
 /// name its peers' certificates must carry. Build the acceptor and the
-/// connector with rustls, through [`tokio_rustls`](crate::cluster::tokio_rustls).
+/// connector with rustls, through [`crate::cluster::tokio_rustls`].
 #[derive(Clone)]
 pub struct Tls {
     /// Accepts incoming connections.
