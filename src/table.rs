@@ -58,6 +58,8 @@ pub(crate) trait DirtyLog<K>: Send {
     fn record(&mut self, key: &K);
     /// Every row was removed.
     fn cleared(&mut self);
+    /// Whether every row was removed since noting began.
+    fn is_cleared(&self) -> bool;
     /// The log, for the table's typed port to take back.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
@@ -241,6 +243,18 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
     pub(crate) fn track(&self, log: Box<dyn DirtyLog<K>>) {
         *self.inner.dirty.lock() = Some(log);
         self.inner.tracking.store(true, Ordering::SeqCst);
+    }
+
+    /// Goes on noting written keys in `log`, and returns what was noted so
+    /// far; without a swap (and `None`) if nothing is being noted or the table
+    /// was cleared meanwhile. A write lands in one log or the other.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn swap_log(&self, log: Box<dyn DirtyLog<K>>) -> Option<Box<dyn DirtyLog<K>>> {
+        let mut current = self.inner.dirty.lock();
+        match current.as_ref() {
+            Some(old) if !old.is_cleared() => current.replace(log),
+            _ => None,
+        }
     }
 
     /// Stops noting written keys; returns what was noted.

@@ -2,16 +2,19 @@
 //!
 //! # How a move goes
 //!
-//! 1. **Freeze.** The move is queued in the instance's own mailbox, as a
-//!    message. Everything queued before it is handled at the source; from the
-//!    moment the loop reaches it, the instance handles nothing more there and
-//!    later messages wait in the mailbox, in order.
-//! 2. **Begin.** The target checks the kind, the state version, the
+//! 1. **Begin.** The target checks the kind, the state version, the
 //!    supervisor and the name, and prepares an empty slot for the new epoch.
-//! 3. **Stream.** Each declared table goes over in chunks of about 1 MiB,
-//!    a few in flight at a time, so neither side holds more than a few
-//!    chunks; then the
-//!    snapshot (state and dictionary) in the same way.
+//! 2. **Copy, running.** Each declared table goes over in chunks of about
+//!    1 MiB, a few in flight at a time, so neither side holds more than a
+//!    few chunks, while the instance goes on handling messages. Its table
+//!    writes are noted; the rows they touched go again, still running, for a
+//!    few rounds until few are left.
+//! 3. **Freeze.** The rest of the move is queued in the instance's own
+//!    mailbox, as a message. Everything queued before it is handled at the
+//!    source; from the moment the loop reaches it, the instance handles
+//!    nothing more there and later messages wait in the mailbox, in order.
+//!    Frozen, it sends the rows changed since the last round, its pending
+//!    timers and the snapshot (state and dictionary).
 //! 4. **Commit.** The target decodes everything, builds the instance and
 //!    reserves its name, but does not start it, and answers. Until that
 //!    answer, any failure (refusal, lost node, timeout) aborts the move: the
@@ -31,9 +34,9 @@
 //! The one window left: if the source dies after the target's answer and
 //! before its `Go` leaves, neither side runs the instance.
 //!
-//! Who owns what: the instance's loop runs the whole move (it is the only
-//! task that could handle a message), so there is never a moment in which
-//! both sides handle messages. The claim flag that guards local transfers and
+//! Who owns what: the instance's loop runs the frozen part of the move (it
+//! is the only task that could handle a message), so there is never a moment
+//! in which both sides handle messages. The claim flag that guards local transfers and
 //! stops also guards the move.
 
 use std::collections::HashMap;
@@ -59,6 +62,12 @@ use crate::restart::RestartPolicy;
 use crate::supervisor::Supervisor;
 use crate::table::{TableId, TableSet};
 use crate::timer::Taken;
+
+/// Rounds of sending rows written during the copy, before the freeze.
+const RECOPY_ROUNDS: usize = 4;
+
+/// Few enough changed rows to leave to the frozen catch-up.
+const RECOPY_ENOUGH: u64 = 1024;
 
 /// Chunks of rows in flight at once during a move.
 const WINDOW: usize = 8;
@@ -201,12 +210,55 @@ impl Mover {
                 sources.push((table.clone(), source));
             }
         }
-        let (rows, bytes) = self.send_rows(sources, MovePhase::Tables).await?;
+        let (rows, mut bytes) = self.send_rows(sources, MovePhase::Tables).await?;
+        // Rows written during that copy go again, still while the instance
+        // runs, until few enough are left for the frozen catch-up.
+        for _ in 0..RECOPY_ROUNDS {
+            let (changed, sent) = self.recopy(shared, &tables).await?;
+            bytes += sent;
+            if changed <= RECOPY_ENOUGH {
+                break;
+            }
+        }
         Ok(Precopied {
             tables,
             rows,
             bytes,
         })
+    }
+
+    /// Sends the rows written since the last look, with the instance
+    /// running; returns how many rows had changed, and the bytes sent.
+    async fn recopy<A: Portable>(
+        &self,
+        shared: &Shared<A>,
+        tables: &[(String, TableId)],
+    ) -> Result<(u64, u64), MoveError> {
+        let mut sources = Vec::new();
+        let mut changed = 0;
+        for (table, id) in tables {
+            let Some(port) = self.parts.tables.get(table) else {
+                continue;
+            };
+            let rotated = port.rotate(&shared.tables, table, *id);
+            let Some(d) = rotated.map_err(|e| self.encode(e))? else {
+                continue;
+            };
+            for (keys, count) in d.removed {
+                changed += u64::from(count);
+                self.ask(Request::Remove {
+                    mv: self.mv.clone(),
+                    table: table.clone(),
+                    count,
+                    keys,
+                })
+                .await?;
+            }
+            changed += d.rows.rows();
+            sources.push((table.clone(), d.rows));
+        }
+        let (_, bytes) = self.send_rows(sources, MovePhase::Changes).await?;
+        Ok((changed, bytes))
     }
 
     /// Queues the hand-over in the instance's mailbox and waits for it.

@@ -110,6 +110,9 @@ impl NodeConfig {
 pub enum MovePhase {
     /// Table rows are streaming while the instance keeps running.
     Tables,
+    /// Rows written during that copy are streaming, the instance still
+    /// running.
+    Changes,
     /// The instance is frozen; rows written during the copy are streaming.
     CatchUp,
     /// The state and dictionary are streaming.

@@ -153,8 +153,18 @@ pub(crate) trait TablePort: Send + Sync {
     /// Starts noting the keys written to the table; its id, or `None` if the
     /// instance has no such table.
     fn track(&self, tables: &TableSet, name: &str) -> Result<Option<TableId>, String>;
-    /// Stops noting; what was written since [`TablePort::track`].
+    /// Stops noting; what was written since [`TablePort::track`] (or the
+    /// last [`TablePort::rotate`]).
     fn dirty(&self, tables: &TableSet, name: &str) -> Result<Option<Dirty>, String>;
+    /// What was written since noting began or the last rotation, while
+    /// noting goes on; `None` if the table is not the one with id `copied`
+    /// any more, or was cleared: the catch-up sends those whole.
+    fn rotate(
+        &self,
+        tables: &TableSet,
+        name: &str,
+        copied: TableId,
+    ) -> Result<Option<Dirty>, String>;
 }
 
 /// What changed in a table while it was being copied.
@@ -203,6 +213,10 @@ impl<K: TableKey + Clone> DirtyLog<K> for KeyLog<K> {
         // The whole table goes again: the keys no longer matter.
         self.cleared = true;
         self.keys = std::collections::HashSet::new();
+    }
+
+    fn is_cleared(&self) -> bool {
+        self.cleared
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -267,32 +281,67 @@ where
                 cleared: true,
             }),
         };
-        let mut written = Vec::new();
-        let mut removed = Vec::new();
-        let mut chunk = Vec::new();
-        let mut count = 0_u32;
-        for key in log.keys {
-            if table.contains_key(&key) {
-                written.push(key);
-                continue;
-            }
-            chunk = postcard::to_extend(&key, chunk).map_err(|e| e.to_string())?;
-            count += 1;
-            if chunk.len() >= crate::cluster::stream::CHUNK_BYTES {
-                removed.push((std::mem::take(&mut chunk), count));
-                count = 0;
-            }
-        }
-        if count > 0 {
-            removed.push((chunk, count));
-        }
-        Ok(Some(Dirty {
-            id: table.id(),
-            cleared: log.cleared,
-            rows: Box::new(crate::cluster::stream::TableRows::with_keys(table, written)),
-            removed,
-        }))
+        changes(table, *log).map(Some)
     }
+
+    fn rotate(
+        &self,
+        tables: &TableSet,
+        name: &str,
+        copied: TableId,
+    ) -> Result<Option<Dirty>, String> {
+        let Some(table) = existing::<K, V>(tables, name)? else {
+            return Ok(None);
+        };
+        if table.id() != copied {
+            return Ok(None);
+        }
+        let fresh = Box::new(KeyLog::<K> {
+            keys: std::collections::HashSet::new(),
+            cleared: false,
+        });
+        let Some(log) = table.swap_log(fresh) else {
+            return Ok(None);
+        };
+        let log = log
+            .into_any()
+            .downcast::<KeyLog<K>>()
+            .map_err(|_| "a table's log has another type".to_owned())?;
+        changes(table, *log).map(Some)
+    }
+}
+
+/// The rows written (as they are now) and the keys removed, from a log.
+fn changes<K, V>(table: Table<K, V>, log: KeyLog<K>) -> Result<Dirty, String>
+where
+    K: TableKey + Clone + Serialize,
+    V: TableValue + Serialize,
+{
+    let mut written = Vec::new();
+    let mut removed = Vec::new();
+    let mut chunk = Vec::new();
+    let mut count = 0_u32;
+    for key in log.keys {
+        if table.contains_key(&key) {
+            written.push(key);
+            continue;
+        }
+        chunk = postcard::to_extend(&key, chunk).map_err(|e| e.to_string())?;
+        count += 1;
+        if chunk.len() >= crate::cluster::stream::CHUNK_BYTES {
+            removed.push((std::mem::take(&mut chunk), count));
+            count = 0;
+        }
+    }
+    if count > 0 {
+        removed.push((chunk, count));
+    }
+    Ok(Dirty {
+        id: table.id(),
+        cleared: log.cleared,
+        rows: Box::new(crate::cluster::stream::TableRows::with_keys(table, written)),
+        removed,
+    })
 }
 
 fn existing<K: TableKey, V: TableValue>(
