@@ -12,10 +12,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use ractor::rpc::CallResult;
 
 use crate::cluster::node::Node;
-use crate::cluster::wire::{self, Request, Response, Wire};
+use crate::cluster::wire::{self, Request, Response};
 use crate::error::MoveError;
 use crate::supervisor::Supervisor;
 
@@ -104,17 +103,11 @@ pub(crate) async fn drain(node: &Node, parallel: usize) -> DrainReport {
 
 /// How many live instances `peer` runs; 0 if it does not say.
 async fn count(node: &Node, peer: &str) -> u64 {
-    let (Some(agent), Ok(bytes)) = (node.agent_of(peer), wire::encode(&Request::Count)) else {
+    let Some(agent) = node.agent_of(peer) else {
         return 0;
     };
-    let answer = agent
-        .call(|port| Wire::Call(bytes, port), Some(node.step_timeout()))
-        .await;
-    match answer {
-        Ok(CallResult::Success(reply)) => match wire::decode::<Response>(&reply) {
-            Ok(Response::Count(n)) => n,
-            _ => 0,
-        },
+    match wire::ask(&agent, &Request::Count, node.step_timeout()).await {
+        Some(Response::Count(n)) => n,
         _ => 0,
     }
 }

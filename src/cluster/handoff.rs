@@ -244,16 +244,7 @@ impl Mover {
             let Some(d) = rotated.map_err(|e| self.encode(e))? else {
                 continue;
             };
-            for (keys, count) in d.removed {
-                changed += u64::from(count);
-                self.ask(Request::Remove {
-                    mv: self.mv.clone(),
-                    table: table.clone(),
-                    count,
-                    keys,
-                })
-                .await?;
-            }
+            changed += self.send_removed(table, d.removed).await?;
             changed += d.rows.rows();
             sources.push((table.clone(), d.rows));
         }
@@ -424,15 +415,7 @@ impl Mover {
                 .map_err(|e| self.encode(e))?;
             match (copied, dirty) {
                 (Some(id), Some(d)) if d.id == id && !d.cleared => {
-                    for (keys, count) in d.removed {
-                        self.ask(Request::Remove {
-                            mv: self.mv.clone(),
-                            table: table.clone(),
-                            count,
-                            keys,
-                        })
-                        .await?;
-                    }
+                    self.send_removed(table, d.removed).await?;
                     sources.push((table.clone(), d.rows));
                 }
                 (copied, dirty) => {
@@ -457,7 +440,27 @@ impl Mover {
         self.send_rows(sources, MovePhase::CatchUp).await
     }
 
-    /// Streams rows chunk by chunk, one chunk in flight; rows and bytes sent.
+    /// Tells the target which keys left `table`; how many.
+    async fn send_removed(
+        &self,
+        table: &str,
+        removed: Vec<(Vec<u8>, u32)>,
+    ) -> Result<u64, MoveError> {
+        let mut keys_sent = 0;
+        for (keys, count) in removed {
+            keys_sent += u64::from(count);
+            self.ask(Request::Remove {
+                mv: self.mv.clone(),
+                table: table.to_owned(),
+                count,
+                keys,
+            })
+            .await?;
+        }
+        Ok(keys_sent)
+    }
+
+    /// Streams rows chunk by chunk, up to WINDOW in flight; rows and bytes sent.
     async fn send_rows(
         &self,
         sources: Vec<(String, Box<dyn RowSource>)>,

@@ -418,15 +418,7 @@ impl Node {
             return false;
         };
         let pinger: ActorRef<Wire> = cell.into();
-        let Ok(bytes) = wire::encode(&Request::Ping) else {
-            return false;
-        };
-        matches!(
-            pinger
-                .call(|port| Wire::Call(bytes, port), Some(timeout))
-                .await,
-            Ok(CallResult::Success(_))
-        )
+        wire::ask(&pinger, &Request::Ping, timeout).await.is_some()
     }
 
     /// Declares `peer` lost and closes its connection.
@@ -543,27 +535,14 @@ impl Node {
 
     /// Whether `peer` sees this node's agent.
     async fn known_by(&self, peer: &str) -> bool {
-        let (Some(agent), Ok(bytes)) = (
-            self.agent_of(peer),
-            wire::encode(&Request::Knows {
-                node: self.name().to_owned(),
-            }),
-        ) else {
+        let Some(agent) = self.agent_of(peer) else {
             return false;
         };
-        let answer = agent
-            .call(
-                |port| Wire::Call(bytes, port),
-                Some(self.inner.config.call_timeout),
-            )
-            .await;
-        matches!(
-            answer.map(|r| match r {
-                CallResult::Success(bytes) => wire::decode::<Response>(&bytes).ok(),
-                _ => None,
-            }),
-            Ok(Some(Response::Here(true)))
-        )
+        let req = Request::Knows {
+            node: self.name().to_owned(),
+        };
+        let answer = wire::ask(&agent, &req, self.inner.config.call_timeout).await;
+        matches!(answer, Some(Response::Here(true)))
     }
 
     /// The names of the connected nodes, sorted.
@@ -775,21 +754,11 @@ impl Node {
         let Some(agent) = self.agent_of(peer) else {
             return false;
         };
-        let Ok(bytes) = wire::encode(&Request::Whereis {
+        let req = Request::Whereis {
             name: name.to_owned(),
-        }) else {
-            return false;
         };
-        let timeout = self.inner.config.call_timeout;
-        match agent
-            .call(|port| Wire::Call(bytes, port), Some(timeout))
-            .await
-        {
-            Ok(CallResult::Success(reply)) => {
-                matches!(wire::decode::<Response>(&reply), Ok(Response::Here(true)))
-            }
-            _ => false,
-        }
+        let answer = wire::ask(&agent, &req, self.inner.config.call_timeout).await;
+        matches!(answer, Some(Response::Here(true)))
     }
 
     async fn remote_call<A: Portable>(

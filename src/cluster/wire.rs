@@ -189,6 +189,24 @@ pub(crate) enum Failure {
     Codec(String),
 }
 
+/// Asks `agent` and returns its decoded answer, or `None` if the request
+/// could not be encoded, got no answer in `timeout`, or the answer is garbage.
+/// For the small questions whose failure needs no detail.
+pub(crate) async fn ask(
+    agent: &ractor::ActorRef<Wire>,
+    req: &Request,
+    timeout: std::time::Duration,
+) -> Option<Response> {
+    let bytes = encode(req).ok()?;
+    match agent
+        .call(|port| Wire::Call(bytes, port), Some(timeout))
+        .await
+    {
+        Ok(ractor::rpc::CallResult::Success(reply)) => decode(&reply).ok(),
+        _ => None,
+    }
+}
+
 /// Encodes a request or response.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
     postcard::to_stdvec(value).map_err(|e| e.to_string())
