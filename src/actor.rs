@@ -59,8 +59,10 @@ use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::context::Context;
+mod context;
+
 use crate::error::{BoxError, Crash, StopReason};
+pub use context::Context;
 
 /// Why `init` runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -74,13 +74,11 @@ impl Dictionary {
     }
 
     /// Every entry, type-erased, for encoding a snapshot.
-    #[cfg(feature = "cluster")]
     pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.map.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Stores an already type-erased value, when decoding a snapshot.
-    #[cfg(feature = "cluster")]
     pub(crate) fn put_erased(&mut self, key: String, value: Value) {
         Arc::make_mut(&mut self.map).insert(key, value);
     }

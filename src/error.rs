@@ -1,24 +1,30 @@
 //! Error types, one enum per concern.
 //!
 //! - [`CallError`]: a call did not produce a reply.
-//! - [`SendError`]: a cast or info message could not be queued.
+//! - [`SendError`]: a cast or info message could not be queued; it hands the
+//!   message back.
 //! - [`LookupError`]: a name did not resolve to an instance of the wanted type.
 //! - [`StartError`]: a child could not be started.
 //! - [`StopError`]: a child could not be stopped and its state handed back.
 //! - [`TransferError`]: a transfer was refused; the instance stays where it was.
 //! - [`TableError`]: a named table could not be opened.
 //!
-//! With the `cluster` feature: `ClusterError` (a node could not start or
-//! connect), `RemoteCallError` (a call by name across nodes failed) and
-//! `MoveError` (a move to another node was refused or failed; the instance
-//! stays at the source).
+//! One outcome, one variant: "no instance under this name" and "an instance
+//! of another type" are [`LookupError`]'s alone, and every error that can
+//! meet them wraps it (`#[from]`), so `?` converts and a caller matches one
+//! shape everywhere. A message that could not be delivered comes back inside
+//! its [`SendError`], so the caller can retry without having cloned it.
+//!
+//! The `cluster` module adds its own errors (`ClusterError`,
+//! `RemoteCallError`, `MoveError`) on the same principle.
 //!
 //! [`Crash`] says why one callback ended abnormally and [`StopReason`] why an
 //! instance stopped for good; both appear inside the errors above.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::instance::InstanceId;
+use crate::id::InstanceId;
 
 /// A boxed error, as returned by user callbacks.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -75,20 +81,9 @@ pub enum StopReason {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallError {
-    /// No instance is registered under this name.
-    #[error("no instance is registered under the name {name:?}")]
-    NotFound {
-        /// The name looked up.
-        name: String,
-    },
-    /// The name belongs to an instance of another actor type.
-    #[error("the instance {name:?} is a {actual}, not the requested actor type")]
-    WrongType {
-        /// The name looked up.
-        name: String,
-        /// The actor type the instance really runs.
-        actual: &'static str,
-    },
+    /// The name did not resolve to an instance of the wanted type.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
     /// No reply came within the timeout. A zero timeout fails at once without
     /// sending anything; a call whose handling had not begun when its caller gave
     /// up is never handled.
@@ -116,9 +111,11 @@ pub enum CallError {
         /// Why it stopped.
         reason: StopReason,
     },
-    /// The instance's underlying actor was stopped from outside peeper while this
-    /// call was queued; the instance was restarted but the call was dropped.
-    #[error("the call to {name:?} was dropped: its actor was stopped from outside")]
+    /// The call was dropped unanswered on its way: a relay to another node
+    /// lost it, or ractor code dropped the envelope. Calls made through a
+    /// [`Handle`](crate::Handle) are never dropped by a stop from outside:
+    /// they are handled by the respawned actor.
+    #[error("the call to {name:?} was dropped unanswered")]
     Dropped {
         /// The instance called.
         name: String,
@@ -135,24 +132,73 @@ pub enum CallError {
     },
 }
 
-/// A cast or info message could not be queued.
+/// A cast or info message could not be queued. The message comes back:
+/// [`SendError::into_message`].
+///
+/// ```
+/// # use peeper::{Actor, SendError, Undelivered};
+/// # struct Idle;
+/// # impl Actor for Idle {
+/// #     type State = ();
+/// #     type Call = ();
+/// #     type Reply = ();
+/// #     type Cast = String;
+/// #     type Info = ();
+/// # }
+/// let refused: SendError<String> = peeper::cast::<Idle>("nobody", "hello".to_owned()).unwrap_err();
+/// assert!(matches!(refused.reason(), Undelivered::Lookup(_)));
+/// assert_eq!(refused.into_message(), "hello");
+/// ```
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct SendError<M> {
+    message: M,
+    reason: Undelivered,
+}
+
+impl<M> SendError<M> {
+    pub(crate) fn new(message: M, reason: Undelivered) -> Self {
+        SendError { message, reason }
+    }
+
+    /// Why the message was not queued.
+    pub fn reason(&self) -> &Undelivered {
+        &self.reason
+    }
+
+    /// The message, to retry or to drop.
+    pub fn into_message(self) -> M {
+        self.message
+    }
+
+    /// The message and why it was not queued.
+    pub fn into_parts(self) -> (M, Undelivered) {
+        (self.message, self.reason)
+    }
+
+    /// The reason alone, for callers that do not want the message back
+    /// (for example to box the error).
+    pub fn without_message(self) -> Undelivered {
+        self.reason
+    }
+}
+
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The message type need not be `Debug`.
+        f.debug_struct("SendError")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a message was not queued; see [`SendError`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SendError {
-    /// No instance is registered under this name.
-    #[error("no instance is registered under the name {name:?}")]
-    NotFound {
-        /// The name looked up.
-        name: String,
-    },
-    /// The name belongs to an instance of another actor type.
-    #[error("the instance {name:?} is a {actual}, not the requested actor type")]
-    WrongType {
-        /// The name looked up.
-        name: String,
-        /// The actor type the instance really runs.
-        actual: &'static str,
-    },
+pub enum Undelivered {
+    /// The name did not resolve to an instance of the wanted type.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
     /// The instance has stopped for good.
     #[error("{name:?} has stopped: {reason}")]
     Stopped {
@@ -161,13 +207,15 @@ pub enum SendError {
         /// Why it stopped.
         reason: StopReason,
     },
-    /// The instance's actor is being restarted after it was stopped from outside
-    /// peeper; try again.
-    #[error("{name:?} is restarting after its actor was stopped from outside")]
-    Restarting {
-        /// The instance addressed.
-        name: String,
-    },
+}
+
+impl From<Undelivered> for CallError {
+    fn from(e: Undelivered) -> Self {
+        match e {
+            Undelivered::Lookup(e) => CallError::Lookup(e),
+            Undelivered::Stopped { name, reason } => CallError::Stopped { name, reason },
+        }
+    }
 }
 
 /// A name did not resolve to an instance of the wanted type.
@@ -188,24 +236,6 @@ pub enum LookupError {
         /// The actor type the instance really runs.
         actual: &'static str,
     },
-}
-
-impl From<LookupError> for CallError {
-    fn from(e: LookupError) -> Self {
-        match e {
-            LookupError::NotFound { name } => CallError::NotFound { name },
-            LookupError::WrongType { name, actual } => CallError::WrongType { name, actual },
-        }
-    }
-}
-
-impl From<LookupError> for SendError {
-    fn from(e: LookupError) -> Self {
-        match e {
-            LookupError::NotFound { name } => SendError::NotFound { name },
-            LookupError::WrongType { name, actual } => SendError::WrongType { name, actual },
-        }
-    }
 }
 
 /// A child could not be started.
@@ -254,14 +284,10 @@ pub enum StopError {
         /// The supervisor asked.
         supervisor: String,
     },
-    /// The child runs another actor type than the one asked for.
-    #[error("the instance {name:?} is a {actual}, not the requested actor type")]
-    WrongType {
-        /// The name asked for.
-        name: String,
-        /// The actor type the instance really runs.
-        actual: &'static str,
-    },
+    /// The child runs another actor type than the one asked for
+    /// ([`LookupError::WrongType`]); it keeps running.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
     /// The child is already stopping (another stop, or a transfer, is under way).
     #[error("{name:?} is busy: a stop or a transfer is under way")]
     Busy {
@@ -275,12 +301,9 @@ pub enum StopError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransferError {
-    /// No instance is registered under this name.
-    #[error("no instance is registered under the name {name:?}")]
-    NotFound {
-        /// The name asked for.
-        name: String,
-    },
+    /// No instance is registered under this name ([`LookupError::NotFound`]).
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
     /// The instance is not a child of the source supervisor.
     #[error("{name:?} is not a child of supervisor {supervisor:?}")]
     NotChild {
@@ -348,155 +371,4 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "a panic with a non-text payload".to_owned()
     }
-}
-
-/// A node could not start, or could not connect to a peer.
-#[cfg(feature = "cluster")]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClusterError {
-    /// The node's server could not start (for example, its port is taken).
-    #[error("node {node:?} could not start: {reason}")]
-    Start {
-        /// The node's name.
-        node: String,
-        /// What failed.
-        reason: String,
-    },
-    /// No TCP connection could be opened to the peer.
-    #[error("could not connect to {addr}: {reason}")]
-    Connect {
-        /// The peer's address.
-        addr: String,
-        /// What failed.
-        reason: String,
-    },
-    /// The peer closed the connection during the handshake: a wrong cookie,
-    /// or a node that refuses this one.
-    #[error("{addr} refused the connection (wrong cookie?)")]
-    Refused {
-        /// The peer's address.
-        addr: String,
-    },
-    /// The handshake did not finish in time.
-    #[error("no handshake with {addr} within {after:?}")]
-    Timeout {
-        /// The peer's address.
-        addr: String,
-        /// How long peeper waited.
-        after: Duration,
-    },
-}
-
-/// A call or cast by name across nodes failed.
-#[cfg(feature = "cluster")]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RemoteCallError {
-    /// No node knows an instance under this name.
-    #[error("no node runs an instance named {name:?}")]
-    NotFound {
-        /// The name asked for.
-        name: String,
-    },
-    /// The instance runs another actor kind than the one asked for.
-    #[error("{name:?} is not a {expected}")]
-    WrongKind {
-        /// The name asked for.
-        name: String,
-        /// The kind asked for ([`Portable::KIND`](crate::cluster::Portable::KIND)).
-        expected: String,
-    },
-    /// The node that runs the instance could not be reached.
-    #[error("node {node:?} could not be reached: {reason}")]
-    Unreachable {
-        /// The node's name.
-        node: String,
-        /// What failed.
-        reason: String,
-    },
-    /// A message or reply could not be encoded or decoded.
-    #[error("could not encode or decode a message for {name:?}: {reason}")]
-    Codec {
-        /// The instance called.
-        name: String,
-        /// What failed.
-        reason: String,
-    },
-    /// The instance was reached and the call failed there.
-    #[error(transparent)]
-    Call(#[from] CallError),
-}
-
-/// A move to another node was refused or failed. In every case the instance
-/// stays at the source, with its state, and goes on handling messages.
-#[cfg(feature = "cluster")]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MoveError {
-    /// No instance of this kind is registered here under this name.
-    #[error("no instance of this kind is registered here under the name {name:?}")]
-    NotFound {
-        /// The name asked for.
-        name: String,
-    },
-    /// The instance is not a child of the source supervisor.
-    #[error("{name:?} is not a child of supervisor {supervisor:?}")]
-    NotChild {
-        /// The name asked for.
-        name: String,
-        /// The supervisor given as the source.
-        supervisor: String,
-    },
-    /// Another move, transfer or stop of this instance is under way, or it
-    /// has already moved away.
-    #[error("a move, transfer or stop of {name:?} is already under way")]
-    InProgress {
-        /// The name asked for.
-        name: String,
-    },
-    /// No connected node has this name.
-    #[error("no connected node is named {node:?}")]
-    UnknownNode {
-        /// The node asked for.
-        node: String,
-    },
-    /// A part of the instance cannot travel: a table or dictionary key not
-    /// declared in [`Portable::parts`](crate::cluster::Portable::parts), or
-    /// pending timers.
-    #[error("{name:?} cannot move: {what}")]
-    NotPortable {
-        /// The name asked for.
-        name: String,
-        /// The part that cannot travel.
-        what: String,
-    },
-    /// The target node refused the move.
-    #[error("node {node:?} refused {name:?}: {reason}")]
-    Refused {
-        /// The name asked for.
-        name: String,
-        /// The target node.
-        node: String,
-        /// Why, as the target said it.
-        reason: String,
-    },
-    /// The target stopped answering during the move.
-    #[error("lost node {node:?} while moving {name:?}: {reason}")]
-    Lost {
-        /// The name asked for.
-        name: String,
-        /// The target node.
-        node: String,
-        /// What failed.
-        reason: String,
-    },
-    /// A part of the instance could not be encoded.
-    #[error("could not encode {name:?}: {reason}")]
-    Encode {
-        /// The name asked for.
-        name: String,
-        /// What failed.
-        reason: String,
-    },
 }

@@ -15,8 +15,9 @@ use tokio::sync::oneshot;
 
 use crate::actor::Actor;
 use crate::dictionary::Dictionary;
-use crate::error::{CallError, SendError, StopReason, TableError};
-use crate::instance::{Envelope, InstanceId, Letter, Shared};
+use crate::error::{CallError, SendError, StopReason, TableError, Undelivered};
+use crate::id::InstanceId;
+use crate::instance::{Body, Envelope, Kept};
 use crate::table::{TableKey, TableReader, TableValue};
 
 /// The timeout of [`Handle::call`]: 5 seconds, as in Erlang's `gen_server`.
@@ -24,13 +25,13 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A typed handle to an instance; see the [module docs](self).
 pub struct Handle<A: Actor> {
-    shared: Arc<Shared<A>>,
+    kept: Arc<Kept<A>>,
 }
 
 impl<A: Actor> Clone for Handle<A> {
     fn clone(&self) -> Self {
         Handle {
-            shared: self.shared.clone(),
+            kept: self.kept.clone(),
         }
     }
 }
@@ -38,30 +39,30 @@ impl<A: Actor> Clone for Handle<A> {
 impl<A: Actor> fmt::Debug for Handle<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("name", &self.shared.name())
-            .field("id", &self.shared.id())
+            .field("name", &self.kept.name())
+            .field("id", &self.kept.id())
             .finish()
     }
 }
 
 impl<A: Actor> Handle<A> {
-    pub(crate) fn from_shared(shared: Arc<Shared<A>>) -> Self {
-        Handle { shared }
+    pub(crate) fn from_kept(kept: Arc<Kept<A>>) -> Self {
+        Handle { kept }
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared<A>> {
-        &self.shared
+    pub(crate) fn kept(&self) -> &Arc<Kept<A>> {
+        &self.kept
     }
 
     /// The instance's identity, the same that [`whereis`](crate::whereis) and
     /// [`Supervisor::which_children`](crate::Supervisor::which_children) report.
     pub fn id(&self) -> InstanceId {
-        self.shared.id()
+        self.kept.id()
     }
 
     /// The instance's registered name.
     pub fn name(&self) -> &str {
-        self.shared.name()
+        self.kept.name()
     }
 
     /// Calls the instance with [`DEFAULT_CALL_TIMEOUT`].
@@ -81,8 +82,9 @@ impl<A: Actor> Handle<A> {
     /// - [`CallError::Crashed`] at once when the worker crashed handling this
     ///   call; the state is the one before the call.
     /// - [`CallError::Stopped`] when the instance stopped for good.
-    /// - [`CallError::Dropped`] when its actor was stopped from outside peeper
-    ///   while the call was queued.
+    ///
+    /// A stop of the instance's actor from outside peeper does not lose the
+    /// call: the respawned actor handles it (see [`crate::instance`]).
     pub async fn call_timeout(
         &self,
         msg: A::Call,
@@ -92,34 +94,50 @@ impl<A: Actor> Handle<A> {
             return Err(self.timeout(timeout));
         }
         let (tx, mut rx) = oneshot::channel();
-        self.deliver(Envelope(Letter::Call(msg, tx.into())))
-            .map_err(|e| self.call_error(e))?;
+        self.kept
+            .deliver(Body::Call(msg, tx.into()))
+            .map_err(|(_, reason)| self.stopped(reason))?;
         if let Some(reply) = first_look(&mut rx).await {
-            return reply.unwrap_or_else(|_| Err(self.call_error(self.gone())));
+            return reply.unwrap_or_else(|_| Err(self.unanswered()));
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => Err(self.call_error(self.gone())),
+            Ok(Err(_)) => Err(self.unanswered()),
             Err(_) => Err(self.timeout(timeout)),
         }
     }
 
-    /// Queues a cast.
+    /// Queues a cast. A cast that returned `Ok` is handled, even if the
+    /// instance's actor is stopped from outside peeper meanwhile (the
+    /// respawned actor handles it, in order).
     ///
     /// # Errors
-    /// [`SendError::Stopped`] when the instance stopped for good,
-    /// [`SendError::Restarting`] in the short window while its actor is
-    /// respawned after a stop from outside peeper.
-    pub fn cast(&self, msg: A::Cast) -> Result<(), SendError> {
-        self.deliver(Envelope(Letter::Cast(msg)))
+    /// [`Undelivered::Stopped`] when the instance stopped for good; the
+    /// message comes back inside the [`SendError`].
+    pub fn cast(&self, msg: A::Cast) -> Result<(), SendError<A::Cast>> {
+        self.kept
+            .deliver(Body::Cast(msg))
+            .map_err(|(body, reason)| {
+                let Body::Cast(msg) = body else {
+                    unreachable!("a refused cast comes back as the cast it was")
+                };
+                SendError::new(msg, self.undelivered(reason))
+            })
     }
 
     /// Queues an info message (what timers deliver).
     ///
     /// # Errors
     /// As [`Handle::cast`].
-    pub fn send(&self, msg: A::Info) -> Result<(), SendError> {
-        self.deliver(Envelope(Letter::Info(msg)))
+    pub fn send(&self, msg: A::Info) -> Result<(), SendError<A::Info>> {
+        self.kept
+            .deliver(Body::Info(msg))
+            .map_err(|(body, reason)| {
+                let Body::Info(msg) = body else {
+                    unreachable!("a refused info message comes back as it was")
+                };
+                SendError::new(msg, self.undelivered(reason))
+            })
     }
 
     /// Kills the worker: a callback that is awaiting is dropped at once and its
@@ -128,9 +146,14 @@ impl<A: Actor> Handle<A> {
     /// queued messages are handled. A callback that is running without awaiting
     /// finishes first. Nothing but the aborted callback's changes is lost, and
     /// the kill counts against the restart policy.
+    ///
+    /// Kills coalesce: kills made before the worker applied the first one
+    /// (for example three in a row while it is idle or inside one callback)
+    /// give one restore, count once against the restart policy, and report
+    /// one [`SupervisorEvent::WorkerRestarted`](crate::SupervisorEvent).
     pub fn kill(&self) {
-        tracing::info!(name = %self.shared.name(), "peeper: worker kill requested");
-        self.shared.kill_worker();
+        tracing::info!(name = %self.kept.name(), "peeper: worker kill requested");
+        self.kept.kill_worker();
     }
 
     /// Opens the instance's table `name` for reading, from any task, without
@@ -143,81 +166,74 @@ impl<A: Actor> Handle<A> {
         &self,
         name: &str,
     ) -> Result<TableReader<K, V>, TableError> {
-        self.shared.tables.reader(self.shared.id(), name)
+        self.kept.tables.reader(self.kept.id(), name)
     }
 
     /// The names of the instance's tables, sorted.
     pub fn table_names(&self) -> Vec<String> {
-        self.shared.tables.names()
+        self.kept.tables.names()
     }
 
     /// The state as of the last completed callback, without messaging the
     /// instance; also readable after the instance stopped. O(1): the `Arc` is
     /// shared, not copied.
     pub fn last_state(&self) -> Arc<A::State> {
-        self.shared.kept.lock().state.clone()
+        self.kept.committed.lock().state.clone()
     }
 
     /// The dictionary as of the last completed callback. O(1).
     pub fn dictionary(&self) -> Dictionary {
-        self.shared.kept.lock().dict.clone()
+        self.kept.committed.lock().dict.clone()
     }
 
     /// Why the instance stopped, or `None` while it runs.
     pub fn stop_reason(&self) -> Option<StopReason> {
-        self.shared.stop_reason().cloned()
+        self.kept.stop_reason().cloned()
     }
 
     /// The name of the supervisor the instance is under now, or `None` after
     /// it stopped.
     pub fn supervisor_name(&self) -> Option<String> {
-        if self.shared.stop_reason().is_some() {
+        if self.kept.stop_reason().is_some() {
             return None;
         }
-        self.shared.current_owner().map(|s| s.name().to_owned())
+        self.kept.current_owner().map(|s| s.name().to_owned())
     }
 
     /// The instance's current ractor actor, for ractor code: send it
     /// [`Envelope`]s. The actor changes only if it is stopped from outside
     /// peeper and respawned; prefer the handle, which follows it.
     pub fn actor_ref(&self) -> Option<ActorRef<Envelope<A>>> {
-        self.shared.actor.read().clone()
+        self.kept.actor.read().clone()
     }
 
-    fn deliver(&self, envelope: Envelope<A>) -> Result<(), SendError> {
-        // Send through the borrowed reference: cloning the `ActorRef` would
-        // touch a reference count that the instance's own loop also touches
-        // for every message, a cache line bouncing between threads.
-        match self.shared.actor.read().as_ref() {
-            Some(actor) => actor.send_message(envelope).map_err(|_| self.gone()),
-            None => Err(self.gone()),
+    fn undelivered(&self, reason: StopReason) -> Undelivered {
+        Undelivered::Stopped {
+            name: self.kept.name().to_owned(),
+            reason,
         }
     }
 
-    /// Why a message could not reach the instance or got no answer.
-    fn gone(&self) -> SendError {
-        let name = self.shared.name().to_owned();
-        match self.shared.stop_reason() {
-            Some(reason) => SendError::Stopped {
-                name,
-                reason: reason.clone(),
+    fn stopped(&self, reason: StopReason) -> CallError {
+        CallError::Stopped {
+            name: self.kept.name().to_owned(),
+            reason,
+        }
+    }
+
+    /// The reply port was dropped without an answer.
+    fn unanswered(&self) -> CallError {
+        match self.kept.stop_reason() {
+            Some(reason) => self.stopped(reason.clone()),
+            None => CallError::Dropped {
+                name: self.kept.name().to_owned(),
             },
-            None => SendError::Restarting { name },
-        }
-    }
-
-    fn call_error(&self, e: SendError) -> CallError {
-        match e {
-            SendError::Stopped { name, reason } => CallError::Stopped { name, reason },
-            SendError::NotFound { name } => CallError::NotFound { name },
-            SendError::WrongType { name, actual } => CallError::WrongType { name, actual },
-            SendError::Restarting { name } => CallError::Dropped { name },
         }
     }
 
     fn timeout(&self, timeout: Duration) -> CallError {
         CallError::Timeout {
-            name: self.shared.name().to_owned(),
+            name: self.kept.name().to_owned(),
             timeout,
         }
     }

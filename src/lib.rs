@@ -87,24 +87,55 @@
 //!   handle ([`Handle::last_state`]).
 //! - Every refusal is a typed error, returned promptly: an unknown name, a
 //!   taken name, a zero timeout, a transfer that cannot happen.
-//! - Not kept: messages queued when the instance's ractor actor is stopped
-//!   from outside peeper (ractor's `stop`/`kill` on it); the supervisor
-//!   respawns it with everything else.
+//! - A stop of an instance's ractor actor from outside peeper (ractor's
+//!   `stop`/`kill` on it) loses nothing either: the supervisor respawns the
+//!   actor, which handles first the messages the old one left queued.
+//!
+//! ## Words
+//!
+//! One name per concept, used everywhere in the code and the docs:
+//!
+//! | word | what it is |
+//! |---|---|
+//! | instance | one running actor managed by peeper, registered under a name; [`InstanceId`] |
+//! | behaviour | the value implementing [`Actor`], shared by all of an instance's workers |
+//! | kept parts (`Kept`) | what outlives every worker: committed state and dictionary, tables, timers, inbox, restart window, owner |
+//! | committed | the state and dictionary as of the last completed callback |
+//! | worker | the ractor actor that runs the callbacks; a crash restarts the worker, not the instance |
+//! | envelope | what the worker's mailbox carries ([`Envelope`]); its body is a call, a cast, an info message, a wake-up or a job for the loop |
+//! | crash | one callback ending abnormally ([`Crash`]) |
+//! | stop | an instance ending for good ([`StopReason`]) |
+//! | transfer | a move between supervisors of one node, O(1) |
+//! | move | a move to a supervisor on another node (feature `cluster`) |
+//! | relay | what a moved instance leaves at the source: it passes messages on |
 //!
 //! ## Map of the crate
 //!
-//! - [`actor`]: the [`Actor`] trait, [`StateMut`], [`Start`].
-//! - [`context`]: [`Context`], what a callback reaches besides its state.
-//! - [`instance`]: one running instance, the kept parts and the crash-proof loop.
+//! From the bottom of the house up; a module imports only from the ones
+//! above it in this list, or from its own folder:
+//!
+//! - [`id`]: the identities; [`error`]: one error enum per concern;
+//!   [`event`](mod@event): [`SupervisorEvent`].
+//! - [`restart`], [`dictionary`], [`table`], [`timer`]: the parts an instance
+//!   keeps, each knowing nothing of instances; [`crash_report`]: callback
+//!   panics to `tracing`.
+//! - [`actor`]: the [`Actor`] trait, [`StateMut`], [`Start`], and
+//!   [`Context`], what a callback reaches besides its state.
+//! - [`instance`]: one running instance: `instance/kept.rs` (the kept parts
+//!   and the inbox), `instance/worker.rs` (the crash-proof loop),
+//!   `instance/envelope.rs`, `instance/any.rs` (the type-erased view).
 //! - [`handle`]: [`Handle`], the typed way to reach an instance.
-//! - [`dictionary`], [`table`], [`timer`]: the kept parts a callback uses.
-//! - [`restart`]: [`RestartPolicy`], restart intensity.
-//! - [`supervisor`]: the dynamic [`Supervisor`].
-//! - [`registry`]: names; [`call`], [`cast`], [`send`] by name.
+//! - [`registry`]: names of instances and supervisors; [`call`], [`cast`],
+//!   [`send`] by name.
+//! - [`supervisor`]: the dynamic [`Supervisor`]: `supervisor/children.rs`
+//!   (every rule of the children map), `supervisor/events.rs` (actor ends
+//!   and respawns).
 //! - [`transfer`](mod@transfer): moving an instance between supervisors.
-//! - [`error`]: one error enum per concern.
 //! - `cluster` (feature `cluster`): nodes over ractor_cluster, calls by name
-//!   across them, fenced live moves between nodes, drain.
+//!   across them, fenced live moves between nodes, drain. It reaches the core
+//!   through seams that need no feature gate: a job that runs in an
+//!   instance's loop, a relay for a moved instance, a table write observer,
+//!   timers that can be taken out and put back.
 //!
 //! ## ractor interop
 //!
@@ -113,16 +144,20 @@
 //! example with `ractor::call!(actor, Envelope::call, msg)`).
 
 #![deny(missing_docs)]
+// Without `cluster`, the seams it reaches the core through are unused.
+#![cfg_attr(not(feature = "cluster"), allow(dead_code))]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod actor;
 #[cfg(feature = "cluster")]
 pub mod cluster;
-pub mod context;
+pub mod crash_report;
 pub mod dictionary;
 pub mod error;
+pub mod event;
 pub mod handle;
+pub mod id;
 pub mod instance;
 pub mod registry;
 pub mod restart;
@@ -131,25 +166,24 @@ pub mod table;
 pub mod timer;
 pub mod transfer;
 
-pub use actor::{Actor, Start, StateMut};
-pub use context::Context;
+pub use actor::{Actor, Context, Start, StateMut};
 pub use dictionary::Dictionary;
 pub use error::{
     BoxError, CallError, Crash, LookupError, SendError, StartError, StopError, StopReason,
-    TableError, TransferError,
+    TableError, TransferError, Undelivered,
 };
-#[cfg(feature = "cluster")]
-pub use error::{ClusterError, MoveError, RemoteCallError};
+pub use event::SupervisorEvent;
 pub use handle::{DEFAULT_CALL_TIMEOUT, Handle};
-pub use instance::{Envelope, InstanceId};
+pub use id::{InstanceId, SupervisorId, TableId, TimerId};
+pub use instance::Envelope;
 pub use registry::{call, call_timeout, cast, lookup, registered, send, whereis};
 pub use restart::RestartPolicy;
-pub use supervisor::{
-    ChildInfo, ChildKind, Supervisor, SupervisorConfig, SupervisorEvent, SupervisorId,
-};
-pub use table::{Table, TableId, TableKey, TableReader, TableValue};
-pub use timer::TimerId;
+pub use supervisor::{ChildInfo, ChildKind, Supervisor, SupervisorConfig};
+pub use table::{Table, TableKey, TableReader, TableValue};
 pub use transfer::transfer;
+
+#[cfg(feature = "cluster")]
+pub use cluster::{ClusterError, MoveError, RemoteCallError};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

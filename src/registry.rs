@@ -11,6 +11,9 @@
 //! freed when the instance stops for good, before its stop is reported, so the
 //! name can be reused as soon as `terminate_child` returns.
 //!
+//! Supervisors have names too, in a table of their own beside the instances'
+//! ([`Supervisor::lookup`](crate::Supervisor::lookup)).
+//!
 //! Lookups use a sharded concurrent map, so callers by name do not contend on
 //! one lock.
 //!
@@ -34,7 +37,7 @@
 //! assert_eq!(reply.unwrap(), "hi");
 //! assert!(matches!(
 //!     peeper::call::<Echo>("nobody", String::new()).await,
-//!     Err(peeper::CallError::NotFound { .. })
+//!     Err(peeper::CallError::Lookup(peeper::LookupError::NotFound { .. }))
 //! ));
 //! # sup.stop().await;
 //! # }
@@ -50,15 +53,19 @@ use ractor::ActorId;
 use crate::actor::Actor;
 use crate::error::{CallError, LookupError, SendError};
 use crate::handle::Handle;
-use crate::instance::{ErasedInstance, InstanceId, Shared};
+use crate::id::InstanceId;
+use crate::instance::{AnyInstance, Kept, Owner};
 
 enum Slot {
     /// Taken by a start that has not completed.
     Reserved(InstanceId),
-    Live(Arc<dyn ErasedInstance>),
+    Live(Arc<dyn AnyInstance>),
 }
 
 static NAMES: LazyLock<DashMap<String, Slot>> = LazyLock::new(DashMap::new);
+
+/// Running supervisors, by name.
+static SUPERVISORS: LazyLock<DashMap<String, Arc<dyn Owner>>> = LazyLock::new(DashMap::new);
 
 /// Reserves `name` for instance `id`; `false` if another instance has it.
 pub(crate) fn reserve(name: &str, id: InstanceId) -> bool {
@@ -72,39 +79,20 @@ pub(crate) fn reserve(name: &str, id: InstanceId) -> bool {
 }
 
 /// Makes a reserved name resolve to its instance.
-pub(crate) fn publish(instance: Arc<dyn ErasedInstance>) {
+pub(crate) fn publish(instance: Arc<dyn AnyInstance>) {
     NAMES.insert(instance.name().to_owned(), Slot::Live(instance));
 }
 
-/// Relays that gave up their name to an instance that came back, by name and
-/// epoch: messages still addressed to them must pass through them, in order.
-#[cfg(feature = "cluster")]
-static RELAYS: LazyLock<DashMap<(String, u64), Arc<dyn ErasedInstance>>> =
-    LazyLock::new(DashMap::new);
-
-/// Frees `name` if it belongs to a relay of an instance that moved to
-/// another node: the instance is coming back, and takes its name again. The
-/// relay runs on, found by its epoch, for the handles and relays that still
-/// send to it (it forwards to where the instance went, which forwards here).
-#[cfg(feature = "cluster")]
-pub(crate) fn release_relay(name: &str) {
-    let removed = NAMES.remove_if(
-        name,
-        |_, slot| matches!(slot, Slot::Live(i) if i.moved_to().is_some()),
-    );
-    if let Some((name, Slot::Live(relay))) = removed {
-        RELAYS.insert((name, relay.epoch()), relay);
-    }
-}
-
-/// The instance or relay `name` at `epoch` on this node.
-#[cfg(feature = "cluster")]
-pub(crate) fn get_epoch(name: &str, epoch: u64) -> Option<Arc<dyn ErasedInstance>> {
-    match get(name) {
-        Some(i) if i.epoch() == epoch => Some(i),
-        _ => RELAYS
-            .get(&(name.to_owned(), epoch))
-            .map(|r| r.value().clone()),
+/// Frees `name` if it resolves to an instance for which `keep_not` holds;
+/// returns that instance.
+pub(crate) fn release_if(
+    name: &str,
+    keep_not: impl Fn(&Arc<dyn AnyInstance>) -> bool,
+) -> Option<Arc<dyn AnyInstance>> {
+    let removed = NAMES.remove_if(name, |_, slot| matches!(slot, Slot::Live(i) if keep_not(i)));
+    match removed {
+        Some((_, Slot::Live(instance))) => Some(instance),
+        _ => None,
     }
 }
 
@@ -116,7 +104,7 @@ pub(crate) fn release(name: &str, id: InstanceId) {
     });
 }
 
-pub(crate) fn get(name: &str) -> Option<Arc<dyn ErasedInstance>> {
+pub(crate) fn get(name: &str) -> Option<Arc<dyn AnyInstance>> {
     match NAMES.get(name).as_deref() {
         Some(Slot::Live(i)) => Some(i.clone()),
         _ => None,
@@ -125,7 +113,7 @@ pub(crate) fn get(name: &str) -> Option<Arc<dyn ErasedInstance>> {
 
 /// The instance whose current actor is `actor`, if any. A linear scan: only
 /// used on the rare path of an actor that died during a transfer.
-pub(crate) fn find_by_actor(actor: ActorId) -> Option<Arc<dyn ErasedInstance>> {
+pub(crate) fn find_by_actor(actor: ActorId) -> Option<Arc<dyn AnyInstance>> {
     NAMES.iter().find_map(|e| match e.value() {
         Slot::Live(i) if i.actor_id() == Some(actor) => Some(i.clone()),
         _ => None,
@@ -144,8 +132,8 @@ pub fn lookup<A: Actor>(name: &str) -> Result<Handle<A>, LookupError> {
     let actual = instance.actor_type();
     instance
         .into_any()
-        .downcast::<Shared<A>>()
-        .map(Handle::from_shared)
+        .downcast::<Kept<A>>()
+        .map(Handle::from_kept)
         .map_err(|_| LookupError::WrongType {
             name: name.to_owned(),
             actual,
@@ -171,7 +159,7 @@ pub fn registered() -> Vec<String> {
 /// Calls the instance registered as `name`; see [`Handle::call`].
 ///
 /// # Errors
-/// [`CallError::NotFound`] at once for an unknown name, otherwise as
+/// [`CallError::Lookup`] at once for an unknown name, otherwise as
 /// [`Handle::call_timeout`].
 pub async fn call<A: Actor>(name: &str, msg: A::Call) -> Result<A::Reply, CallError> {
     lookup::<A>(name)?.call(msg).await
@@ -193,10 +181,13 @@ pub async fn call_timeout<A: Actor>(
 /// Casts to the instance registered as `name`; see [`Handle::cast`].
 ///
 /// # Errors
-/// [`SendError::NotFound`] at once for an unknown name, otherwise as
-/// [`Handle::cast`].
-pub fn cast<A: Actor>(name: &str, msg: A::Cast) -> Result<(), SendError> {
-    lookup::<A>(name)?.cast(msg)
+/// [`Undelivered::Lookup`](crate::Undelivered::Lookup) at once for an unknown
+/// name, otherwise as [`Handle::cast`]; the message comes back either way.
+pub fn cast<A: Actor>(name: &str, msg: A::Cast) -> Result<(), SendError<A::Cast>> {
+    match lookup::<A>(name) {
+        Ok(handle) => handle.cast(msg),
+        Err(e) => Err(SendError::new(msg, e.into())),
+    }
 }
 
 /// Sends an info message to the instance registered as `name`; see
@@ -204,6 +195,35 @@ pub fn cast<A: Actor>(name: &str, msg: A::Cast) -> Result<(), SendError> {
 ///
 /// # Errors
 /// As [`cast`].
-pub fn send<A: Actor>(name: &str, msg: A::Info) -> Result<(), SendError> {
-    lookup::<A>(name)?.send(msg)
+pub fn send<A: Actor>(name: &str, msg: A::Info) -> Result<(), SendError<A::Info>> {
+    match lookup::<A>(name) {
+        Ok(handle) => handle.send(msg),
+        Err(e) => Err(SendError::new(msg, e.into())),
+    }
+}
+
+/// Registers a supervisor under `name`; `false` if a running one has it.
+pub(crate) fn register_supervisor(name: &str, supervisor: Arc<dyn Owner>) -> bool {
+    match SUPERVISORS.entry(name.to_owned()) {
+        Entry::Occupied(_) => false,
+        Entry::Vacant(v) => {
+            v.insert(supervisor);
+            true
+        }
+    }
+}
+
+/// Frees the supervisor name `name` if it still belongs to `supervisor`.
+pub(crate) fn unregister_supervisor(name: &str, supervisor: &Arc<dyn Owner>) {
+    SUPERVISORS.remove_if(name, |_, s| Arc::ptr_eq(s, supervisor));
+}
+
+/// The running supervisor named `name`.
+pub(crate) fn supervisor(name: &str) -> Option<Arc<dyn Owner>> {
+    SUPERVISORS.get(name).map(|s| s.value().clone())
+}
+
+/// Every running supervisor.
+pub(crate) fn supervisors() -> Vec<Arc<dyn Owner>> {
+    SUPERVISORS.iter().map(|s| s.value().clone()).collect()
 }

@@ -46,24 +46,28 @@
 //! # }
 //! ```
 
-use std::collections::BTreeMap;
+mod children;
+mod events;
+
+use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
 use parking_lot::{Mutex, MutexGuard};
-use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef, SpawnErr, SupervisionEvent};
+use ractor::{ActorCell, ActorRef, SpawnErr};
 use tokio::sync::broadcast;
 
 use crate::actor::{Actor, Start};
 use crate::error::{Crash, StartError, StopError, StopReason, TransferError};
+pub use crate::event::SupervisorEvent;
 use crate::handle::Handle;
-use crate::instance::{ErasedInstance, InstanceActor, InstanceId, Shared};
+pub use crate::id::{InstanceId, SupervisorId};
+use crate::instance::{AnyInstance, Kept, Owner, Worker};
 use crate::registry;
 use crate::restart::RestartPolicy;
+pub(crate) use children::{Children, relink};
+use events::{SupervisorActor, SupervisorMsg};
 
 /// How a supervisor treats its children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,83 +115,7 @@ pub struct ChildInfo {
     pub actor_type: &'static str,
 }
 
-/// Something that happened to a supervisor's children.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SupervisorEvent {
-    /// A child was started.
-    ChildStarted {
-        /// Its name.
-        name: String,
-        /// Its identity.
-        id: InstanceId,
-    },
-    /// A child's worker crashed and is being restarted with the kept parts.
-    WorkerRestarted {
-        /// Its name.
-        name: String,
-        /// Its identity.
-        id: InstanceId,
-        /// The crash.
-        crash: Crash,
-    },
-    /// A child's actor was stopped from outside peeper and has been respawned.
-    ActorRespawned {
-        /// Its name.
-        name: String,
-        /// Its identity.
-        id: InstanceId,
-        /// What ended the old actor.
-        crash: Crash,
-    },
-    /// A child stopped for good and is no longer a child.
-    ChildStopped {
-        /// Its name.
-        name: String,
-        /// Its identity.
-        id: InstanceId,
-        /// Why.
-        reason: StopReason,
-    },
-    /// A child arrived from another supervisor.
-    TransferredIn {
-        /// Its name.
-        name: String,
-        /// Its identity.
-        id: InstanceId,
-        /// The supervisor it came from.
-        from: String,
-    },
-    /// A child left for another supervisor.
-    TransferredOut {
-        /// Its name.
-        name: String,
-        /// Its identity.
-        id: InstanceId,
-        /// The supervisor it went to.
-        to: String,
-    },
-}
-
-/// The identity of a supervisor, unique in the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SupervisorId(u64);
-
-impl fmt::Display for SupervisorId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "supervisor#{}", self.0)
-    }
-}
-
-static NEXT_SUPERVISOR_ID: AtomicU64 = AtomicU64::new(1);
-static SUPERVISORS: LazyLock<DashMap<String, Supervisor>> = LazyLock::new(DashMap::new);
-
-/// The children map; see the [module docs](self).
-pub(crate) struct Children {
-    pub(crate) stopping: bool,
-    pub(crate) map: BTreeMap<String, Arc<dyn ErasedInstance>>,
-}
-
+/// A supervisor's shared parts: its actor, its children, its events.
 pub(crate) struct SupervisorInner {
     id: SupervisorId,
     name: String,
@@ -198,10 +126,6 @@ pub(crate) struct SupervisorInner {
 }
 
 impl SupervisorInner {
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
     pub(crate) fn cell(&self) -> Option<ActorCell> {
         self.actor.get().map(ActorRef::get_cell)
     }
@@ -215,122 +139,27 @@ impl SupervisorInner {
         let _ = self.events.send(event);
     }
 
-    /// Handles the end of a child's actor.
-    async fn on_actor_down(self: &Arc<Self>, actor: ActorId, crash: Crash) {
-        let child = self
-            .children()
-            .map
-            .values()
-            .find(|c| c.actor_id() == Some(actor))
-            .cloned();
-        let Some(child) = child else {
-            self.forward_to_owner(actor, crash);
-            return;
-        };
-        if let Some(reason) = child.stop_reason() {
-            let removed = {
-                let mut children = self.children();
-                let ours = children
-                    .map
-                    .get(child.name())
-                    .is_some_and(|c| c.id() == child.id());
-                ours && children.map.remove(child.name()).is_some()
-            };
-            child.cleanup();
-            if removed {
-                self.emit(SupervisorEvent::ChildStopped {
-                    name: child.name().to_owned(),
-                    id: child.id(),
-                    reason,
-                });
-            }
-            return;
-        }
-        if self.children().stopping {
-            return;
-        }
-        let Some(cell) = self.cell() else { return };
-        tracing::warn!(name = %child.name(), %crash, "peeper: actor lost, respawning");
-        if child.clone().respawn(cell, crash.clone()).await {
-            self.emit(SupervisorEvent::ActorRespawned {
-                name: child.name().to_owned(),
-                id: child.id(),
-                crash,
-            });
-        }
-    }
-
-    /// An actor that died just as its instance was transferred away reports to
-    /// the old supervisor; pass the news to the instance's owner now.
-    fn forward_to_owner(&self, actor: ActorId, crash: Crash) {
-        let Some(instance) = registry::find_by_actor(actor) else {
-            return;
-        };
-        if let Some(owner) = instance.owner().filter(|o| o.id != self.id)
-            && let Some(actor_ref) = owner.actor.get()
-        {
-            let _ = actor_ref.send_message(SupervisorMsg::ChildDown(actor, crash));
-        }
+    /// The supervisor behind an instance's owner.
+    pub(crate) fn of(owner: Arc<dyn Owner>) -> Option<Arc<SupervisorInner>> {
+        owner.as_any().downcast::<SupervisorInner>().ok()
     }
 }
 
-#[cfg(feature = "cluster")]
-impl ractor::Message for SupervisorMsg {}
-
-/// Messages of the supervisor's actor.
-pub(crate) enum SupervisorMsg {
-    /// A child's actor ended; sent by another supervisor that got the event.
-    ChildDown(ActorId, Crash),
-}
-
-struct SupervisorActor;
-
-impl ractor::Actor for SupervisorActor {
-    type Msg = SupervisorMsg;
-    type State = Arc<SupervisorInner>;
-    type Arguments = Arc<SupervisorInner>;
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        inner: Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(inner)
+impl Owner for SupervisorInner {
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    async fn handle(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        msg: Self::Msg,
-        inner: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            SupervisorMsg::ChildDown(actor, crash) => inner.on_actor_down(actor, crash).await,
-        }
-        Ok(())
+    fn emit(&self, event: SupervisorEvent) {
+        SupervisorInner::emit(self, event);
     }
 
-    async fn handle_supervisor_evt(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        event: SupervisionEvent,
-        inner: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        match event {
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                let why = reason.unwrap_or_else(|| "stopped".to_owned());
-                inner
-                    .on_actor_down(cell.get_id(), Crash::ActorLost(why))
-                    .await;
-            }
-            SupervisionEvent::ActorFailed(cell, err) => {
-                inner
-                    .on_actor_down(cell.get_id(), Crash::ActorLost(err.to_string()))
-                    .await;
-            }
-            _ => {}
-        }
-        Ok(())
+    fn released(&self, name: &str, id: InstanceId) {
+        registry::release(name, id);
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
     }
 }
 
@@ -370,32 +199,24 @@ impl Supervisor {
         let name = name.into();
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
         let inner = Arc::new(SupervisorInner {
-            id: SupervisorId(NEXT_SUPERVISOR_ID.fetch_add(1, Ordering::Relaxed)),
+            id: SupervisorId::next(),
             name: name.clone(),
             config,
             actor: OnceLock::new(),
-            children: Mutex::new(Children {
-                stopping: false,
-                map: BTreeMap::new(),
-            }),
+            children: Mutex::new(Children::default()),
             events,
         });
-        let sup = Supervisor {
-            inner: inner.clone(),
-        };
-        match SUPERVISORS.entry(name.clone()) {
-            Entry::Occupied(_) => return Err(StartError::NameTaken { name }),
-            Entry::Vacant(v) => {
-                v.insert(sup.clone());
-            }
+        let owner: Arc<dyn Owner> = inner.clone();
+        if !registry::register_supervisor(&name, owner.clone()) {
+            return Err(StartError::NameTaken { name });
         }
         match ractor::Actor::spawn(None, SupervisorActor, inner.clone()).await {
             Ok((actor, _)) => {
                 let _ = inner.actor.set(actor);
-                Ok(sup)
+                Ok(Supervisor { inner })
             }
             Err(e) => {
-                SUPERVISORS.remove(&name);
+                registry::unregister_supervisor(&name, &owner);
                 Err(StartError::Spawn {
                     name,
                     reason: e.to_string(),
@@ -406,7 +227,18 @@ impl Supervisor {
 
     /// The running supervisor named `name`.
     pub fn lookup(name: &str) -> Option<Supervisor> {
-        SUPERVISORS.get(name).map(|s| s.clone())
+        registry::supervisor(name)
+            .and_then(SupervisorInner::of)
+            .map(|inner| Supervisor { inner })
+    }
+
+    /// Every running supervisor of this process.
+    pub(crate) fn all() -> Vec<Supervisor> {
+        registry::supervisors()
+            .into_iter()
+            .filter_map(SupervisorInner::of)
+            .map(|inner| Supervisor { inner })
+            .collect()
     }
 
     /// Its name.
@@ -426,6 +258,13 @@ impl Supervisor {
 
     pub(crate) fn inner(&self) -> &Arc<SupervisorInner> {
         &self.inner
+    }
+
+    /// Whether `kept`'s current owner is this supervisor.
+    pub(crate) fn owns(&self, owner: Option<Arc<dyn Owner>>) -> bool {
+        owner
+            .and_then(SupervisorInner::of)
+            .is_some_and(|o| Arc::ptr_eq(&o, &self.inner))
     }
 
     /// Starts an instance of `behaviour` named `name` with `state`, under the
@@ -455,24 +294,18 @@ impl Supervisor {
         state: A::State,
         policy: RestartPolicy,
     ) -> Result<Handle<A>, StartError> {
-        let shared = Arc::new(Shared::new(
-            name.into(),
-            behaviour,
-            state,
-            policy,
-            Arc::downgrade(&self.inner),
-        ));
-        self.adopt(shared, Start::Fresh).await
+        let kept = Arc::new(Kept::fresh(name.into(), behaviour, state, policy));
+        self.adopt(kept, Start::Fresh).await
     }
 
-    /// Registers `shared` under its name, spawns its actor linked to this
+    /// Registers `kept` under its name, spawns its worker linked to this
     /// supervisor (running `init` with `start`) and lists it as a child.
     pub(crate) async fn adopt<A: Actor>(
         &self,
-        shared: Arc<Shared<A>>,
+        kept: Arc<Kept<A>>,
         start: Start,
     ) -> Result<Handle<A>, StartError> {
-        let name = shared.name().to_owned();
+        let name = kept.name().to_owned();
         let stopped = || StartError::SupervisorStopped {
             supervisor: self.inner.name.clone(),
         };
@@ -480,73 +313,42 @@ impl Supervisor {
             Some(cell) if self.is_running() => cell,
             _ => return Err(stopped()),
         };
-        shared.set_owner(Arc::downgrade(&self.inner));
-        if !registry::reserve(&name, shared.id()) {
+        kept.set_owner(Some(self.owner()));
+        if !registry::reserve(&name, kept.id()) {
             return Err(StartError::NameTaken { name });
         }
-        let worker = InstanceActor {
-            behaviour: shared.behaviour.clone(),
-        };
-        let spawned =
-            ractor::Actor::spawn_linked(None, worker, (shared.clone(), start), cell).await;
+        let worker = Worker::new(kept.behaviour.clone());
+        let spawned = ractor::Actor::spawn_linked(None, worker, (kept.clone(), start), cell).await;
         if let Err(e) = spawned {
-            registry::release(&name, shared.id());
+            registry::release(&name, kept.id());
             return Err(start_error(name, e));
         }
-        {
-            let mut children = self.inner.children();
-            if children.stopping {
-                drop(children);
-                shared.mark_stopped(StopReason::Shutdown);
-                if let Some(cell) = shared.cell() {
-                    cell.stop(Some("supervisor stopping".to_owned()));
-                }
-                shared.cleanup();
-                return Err(stopped());
+        if !self.inner.children().insert(kept.clone()) {
+            kept.mark_stopped(StopReason::Shutdown);
+            if let Some(cell) = AnyInstance::cell(&*kept) {
+                cell.stop(Some("supervisor stopping".to_owned()));
             }
-            children.map.insert(name.clone(), shared.clone());
+            finish_stop(&*kept);
+            return Err(stopped());
         }
-        registry::publish(shared.clone());
+        registry::publish(kept.clone());
         tracing::info!(supervisor = %self.inner.name, %name, "peeper: child started");
         self.inner.emit(SupervisorEvent::ChildStarted {
             name,
-            id: shared.id(),
+            id: kept.id(),
         });
-        Ok(Handle::from_shared(shared))
+        Ok(Handle::from_kept(kept))
     }
 
-    /// Every running supervisor of this process.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn all() -> Vec<Supervisor> {
-        SUPERVISORS.iter().map(|s| s.value().clone()).collect()
+    fn owner(&self) -> Weak<dyn Owner> {
+        let weak: Weak<SupervisorInner> = Arc::downgrade(&self.inner);
+        weak
     }
 
-    /// The children's names and actor types.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn children_types(&self) -> Vec<(String, &'static str)> {
-        self.inner
-            .children()
-            .map
-            .values()
-            .map(|c| (c.name().to_owned(), c.actor_type()))
-            .collect()
-    }
-
-    /// Forgets the child `id` after it moved to another node: it leaves the
-    /// children and its actor is unlinked (it stays alive as a relay).
-    #[cfg(feature = "cluster")]
+    /// Forgets the child `id` after it moved to another node `to`: it leaves
+    /// the children and stays alive as a relay.
     pub(crate) fn release_moved(&self, name: &str, id: InstanceId, to: String) {
-        let removed = {
-            let mut children = self.inner.children();
-            match children.map.get(name) {
-                Some(c) if c.id() == id => children.map.remove(name),
-                _ => None,
-            }
-        };
-        if let Some(child) = removed {
-            if let (Some(cell), Some(sup)) = (child.cell(), self.inner.cell()) {
-                cell.unlink(sup);
-            }
+        if children::release_moved(&self.inner, name, id) {
             self.inner.emit(SupervisorEvent::TransferredOut {
                 name: name.to_owned(),
                 id,
@@ -555,24 +357,19 @@ impl Supervisor {
         }
     }
 
+    /// The children's names and actor types.
+    pub(crate) fn children_types(&self) -> Vec<(String, &'static str)> {
+        self.inner.children().types()
+    }
+
     /// Every child, sorted by name, each listed as [`ChildKind::Supervisor`].
     pub fn which_children(&self) -> Vec<ChildInfo> {
-        self.inner
-            .children()
-            .map
-            .values()
-            .map(|c| ChildInfo {
-                name: c.name().to_owned(),
-                id: c.id(),
-                kind: ChildKind::Supervisor,
-                actor_type: c.actor_type(),
-            })
-            .collect()
+        self.inner.children().list()
     }
 
     /// How many children it has.
     pub fn count(&self) -> usize {
-        self.inner.children().map.len()
+        self.inner.children().len()
     }
 
     /// Stops the child `name` gracefully: from now on new messages are refused
@@ -583,50 +380,24 @@ impl Supervisor {
     /// the last committed state is handed back.
     ///
     /// # Errors
-    /// [`StopError::NotChild`], [`StopError::WrongType`] (the child keeps
-    /// running), [`StopError::Busy`] if a transfer of it is under way.
+    /// [`StopError::NotChild`], [`StopError::Lookup`] with
+    /// [`LookupError::WrongType`](crate::LookupError::WrongType) (the child
+    /// keeps running),
+    /// [`StopError::Busy`] if a transfer of it is under way.
     pub async fn terminate_child<A: Actor>(&self, name: &str) -> Result<A::State, StopError> {
-        let shared = {
-            let mut children = self.inner.children();
-            let child = children
-                .map
-                .get(name)
-                .cloned()
-                .ok_or_else(|| StopError::NotChild {
-                    name: name.to_owned(),
-                    supervisor: self.inner.name.clone(),
-                })?;
-            let actual = child.actor_type();
-            let shared = child
-                .clone()
-                .into_any()
-                .downcast::<Shared<A>>()
-                .map_err(|_| StopError::WrongType {
-                    name: name.to_owned(),
-                    actual,
-                })?;
-            if !child.try_claim() {
-                return Err(StopError::Busy {
-                    name: name.to_owned(),
-                });
-            }
-            children.map.remove(name);
-            shared
-        };
-        let reason = match shared.stop_reason() {
-            Some(reason) => reason.clone(),
-            None => {
-                shared.mark_stopped(StopReason::Normal);
-                StopReason::Normal
-            }
-        };
-        stop_instance(&*shared, self.inner.config.shutdown_timeout).await;
+        let kept = self
+            .inner
+            .children()
+            .claim_for_stop::<A>(name, &self.inner.name)?;
+        let reason = kept.stop_reason().cloned().unwrap_or(StopReason::Normal);
+        kept.mark_stopped(StopReason::Normal);
+        stop_instance(&*kept, self.inner.config.shutdown_timeout).await;
         self.inner.emit(SupervisorEvent::ChildStopped {
             name: name.to_owned(),
-            id: shared.id(),
+            id: kept.id(),
             reason,
         });
-        let last = shared.kept.lock().state.clone();
+        let last = kept.committed.lock().state.clone();
         Ok(Arc::unwrap_or_clone(last))
     }
 
@@ -648,11 +419,7 @@ impl Supervisor {
     /// messages handled, then `terminate`), all at once, then the supervisor
     /// itself, and frees its name. Idempotent.
     pub async fn stop(&self) {
-        let children: Vec<Arc<dyn ErasedInstance>> = {
-            let mut children = self.inner.children();
-            children.stopping = true;
-            std::mem::take(&mut children.map).into_values().collect()
-        };
+        let children = self.inner.children().close();
         let timeout = self.inner.config.shutdown_timeout;
         let stops = children.iter().map(|child| async move {
             let reason = child.stop_reason().unwrap_or(StopReason::Shutdown);
@@ -668,7 +435,8 @@ impl Supervisor {
         if let Some(actor) = self.inner.actor.get() {
             let _ = actor.stop_and_wait(None, Some(timeout)).await;
         }
-        SUPERVISORS.remove_if(&self.inner.name, |_, s| s.inner.id == self.inner.id);
+        let owner: Arc<dyn Owner> = self.inner.clone();
+        registry::unregister_supervisor(&self.inner.name, &owner);
         tracing::info!(supervisor = %self.inner.name, "peeper: supervisor stopped");
     }
 }
@@ -676,14 +444,21 @@ impl Supervisor {
 /// Stops an instance already marked as stopping for good, and waits for it:
 /// new messages are refused at once, the ones already queued are handled,
 /// then `terminate` runs. A stop that outlasts `timeout` becomes a kill.
-async fn stop_instance(child: &dyn ErasedInstance, timeout: Duration) {
-    if let Some(cell) = child.cell() {
-        if cell.drain_and_wait(Some(timeout)).await.is_err() {
-            tracing::warn!(name = %child.name(), "peeper: stop timed out, killing");
-            let _ = cell.kill_and_wait(Some(timeout)).await;
-        }
+async fn stop_instance(child: &dyn AnyInstance, timeout: Duration) {
+    if let Some(cell) = child.cell()
+        && cell.drain_and_wait(Some(timeout)).await.is_err()
+    {
+        tracing::warn!(name = %child.name(), "peeper: stop timed out, killing");
+        let _ = cell.kill_and_wait(Some(timeout)).await;
     }
-    child.cleanup();
+    finish_stop(child);
+}
+
+/// What a final stop leaves to do once the actor is gone: timers cancelled,
+/// name freed.
+pub(crate) fn finish_stop(child: &dyn AnyInstance) {
+    child.cancel_timers();
+    registry::release(child.name(), child.id());
 }
 
 fn start_error(name: String, e: SpawnErr) -> StartError {

@@ -15,53 +15,55 @@
 //!
 //! The maps are [`dashmap::DashMap`]s, sharded so that readers rarely wait.
 
-use std::any::{Any, type_name};
-use std::collections::HashMap;
+mod set;
+
+use std::any::Any;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry as MapEntry;
 use parking_lot::Mutex;
 
-use crate::error::TableError;
-use crate::instance::InstanceId;
+pub use crate::id::TableId;
+pub(crate) use set::TableSet;
 
-/// The identity of a table, unique in the process and stable across crashes,
-/// restarts and local transfers of its instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TableId(u64);
-
-impl fmt::Display for TableId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "table#{}", self.0)
-    }
-}
-
-struct Inner<K, V> {
+pub(crate) struct Inner<K, V> {
     id: TableId,
     name: String,
     map: DashMap<K, V>,
-    /// Set while a move to another node copies the table with the instance
-    /// running: writes then note their keys in `dirty`.
-    #[cfg(feature = "cluster")]
-    tracking: std::sync::atomic::AtomicBool,
-    #[cfg(feature = "cluster")]
-    dirty: Mutex<Option<Box<dyn DirtyLog<K>>>>,
+    /// Set while an observer is installed: writes then report their keys.
+    /// Read on every write, so the common case (none) costs one load.
+    observed: AtomicBool,
+    observer: Mutex<Option<Box<dyn WriteObserver<K>>>>,
 }
 
-/// The keys written while a table is being copied to another node.
-#[cfg(feature = "cluster")]
-pub(crate) trait DirtyLog<K>: Send {
+/// Sees the keys written to a table, for as long as it is installed (a move
+/// to another node installs one while it copies the table with the instance
+/// running).
+pub(crate) trait WriteObserver<K>: Send {
     /// `key` was inserted, replaced or removed.
-    fn record(&mut self, key: &K);
+    fn written(&mut self, key: &K);
     /// Every row was removed.
     fn cleared(&mut self);
-    /// Whether every row was removed since noting began.
+    /// Whether every row was removed since observing began.
     fn is_cleared(&self) -> bool;
-    /// The log, for the table's typed port to take back.
+    /// The observer, for its owner to take back with its own type.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<K: TableKey, V> Inner<K, V> {
+    fn new(name: &str) -> Self {
+        Inner {
+            id: TableId::next(),
+            name: name.to_owned(),
+            map: DashMap::new(),
+            observed: AtomicBool::new(false),
+            observer: Mutex::new(None),
+        }
+    }
 }
 
 /// Bounds a table's key type must meet.
@@ -84,6 +86,18 @@ pub struct Table<K, V> {
 /// Cheap to clone; reads go straight to the map, never through the mailbox.
 pub struct TableReader<K, V> {
     inner: Arc<Inner<K, V>>,
+}
+
+impl<K, V> Table<K, V> {
+    fn from_inner(inner: Arc<Inner<K, V>>) -> Self {
+        Table { inner }
+    }
+}
+
+impl<K, V> TableReader<K, V> {
+    fn from_inner(inner: Arc<Inner<K, V>>) -> Self {
+        TableReader { inner }
+    }
 }
 
 impl<K, V> Clone for Table<K, V> {
@@ -183,35 +197,28 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
 
     /// Stores `value` under `key`; returns the value it replaced.
     pub fn insert(&self, key: K, value: V) -> Option<V> {
-        #[cfg(feature = "cluster")]
-        {
-            use dashmap::mapref::entry::Entry;
-            // The flag is read under the row's lock, after the write, so a
-            // copier that set it before reading either sees this write or
-            // finds the key in the log.
-            match self.inner.map.entry(key) {
-                Entry::Occupied(mut o) => {
-                    let old = o.insert(value);
-                    self.note(o.key());
-                    Some(old)
-                }
-                Entry::Vacant(v) => {
-                    let row = v.insert(value);
-                    self.note(row.key());
-                    None
-                }
+        // The flag is read under the row's lock, after the write, so an
+        // observer installed before a copy began either sees this write or
+        // the copy reads it.
+        match self.inner.map.entry(key) {
+            MapEntry::Occupied(mut o) => {
+                let old = o.insert(value);
+                self.note(o.key());
+                Some(old)
+            }
+            MapEntry::Vacant(v) => {
+                let row = v.insert(value);
+                self.note(row.key());
+                None
             }
         }
-        #[cfg(not(feature = "cluster"))]
-        self.inner.map.insert(key, value)
     }
 
-    #[cfg(feature = "cluster")]
     fn note(&self, key: &K) {
-        if self.inner.tracking.load(Ordering::SeqCst) {
-            if let Some(log) = self.inner.dirty.lock().as_mut() {
-                log.record(key);
-            }
+        if self.inner.observed.load(Ordering::SeqCst)
+            && let Some(observer) = self.inner.observer.lock().as_mut()
+        {
+            observer.written(key);
         }
     }
 
@@ -221,51 +228,48 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (_key, value) = self.inner.map.remove(key)?;
-        #[cfg(feature = "cluster")]
-        self.note(&_key);
+        let (key, value) = self.inner.map.remove(key)?;
+        self.note(&key);
         Some(value)
     }
 
     /// Removes every row.
     pub fn clear(&self) {
         self.inner.map.clear();
-        #[cfg(feature = "cluster")]
-        if self.inner.tracking.load(Ordering::SeqCst) {
-            if let Some(log) = self.inner.dirty.lock().as_mut() {
-                log.cleared();
-            }
+        if self.inner.observed.load(Ordering::SeqCst)
+            && let Some(observer) = self.inner.observer.lock().as_mut()
+        {
+            observer.cleared();
         }
     }
 
-    /// Starts noting written keys in `log`.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn track(&self, log: Box<dyn DirtyLog<K>>) {
-        *self.inner.dirty.lock() = Some(log);
-        self.inner.tracking.store(true, Ordering::SeqCst);
+    /// Starts reporting written keys to `observer`.
+    pub(crate) fn observe(&self, observer: Box<dyn WriteObserver<K>>) {
+        *self.inner.observer.lock() = Some(observer);
+        self.inner.observed.store(true, Ordering::SeqCst);
     }
 
-    /// Goes on noting written keys in `log`, and returns what was noted so
-    /// far; without a swap (and `None`) if nothing is being noted or the table
-    /// was cleared meanwhile. A write lands in one log or the other.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn swap_log(&self, log: Box<dyn DirtyLog<K>>) -> Option<Box<dyn DirtyLog<K>>> {
-        let mut current = self.inner.dirty.lock();
+    /// Goes on reporting to `observer`, and returns the one that saw the
+    /// writes so far; without a swap (and `None`) if none is installed or the
+    /// table was cleared meanwhile. A write lands in one or the other.
+    pub(crate) fn swap_observer(
+        &self,
+        observer: Box<dyn WriteObserver<K>>,
+    ) -> Option<Box<dyn WriteObserver<K>>> {
+        let mut current = self.inner.observer.lock();
         match current.as_ref() {
-            Some(old) if !old.is_cleared() => current.replace(log),
+            Some(old) if !old.is_cleared() => current.replace(observer),
             _ => None,
         }
     }
 
-    /// Stops noting written keys; returns what was noted.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn untrack(&self) -> Option<Box<dyn DirtyLog<K>>> {
-        self.inner.tracking.store(false, Ordering::SeqCst);
-        self.inner.dirty.lock().take()
+    /// Stops reporting written keys; returns the observer.
+    pub(crate) fn stop_observing(&self) -> Option<Box<dyn WriteObserver<K>>> {
+        self.inner.observed.store(false, Ordering::SeqCst);
+        self.inner.observer.lock().take()
     }
 
     /// Every key, for streaming the table in chunks.
-    #[cfg(feature = "cluster")]
     pub(crate) fn keys(&self) -> Vec<K>
     where
         K: Clone,
@@ -303,107 +307,11 @@ impl<K, V> fmt::Debug for TableReader<K, V> {
     }
 }
 
-/// One stored table, with its types erased.
-struct Entry {
-    table: Arc<dyn Any + Send + Sync>,
-    types: &'static str,
-}
-
-/// The tables of one instance, by name. Owned by the instance's kept parts, so
-/// it outlives every worker.
-#[derive(Default)]
-pub(crate) struct TableSet {
-    tables: Mutex<HashMap<String, Entry>>,
-}
-
-static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
-
-fn types_of<K, V>() -> &'static str {
-    type_name::<(K, V)>()
-}
-
-impl TableSet {
-    /// Opens the table `name`, creating it empty if it does not exist.
-    pub(crate) fn open_or_create<K: TableKey, V: TableValue>(
-        &self,
-        name: &str,
-    ) -> Result<Table<K, V>, TableError> {
-        let mut tables = self.tables.lock();
-        if let Some(entry) = tables.get(name) {
-            return downcast::<K, V>(name, entry).map(|inner| Table { inner });
-        }
-        let inner = Arc::new(Inner {
-            id: TableId(NEXT_TABLE_ID.fetch_add(1, Ordering::Relaxed)),
-            name: name.to_owned(),
-            map: DashMap::new(),
-            #[cfg(feature = "cluster")]
-            tracking: std::sync::atomic::AtomicBool::new(false),
-            #[cfg(feature = "cluster")]
-            dirty: Mutex::new(None),
-        });
-        tables.insert(
-            name.to_owned(),
-            Entry {
-                table: inner.clone(),
-                types: types_of::<K, V>(),
-            },
-        );
-        Ok(Table { inner })
-    }
-
-    /// Opens an existing table for reading.
-    pub(crate) fn reader<K: TableKey, V: TableValue>(
-        &self,
-        instance: InstanceId,
-        name: &str,
-    ) -> Result<TableReader<K, V>, TableError> {
-        let tables = self.tables.lock();
-        let entry = tables.get(name).ok_or_else(|| TableError::NotFound {
-            instance,
-            table: name.to_owned(),
-        })?;
-        downcast::<K, V>(name, entry).map(|inner| TableReader { inner })
-    }
-
-    /// Forgets the table `name`; readers that still hold it keep their view.
-    pub(crate) fn drop_table(&self, name: &str) -> bool {
-        self.tables.lock().remove(name).is_some()
-    }
-
-    /// Takes every table out: what the source of a move to another node does
-    /// once the target has taken over.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn take(&self) -> TableSet {
-        TableSet {
-            tables: Mutex::new(std::mem::take(&mut *self.tables.lock())),
-        }
-    }
-
-    /// The names of all tables, sorted.
-    pub(crate) fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.tables.lock().keys().cloned().collect();
-        names.sort();
-        names
-    }
-}
-
-fn downcast<K: TableKey, V: TableValue>(
-    name: &str,
-    entry: &Entry,
-) -> Result<Arc<Inner<K, V>>, TableError> {
-    entry
-        .table
-        .clone()
-        .downcast::<Inner<K, V>>()
-        .map_err(|_| TableError::WrongType {
-            table: name.to_owned(),
-            actual: entry.types,
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::TableError;
+    use crate::id::InstanceId;
 
     fn instance() -> InstanceId {
         InstanceId::next()

@@ -4,17 +4,17 @@
 //! [`Context::send_after`](crate::Context::send_after) or
 //! [`Context::send_interval`](crate::Context::send_interval). It belongs to
 //! the instance's kept parts, not to the worker: it runs as its own tokio task
-//! and delivers through the instance's handle, so crashes, kills and local
+//! and delivers through the instance's inbox, so crashes, kills and local
 //! transfers neither cancel nor delay it. Like tables (and unlike the state), a
 //! timer set by a callback that later crashes stays set. Timers are cancelled
 //! when the instance stops for good.
 //!
 //! The task holds only a weak reference to the instance, so a pending timer
-//! never keeps a stopped instance alive.
+//! never keeps a stopped instance alive. [`Timers`] is generic over the info
+//! message type and reaches its instance through [`TimerTarget`], so this
+//! module knows nothing of instances.
 
-use std::any::Any;
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -23,50 +23,47 @@ use parking_lot::Mutex;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::actor::Actor;
-use crate::handle::Handle;
-use crate::instance::Shared;
+pub use crate::id::TimerId;
 
-/// Identifies a timer of one instance, for
-/// [`Context::cancel_timer`](crate::Context::cancel_timer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TimerId(u64);
-
-impl fmt::Display for TimerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "timer#{}", self.0)
-    }
+/// What a timer fires into: the instance that owns it.
+pub(crate) trait TimerTarget<I>: Send + Sync {
+    /// Queues `msg` as an info message; `false` if the instance is gone.
+    fn fire(&self, msg: I) -> bool;
+    /// The instance's timers, for a one-shot timer to forget itself.
+    fn timers(&self) -> &Timers<I>;
 }
 
 /// The pending timers of one instance.
-#[derive(Default)]
-pub(crate) struct Timers {
+pub(crate) struct Timers<I> {
     next: AtomicU64,
-    live: Mutex<HashMap<u64, Live>>,
+    live: Mutex<HashMap<u64, Live<I>>>,
+}
+
+impl<I> Default for Timers<I> {
+    fn default() -> Self {
+        Timers {
+            next: AtomicU64::new(0),
+            live: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 /// One pending timer.
-struct Live {
+struct Live<I> {
     task: AbortHandle,
     /// When it fires next.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     due: Arc<Mutex<Instant>>,
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     period: Option<Duration>,
-    /// The message, an `Arc<Mutex<Option<A::Info>>>`: a one-shot timer takes
-    /// it when it fires, an interval timer clones it.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-    msg: Arc<dyn Any + Send + Sync>,
-    /// How an interval timer clones it: an `Option<CloneFn<A::Info>>`.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-    clone: Box<dyn Any + Send + Sync>,
+    /// A one-shot timer takes the message when it fires, an interval timer
+    /// clones it.
+    msg: Arc<Mutex<Option<I>>>,
+    clone: Option<CloneFn<I>>,
 }
 
 /// How an interval timer copies its message for each firing.
 pub(crate) type CloneFn<I> = fn(&I) -> Option<I>;
 
 /// A pending timer taken out of an instance, to travel with it.
-#[cfg(feature = "cluster")]
 pub(crate) struct Taken<I> {
     pub(crate) id: u64,
     pub(crate) remaining: Duration,
@@ -75,37 +72,31 @@ pub(crate) struct Taken<I> {
     clone: Option<CloneFn<I>>,
 }
 
-impl Timers {
+impl<I: Send + 'static> Timers<I> {
     /// Starts a timer that sends `msg` after `delay`, then, with `period`,
     /// a clone of it (made by `clone`) every `period`.
-    pub(crate) fn start<A: Actor>(
+    pub(crate) fn start(
         &self,
-        instance: Weak<Shared<A>>,
+        target: Weak<dyn TimerTarget<I>>,
         delay: Duration,
         period: Option<Duration>,
-        msg: A::Info,
-        clone: Option<CloneFn<A::Info>>,
+        msg: I,
+        clone: Option<CloneFn<I>>,
     ) -> TimerId {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.arm(
-            instance,
-            id,
-            delay,
-            period,
-            Arc::new(Mutex::new(Some(msg))),
-            clone,
-        );
+        let slot = Arc::new(Mutex::new(Some(msg)));
+        self.arm(target, id, delay, period, slot, clone);
         TimerId(id)
     }
 
-    fn arm<A: Actor>(
+    fn arm(
         &self,
-        instance: Weak<Shared<A>>,
+        target: Weak<dyn TimerTarget<I>>,
         id: u64,
         delay: Duration,
         period: Option<Duration>,
-        slot: Arc<Mutex<Option<A::Info>>>,
-        clone: Option<CloneFn<A::Info>>,
+        slot: Arc<Mutex<Option<I>>>,
+        clone: Option<CloneFn<I>>,
     ) {
         let due = Arc::new(Mutex::new(Instant::now() + delay));
         // The lock is held across the spawn so that a timer firing at once
@@ -115,7 +106,7 @@ impl Timers {
         let task = tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             loop {
-                let Some(shared) = instance.upgrade() else {
+                let Some(target) = target.upgrade() else {
                     return;
                 };
                 // Taken and sent with no await between: a cancel (an abort)
@@ -125,18 +116,17 @@ impl Timers {
                     None => task_slot.lock().take(),
                 };
                 let Some(msg) = msg else { return };
-                let handle = Handle::from_shared(shared);
-                if handle.send(msg).is_err() {
+                if !target.fire(msg) {
                     return;
                 }
                 match period {
                     Some(p) => {
-                        drop(handle);
+                        drop(target);
                         *task_due.lock() = Instant::now() + p;
                         tokio::time::sleep(p).await;
                     }
                     None => {
-                        handle.shared().timers.live.lock().remove(&id);
+                        target.timers().live.lock().remove(&id);
                         return;
                     }
                 }
@@ -149,7 +139,7 @@ impl Timers {
                 due,
                 period,
                 msg: slot,
-                clone: Box::new(clone),
+                clone,
             },
         );
     }
@@ -180,30 +170,20 @@ impl Timers {
     /// Cancels every pending timer and hands them out, to travel with the
     /// instance. A one-shot timer that fired meanwhile is not among them: its
     /// message is already in the mailbox.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn take_all<A: Actor>(&self) -> Vec<Taken<A::Info>> {
+    pub(crate) fn take_all(&self) -> Vec<Taken<I>> {
         let now = Instant::now();
         let mut taken = Vec::new();
         for (id, timer) in self.live.lock().drain() {
             timer.task.abort();
-            let Ok(msg) = timer.msg.downcast::<Mutex<Option<A::Info>>>() else {
-                continue;
-            };
-            if msg.lock().is_none() {
+            if timer.msg.lock().is_none() {
                 continue;
             }
-            let remaining = timer.due.lock().saturating_duration_since(now);
-            let clone = timer
-                .clone
-                .downcast::<Option<CloneFn<A::Info>>>()
-                .ok()
-                .and_then(|c| *c);
             taken.push(Taken {
                 id,
-                remaining,
+                remaining: timer.due.lock().saturating_duration_since(now),
                 period: timer.period,
-                msg,
-                clone,
+                msg: timer.msg,
+                clone: timer.clone,
             });
         }
         taken
@@ -211,22 +191,20 @@ impl Timers {
 
     /// Arms timers taken out with [`Timers::take_all`] (after a failed move)
     /// or arrived from another node, under their own ids.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn restore<A: Actor>(
+    pub(crate) fn restore(
         &self,
-        instance: Weak<Shared<A>>,
-        timers: Vec<Taken<A::Info>>,
-        clone: Option<CloneFn<A::Info>>,
+        target: Weak<dyn TimerTarget<I>>,
+        timers: Vec<Taken<I>>,
+        clone: Option<CloneFn<I>>,
     ) {
         for t in timers {
             self.next.fetch_max(t.id + 1, Ordering::Relaxed);
             let clone = t.clone.or(clone).filter(|_| t.period.is_some());
-            self.arm(instance.clone(), t.id, t.remaining, t.period, t.msg, clone);
+            self.arm(target.clone(), t.id, t.remaining, t.period, t.msg, clone);
         }
     }
 }
 
-#[cfg(feature = "cluster")]
 impl<I> Taken<I> {
     /// A timer that arrived from another node.
     pub(crate) fn arrived(id: u64, remaining: Duration, period: Option<Duration>, msg: I) -> Self {

@@ -43,24 +43,23 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
-
-use crate::error::TransferError;
-use crate::instance::ErasedInstance;
+use crate::error::{LookupError, TransferError};
+use crate::event::SupervisorEvent;
 use crate::registry;
-use crate::supervisor::{Children, Supervisor, SupervisorEvent};
+use crate::supervisor::{Supervisor, relink};
 
 /// Moves the instance registered as `name` from supervisor `from` to `to`, in
 /// O(1), copying nothing; its name and every handle stay valid.
 ///
 /// # Errors
 /// Each leaves the instance under `from`, running, with its state:
-/// [`TransferError::NotFound`], [`TransferError::NotChild`] (not under `from`),
-/// [`TransferError::SameSupervisor`], [`TransferError::TargetStopped`],
-/// [`TransferError::SourceStopped`], [`TransferError::InProgress`] (another
-/// transfer or a stop of it is under way).
+/// [`TransferError::Lookup`] (no such name), [`TransferError::NotChild`] (not
+/// under `from`), [`TransferError::SameSupervisor`],
+/// [`TransferError::TargetStopped`], [`TransferError::SourceStopped`],
+/// [`TransferError::InProgress`] (another transfer, a move or a stop of it is
+/// under way).
 pub async fn transfer(name: &str, from: &Supervisor, to: &Supervisor) -> Result<(), TransferError> {
-    let instance = registry::get(name).ok_or_else(|| TransferError::NotFound {
+    let instance = registry::get(name).ok_or_else(|| LookupError::NotFound {
         name: name.to_owned(),
     })?;
     if from.id() == to.id() {
@@ -74,7 +73,7 @@ pub async fn transfer(name: &str, from: &Supervisor, to: &Supervisor) -> Result<
             name: name.to_owned(),
         });
     }
-    let moved = relink(&instance, from, to);
+    let moved = relink(&instance, from.inner(), to.inner());
     instance.release_claim();
     moved?;
     tracing::info!(%name, from = %from.name(), to = %to.name(), "peeper: transferred");
@@ -88,74 +87,6 @@ pub async fn transfer(name: &str, from: &Supervisor, to: &Supervisor) -> Result<
         id: instance.id(),
         from: from.name().to_owned(),
     });
-    Ok(())
-}
-
-/// Checks, then moves the links and the map entry, under both locks.
-fn relink(
-    instance: &Arc<dyn ErasedInstance>,
-    from: &Supervisor,
-    to: &Supervisor,
-) -> Result<(), TransferError> {
-    let name = instance.name();
-    let (mut source, mut target);
-    if from.id() < to.id() {
-        source = from.inner().children();
-        target = to.inner().children();
-    } else {
-        target = to.inner().children();
-        source = from.inner().children();
-    }
-    check(instance, from, to, &source, &target)?;
-    let (Some(from_cell), Some(to_cell)) = (from.inner().cell(), to.inner().cell()) else {
-        return Err(TransferError::TargetStopped {
-            supervisor: to.name().to_owned(),
-        });
-    };
-    if let Some(cell) = instance.cell() {
-        cell.unlink(from_cell);
-        cell.link(to_cell);
-    }
-    if let Some(entry) = source.map.remove(name) {
-        target.map.insert(name.to_owned(), entry);
-    }
-    instance.set_owner(Arc::downgrade(to.inner()));
-    Ok(())
-}
-
-fn check(
-    instance: &Arc<dyn ErasedInstance>,
-    from: &Supervisor,
-    to: &Supervisor,
-    source: &Children,
-    target: &Children,
-) -> Result<(), TransferError> {
-    let name = instance.name();
-    let ours = source
-        .map
-        .get(name)
-        .is_some_and(|c| c.id() == instance.id());
-    if !ours {
-        return Err(TransferError::NotChild {
-            name: name.to_owned(),
-            supervisor: from.name().to_owned(),
-        });
-    }
-    if source.stopping {
-        return Err(TransferError::SourceStopped {
-            supervisor: from.name().to_owned(),
-        });
-    }
-    if target.stopping {
-        return Err(TransferError::TargetStopped {
-            supervisor: to.name().to_owned(),
-        });
-    }
-    if instance.stop_reason().is_some() {
-        return Err(TransferError::InProgress {
-            name: name.to_owned(),
-        });
-    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use std::sync::{Arc, Weak};
 
 use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::cluster::kind::OneWay;
 use crate::cluster::kind::Staging;
 use crate::cluster::node::NodeInner;
 use crate::cluster::wire::{self, Failure, MoveKey, Request, Response, Wire};
@@ -131,13 +132,13 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
             kind,
             epoch,
             body,
-        } => one_way(node, &name, &kind, epoch, &body, false),
+        } => one_way(node, &name, &kind, epoch, &body, OneWay::Cast),
         Request::Info {
             name,
             kind,
             epoch,
             body,
-        } => one_way(node, &name, &kind, epoch, &body, true),
+        } => one_way(node, &name, &kind, epoch, &body, OneWay::Info),
         Request::Begin(begin) => {
             let known = crate::cluster::node::is_peer(&begin.from_node);
             let result = match node.kinds.get(&begin.kind).map(|p| p.clone()) {
@@ -217,9 +218,9 @@ fn on_stage(
     }
 }
 
-fn one_way(node: &NodeInner, name: &str, kind: &str, epoch: Option<u64>, body: &[u8], info: bool) {
+fn one_way(node: &NodeInner, name: &str, kind: &str, epoch: Option<u64>, body: &[u8], way: OneWay) {
     let sent = match node.kinds.get(kind) {
-        Some(port) => port.cast(name, epoch, body, info),
+        Some(port) => port.one_way(name, epoch, body, way),
         None => Err(Failure::WrongKind),
     };
     if let Err(f) = sent {

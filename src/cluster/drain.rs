@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use crate::cluster::error::MoveError;
 use crate::cluster::node::Node;
 use crate::cluster::wire::{self, Request, Response};
-use crate::error::MoveError;
 use crate::supervisor::Supervisor;
 
 /// Progress of a drain, as reported to [`Node::subscribe_drain`].

@@ -49,14 +49,16 @@ use ractor::ActorRef;
 use ractor::rpc::CallResult;
 
 use crate::actor::Start;
-use crate::cluster::kind::{Staging, call_error};
+use crate::cluster::error::MoveError;
+use crate::cluster::kind::{OneWay, Staging, call_error};
 use crate::cluster::node::{MovePhase, MoveProgress, MoveReport, Node};
 use crate::cluster::portable::{Parts, Portable, RowSink, RowSource};
+use crate::cluster::relays;
 use crate::cluster::snapshot;
 use crate::cluster::stream::CHUNK_BYTES;
 use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, Wire};
-use crate::error::{CallError, MoveError};
-use crate::instance::{Envelope, ErasedInstance, Frozen, HandoffJob, Letter, Relay, Shared};
+use crate::error::{CallError, LookupError};
+use crate::instance::{AnyInstance, Body, Committed, Envelope, Frozen, Job, Kept, Relay};
 use crate::registry;
 use crate::restart::RestartPolicy;
 use crate::supervisor::Supervisor;
@@ -84,18 +86,18 @@ pub(crate) async fn move_out<A: Portable>(
     to_node: &str,
     to_supervisor: &str,
 ) -> Result<MoveReport, MoveError> {
-    let not_found = || MoveError::NotFound {
-        name: name.to_owned(),
+    let not_found = || -> MoveError {
+        LookupError::NotFound {
+            name: name.to_owned(),
+        }
+        .into()
     };
     let handle = registry::lookup::<A>(name).map_err(|_| not_found())?;
-    let shared = handle.shared().clone();
+    let shared = handle.kept().clone();
     if shared.moved_to().is_some() {
         return Err(not_found());
     }
-    let ours = shared
-        .current_owner()
-        .is_some_and(|o| Arc::ptr_eq(&o, from.inner()));
-    if !ours {
+    if !from.owns(shared.current_owner()) {
         return Err(MoveError::NotChild {
             name: name.to_owned(),
             supervisor: from.name().to_owned(),
@@ -142,7 +144,7 @@ pub(crate) async fn move_out<A: Portable>(
     out
 }
 
-fn check_portable<A: Portable>(shared: &Shared<A>, parts: &Parts) -> Result<(), MoveError> {
+fn check_portable<A: Portable>(shared: &Kept<A>, parts: &Parts) -> Result<(), MoveError> {
     let refuse = |what: String| MoveError::NotPortable {
         name: shared.name().to_owned(),
         what,
@@ -179,7 +181,7 @@ struct Mover {
 impl Mover {
     /// Opens the move and copies every declared table while the instance
     /// keeps running; writes made meanwhile are noted for the catch-up.
-    async fn precopy<A: Portable>(&self, shared: &Shared<A>) -> Result<Precopied, MoveError> {
+    async fn precopy<A: Portable>(&self, shared: &Kept<A>) -> Result<Precopied, MoveError> {
         let policy = shared.policy();
         let begin = Begin {
             mv: self.mv.clone(),
@@ -231,7 +233,7 @@ impl Mover {
     /// running; returns how many rows had changed, and the bytes sent.
     async fn recopy<A: Portable>(
         &self,
-        shared: &Shared<A>,
+        shared: &Kept<A>,
         tables: &[(String, TableId)],
     ) -> Result<(u64, u64), MoveError> {
         let mut sources = Vec::new();
@@ -260,10 +262,12 @@ impl Mover {
     ) -> Result<MoveReport, MoveError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let name = self.mv.name.clone();
-        let job: HandoffJob<A> = Box::new(move |frozen| {
+        let job: Job<A> = Box::new(move |frozen| {
             Box::pin(async move {
-                let frozen = frozen?;
-                let shared = frozen.shared.clone();
+                // `None`: the instance has moved away already; dropping the
+                // sender tells the mover.
+                let Some(frozen) = frozen else { return };
+                let shared = frozen.kept.clone();
                 match self.finish(frozen, precopied).await {
                     Ok((report, relay)) => {
                         // Installed before the mover hears of success, so
@@ -271,19 +275,17 @@ impl Mover {
                         // (the instance may come straight back).
                         let _ = shared.relay.set(relay);
                         let _ = tx.send(Ok(report));
-                        None
                     }
                     Err(e) => {
                         self.untrack(&shared);
                         self.abort();
                         let _ = tx.send(Err(e));
-                        None
                     }
                 }
             })
         });
-        if actor.send_message(Envelope(Letter::Handoff(job))).is_err() {
-            return Err(MoveError::NotFound { name });
+        if actor.send_message(Envelope::plain(Body::Run(job))).is_err() {
+            return Err(LookupError::NotFound { name }.into());
         }
         rx.await.unwrap_or(Err(MoveError::InProgress { name }))
     }
@@ -296,17 +298,17 @@ impl Mover {
         precopied: Precopied,
     ) -> Result<(MoveReport, Box<dyn Relay<A>>), MoveError> {
         let frozen_at = Instant::now();
-        let shared = frozen.shared.clone();
+        let shared = frozen.kept.clone();
         check_portable(&shared, &self.parts)?;
         // Timers stop here and travel; if the move fails they start again.
-        let timers = shared.timers.take_all::<A>();
+        let timers = shared.timers.take_all();
         let out = self
             .finish_with(frozen, precopied, &timers, frozen_at)
             .await;
         if out.is_err() {
             shared
                 .timers
-                .restore(Arc::downgrade(&shared), timers, Some(reencode::<A::Info>));
+                .restore(shared.timer_target(), timers, Some(reencode::<A::Info>));
         }
         out
     }
@@ -318,7 +320,7 @@ impl Mover {
         timers: &[Taken<A::Info>],
         frozen_at: Instant,
     ) -> Result<(MoveReport, Box<dyn Relay<A>>), MoveError> {
-        let shared = frozen.shared.clone();
+        let shared = frozen.kept.clone();
         let name = self.mv.name.clone();
         let mut travelling = Vec::new();
         for t in timers {
@@ -366,13 +368,12 @@ impl Mover {
         // Dropping a big table takes a while: not while the mailbox waits.
         let tables = shared.tables.take();
         tokio::task::spawn_blocking(move || drop(tables));
-        shared.kept.lock().dict = crate::dictionary::Dictionary::default();
+        shared.committed.lock().dict = crate::dictionary::Dictionary::default();
         self.from.release_moved(
             &name,
             shared.id(),
             format!("{}/{}", self.to_node, self.to_supervisor),
         );
-        shared.set_owner(std::sync::Weak::new());
         let bytes = precopied.bytes + bytes + snapshot.len() as u64;
         let report = MoveReport {
             name: name.clone(),
@@ -400,7 +401,7 @@ impl Mover {
     /// table made, cleared or dropped meanwhile goes again whole (or away).
     async fn catch_up<A: Portable>(
         &self,
-        shared: &Shared<A>,
+        shared: &Kept<A>,
         precopied: &Precopied,
     ) -> Result<(u64, u64), MoveError> {
         let mut sources = Vec::new();
@@ -504,7 +505,7 @@ impl Mover {
     }
 
     /// Stops noting writes (after a failed move).
-    fn untrack<A: Portable>(&self, shared: &Shared<A>) {
+    fn untrack<A: Portable>(&self, shared: &Kept<A>) {
         for (table, port) in &self.parts.tables {
             let _ = port.dirty(&shared.tables, table);
         }
@@ -589,13 +590,13 @@ struct Forwarder<A> {
 }
 
 impl<A: Portable> Forwarder<A> {
-    fn send_one_way(&self, body: Result<Vec<u8>, postcard::Error>, info: bool) {
+    fn send_one_way(&self, body: Result<Vec<u8>, postcard::Error>, way: OneWay) {
         let Ok(body) = body else {
             tracing::error!(name = %self.name, "peeper: could not encode a relayed message");
             return;
         };
         let (name, kind, epoch) = (self.name.clone(), A::KIND.to_owned(), Some(self.epoch));
-        let req = if info {
+        let req = if way == OneWay::Info {
             Request::Info {
                 name,
                 kind,
@@ -622,9 +623,9 @@ impl<A: Portable> Relay<A> for Forwarder<A> {
         &self.node
     }
 
-    fn relay(&self, letter: Letter<A>) {
+    fn relay(&self, letter: Body<A>) {
         match letter {
-            Letter::Call(msg, reply) => {
+            Body::Call(msg, reply) => {
                 let name = self.name.clone();
                 let unreachable = |reason: String| CallError::Unreachable {
                     name: name.clone(),
@@ -655,9 +656,9 @@ impl<A: Portable> Relay<A> for Forwarder<A> {
                     let _ = reply.send(out);
                 });
             }
-            Letter::Cast(msg) => self.send_one_way(postcard::to_stdvec(&msg), false),
-            Letter::Info(msg) => self.send_one_way(postcard::to_stdvec(&msg), true),
-            Letter::Wake | Letter::Handoff(_) => {}
+            Body::Cast(msg) => self.send_one_way(postcard::to_stdvec(&msg), OneWay::Cast),
+            Body::Info(msg) => self.send_one_way(postcard::to_stdvec(&msg), OneWay::Info),
+            Body::Wake | Body::Run(_) => {}
         }
     }
 }
@@ -693,7 +694,7 @@ async fn relayed_reply<A: Portable>(
 pub(crate) struct Stage<A: Portable> {
     begin: Begin,
     behaviour: Option<A>,
-    prepared: Option<Arc<Shared<A>>>,
+    prepared: Option<Arc<Kept<A>>>,
     timers: Vec<Taken<A::Info>>,
     from: String,
     parts: Parts,
@@ -806,16 +807,19 @@ impl<A: Portable> Staging for Stage<A> {
             begin.max_restarts,
             Duration::from_millis(begin.restart_window_ms),
         );
-        let shared = Arc::new(Shared::arrived(
+        let committed = Committed {
+            state: Arc::new(state),
+            dict,
+        };
+        let shared = Arc::new(Kept::new(
             begin.mv.name.clone(),
             behaviour,
-            state,
-            dict,
+            committed,
             std::mem::take(&mut self.tables),
             policy,
             begin.mv.epoch,
         ));
-        registry::release_relay(shared.name());
+        relays::release_relay(shared.name());
         if !registry::reserve(shared.name(), shared.id()) {
             return Err(format!("the name {:?} is taken here", begin.mv.name));
         }
@@ -843,7 +847,7 @@ impl<A: Portable> Staging for Stage<A> {
                 let timers = std::mem::take(&mut self.timers);
                 shared
                     .timers
-                    .restore(Arc::downgrade(&shared), timers, Some(reencode::<A::Info>));
+                    .restore(shared.timer_target(), timers, Some(reencode::<A::Info>));
             }
             started.map(|_| ()).map_err(|e| e.to_string())
         })

@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use crate::cluster::error::MoveError;
 use crate::cluster::handoff::Stage;
 use crate::cluster::node::{MoveReport, Node};
 use crate::cluster::portable::Portable;
+use crate::cluster::relays;
 use crate::cluster::wire::{Begin, Failure};
-use crate::error::{CallError, LookupError, MoveError};
+use crate::error::{CallError, LookupError};
 use crate::handle::Handle;
-use crate::instance::{Envelope, ErasedInstance, Shared};
+use crate::instance::{AnyInstance, Body, Kept};
 use crate::registry;
 use crate::supervisor::Supervisor;
 
@@ -20,13 +22,28 @@ use crate::supervisor::Supervisor;
 /// where the instance handled the call.
 pub(crate) type Answer = BoxFuture<'static, (Result<Vec<u8>, Failure>, Option<String>)>;
 
+/// Which callback a one-way message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OneWay {
+    /// [`Actor::handle_cast`](crate::Actor::handle_cast).
+    Cast,
+    /// [`Actor::handle_info`](crate::Actor::handle_info).
+    Info,
+}
+
 /// What an agent needs of a kind.
-pub(crate) trait Port: Send + Sync {
+pub(crate) trait AnyKind: Send + Sync {
     /// Queues a call to the local instance `name` now; the returned future
     /// waits for its reply.
     fn call(&self, name: &str, epoch: Option<u64>, body: &[u8]) -> Result<Answer, Failure>;
-    /// Queues a cast (or, with `info`, an info message).
-    fn cast(&self, name: &str, epoch: Option<u64>, body: &[u8], info: bool) -> Result<(), Failure>;
+    /// Queues a cast or an info message.
+    fn one_way(
+        &self,
+        name: &str,
+        epoch: Option<u64>,
+        body: &[u8],
+        way: OneWay,
+    ) -> Result<(), Failure>;
     /// Prepares to receive a moved instance.
     fn stage(&self, begin: Begin, node: String) -> Result<Box<dyn Staging>, String>;
     /// The Rust type of the kind's behaviour, as instances report it.
@@ -73,18 +90,18 @@ fn handle<A: Portable>(name: &str, epoch: Option<u64>) -> Result<Handle<A>, Fail
             _ => Failure::WrongKind,
         });
     };
-    let instance = registry::get_epoch(name, epoch).ok_or(Failure::NotFound)?;
+    let instance = relays::get_epoch(name, epoch).ok_or(Failure::NotFound)?;
     instance
         .into_any()
-        .downcast::<Shared<A>>()
-        .map(Handle::from_shared)
+        .downcast::<Kept<A>>()
+        .map(Handle::from_kept)
         .map_err(|_| Failure::WrongKind)
 }
 
 pub(crate) fn failure(e: CallError) -> Failure {
     match e {
-        CallError::NotFound { .. } => Failure::NotFound,
-        CallError::WrongType { .. } => Failure::WrongKind,
+        CallError::Lookup(LookupError::NotFound { .. }) => Failure::NotFound,
+        CallError::Lookup(_) => Failure::WrongKind,
         CallError::Timeout { timeout, .. } => {
             Failure::Timeout(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
         }
@@ -99,11 +116,12 @@ pub(crate) fn failure(e: CallError) -> Failure {
 pub(crate) fn call_error(name: &str, f: Failure) -> CallError {
     let name = name.to_owned();
     match f {
-        Failure::NotFound => CallError::NotFound { name },
-        Failure::WrongKind => CallError::WrongType {
+        Failure::NotFound => LookupError::NotFound { name }.into(),
+        Failure::WrongKind => LookupError::WrongType {
             name,
             actual: "another kind",
-        },
+        }
+        .into(),
         Failure::Crashed(crash) => CallError::Crashed { name, crash },
         Failure::Timeout(ms) => CallError::Timeout {
             name,
@@ -117,15 +135,14 @@ pub(crate) fn call_error(name: &str, f: Failure) -> CallError {
     }
 }
 
-impl<A: Portable> Port for Kind<A> {
+impl<A: Portable> AnyKind for Kind<A> {
     fn call(&self, name: &str, epoch: Option<u64>, body: &[u8]) -> Result<Answer, Failure> {
         let msg: A::Call = postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
         let h = handle::<A>(name, epoch)?;
-        let actor = h.actor_ref().ok_or(Failure::NotFound)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        actor
-            .send_message(Envelope::call(msg, tx.into()))
-            .map_err(|_| Failure::NotFound)?;
+        h.kept()
+            .deliver(Body::Call(msg, tx.into()))
+            .map_err(|(_, reason)| Failure::Stopped(reason))?;
         Ok(Box::pin(async move {
             let out = match tokio::time::timeout(crate::cluster::wire::RELAY_WAIT, rx).await {
                 Err(_) => Err(failure(CallError::Timeout {
@@ -140,21 +157,27 @@ impl<A: Portable> Port for Kind<A> {
             };
             // Read after the reply: if the instance moved meanwhile, the
             // call was relayed, and the caller may go straight there next.
-            let moved = h.shared().moved_to();
+            let moved = h.kept().moved_to();
             (out, moved)
         }))
     }
 
-    fn cast(&self, name: &str, epoch: Option<u64>, body: &[u8], info: bool) -> Result<(), Failure> {
+    fn one_way(
+        &self,
+        name: &str,
+        epoch: Option<u64>,
+        body: &[u8],
+        way: OneWay,
+    ) -> Result<(), Failure> {
         let h = handle::<A>(name, epoch)?;
-        let sent = if info {
-            let msg: A::Info =
-                postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
-            h.send(msg)
-        } else {
-            let msg: A::Cast =
-                postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
-            h.cast(msg)
+        let codec = |e: postcard::Error| Failure::Codec(e.to_string());
+        let sent = match way {
+            OneWay::Info => h
+                .send(postcard::from_bytes(body).map_err(codec)?)
+                .map_err(|e| e.without_message()),
+            OneWay::Cast => h
+                .cast(postcard::from_bytes(body).map_err(codec)?)
+                .map_err(|e| e.without_message()),
         };
         sent.map_err(|e| Failure::Unreachable(e.to_string()))
     }

@@ -19,20 +19,23 @@
 //! Map: [`node`] (the node and its API), `agent` (the actor that serves other
 //! nodes), [`portable`] (what makes an actor movable), [`snapshot`] (the
 //! versioned encoding of state and dictionary), `stream` (tables in chunks),
-//! [`handoff`] (the fenced move itself), [`drain`] (emptying a node), `kind`
-//! and `wire` (internals).
+//! [`handoff`] (the fenced move itself), [`drain`] (emptying a node),
+//! [`error`](mod@error) (its errors), `kind`, `relays` and `wire` (internals).
 
 pub(crate) mod agent;
 pub mod drain;
+pub mod error;
 pub mod handoff;
 pub(crate) mod kind;
 pub mod node;
 pub mod portable;
+pub(crate) mod relays;
 pub mod snapshot;
 pub(crate) mod stream;
 pub(crate) mod wire;
 
 pub use drain::{DrainProgress, DrainReport};
+pub use error::{ClusterError, MoveError, RemoteCallError};
 pub use node::{MovePhase, MoveProgress, MoveReport, Node, NodeConfig, Tls};
 pub use portable::{Parts, Portable};
 pub use snapshot::SnapshotError;

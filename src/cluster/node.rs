@@ -27,11 +27,12 @@ use tokio::sync::broadcast;
 use tokio_rustls::rustls::pki_types::ServerName;
 
 use crate::cluster::agent::Agent;
+use crate::cluster::error::{ClusterError, MoveError, RemoteCallError};
 use crate::cluster::handoff;
-use crate::cluster::kind::{Kind, Port, Staging, call_error};
+use crate::cluster::kind::{AnyKind, Kind, Staging, call_error};
 use crate::cluster::portable::Portable;
 use crate::cluster::wire::{self, MoveKey, Request, Response, Wire};
-use crate::error::{ClusterError, MoveError, RemoteCallError};
+use crate::error::LookupError;
 use crate::registry;
 use crate::supervisor::Supervisor;
 
@@ -215,7 +216,7 @@ pub(crate) struct NodeInner {
     sessions: broadcast::Sender<SessionEvent>,
     moves: broadcast::Sender<MoveProgress>,
     drains: broadcast::Sender<crate::cluster::drain::DrainProgress>,
-    pub(crate) kinds: DashMap<String, Arc<dyn Port>>,
+    pub(crate) kinds: DashMap<String, Arc<dyn AnyKind>>,
     /// Where each name was last found: a node name.
     routes: DashMap<String, String>,
     /// Moves being received, by move.
@@ -621,7 +622,7 @@ impl Node {
     }
 
     /// The registered kind whose behaviour has this Rust type.
-    pub(crate) fn kind_of_type(&self, actor_type: &str) -> Option<Arc<dyn Port>> {
+    pub(crate) fn kind_of_type(&self, actor_type: &str) -> Option<Arc<dyn AnyKind>> {
         self.inner
             .kinds
             .iter()
@@ -655,7 +656,7 @@ impl Node {
                         reason: e.to_string(),
                     })?;
                     let reply = h.call(msg).await?;
-                    if let Some(to) = crate::instance::ErasedInstance::moved_to(&**h.shared()) {
+                    if let Some(to) = crate::instance::AnyInstance::moved_to(&**h.kept()) {
                         self.inner.routes.insert(name.to_owned(), to);
                     }
                     return Ok(reply);
@@ -664,17 +665,18 @@ impl Node {
                 continue;
             }
             match self.remote_call::<A>(&node, name, body.clone()).await {
-                Err(RemoteCallError::NotFound { .. } | RemoteCallError::Unreachable { .. })
-                    if !fresh =>
-                {
+                Err(
+                    RemoteCallError::Lookup(LookupError::NotFound { .. })
+                    | RemoteCallError::Unreachable { .. },
+                ) if !fresh => {
                     self.inner.routes.remove(name);
                 }
                 other => return other,
             }
         }
-        Err(RemoteCallError::NotFound {
+        Err(RemoteCallError::Lookup(LookupError::NotFound {
             name: name.to_owned(),
-        })
+        }))
     }
 
     /// Casts to the instance `name` of kind `A`, wherever it runs. Casts
@@ -685,8 +687,10 @@ impl Node {
     pub async fn cast<A: Portable>(&self, name: &str, msg: A::Cast) -> Result<(), RemoteCallError> {
         let node = self.locate(name, false).await?;
         if node == self.name() {
-            let h = registry::lookup::<A>(name).map_err(|_| RemoteCallError::NotFound {
-                name: name.to_owned(),
+            let h = registry::lookup::<A>(name).map_err(|_| {
+                RemoteCallError::Lookup(LookupError::NotFound {
+                    name: name.to_owned(),
+                })
             })?;
             return h.cast(msg).map_err(|e| RemoteCallError::Unreachable {
                 node,
@@ -739,13 +743,11 @@ impl Node {
             here.then_some(peer)
         });
         let found = futures::future::join_all(asks).await;
-        let node = found
-            .into_iter()
-            .flatten()
-            .next()
-            .ok_or_else(|| RemoteCallError::NotFound {
+        let node = found.into_iter().flatten().next().ok_or_else(|| {
+            RemoteCallError::Lookup(LookupError::NotFound {
                 name: name.to_owned(),
-            })?;
+            })
+        })?;
         self.inner.routes.insert(name.to_owned(), node.clone());
         Ok(node)
     }
@@ -808,15 +810,15 @@ impl Node {
                 match reply {
                     Ok(bytes) => postcard::from_bytes(&bytes).map_err(|e| codec(e.to_string())),
                     Err(crate::cluster::wire::Failure::NotFound) => {
-                        Err(RemoteCallError::NotFound {
+                        Err(RemoteCallError::Lookup(LookupError::NotFound {
                             name: name.to_owned(),
-                        })
+                        }))
                     }
                     Err(crate::cluster::wire::Failure::WrongKind) => {
-                        Err(RemoteCallError::WrongKind {
+                        Err(RemoteCallError::Lookup(LookupError::WrongType {
                             name: name.to_owned(),
-                            expected: A::KIND.to_owned(),
-                        })
+                            actual: "another kind",
+                        }))
                     }
                     Err(f) => Err(RemoteCallError::Call(call_error(name, f))),
                 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::actor::Actor;
-use crate::table::{DirtyLog, Table, TableId, TableKey, TableSet, TableValue};
+use crate::table::{Table, TableId, TableKey, TableSet, TableValue, WriteObserver};
 
 /// An [`Actor`] whose instances can move to another node and be called
 /// across nodes: its state and messages are serde types.
@@ -85,8 +85,8 @@ pub trait Portable:
 /// name, with their types.
 #[derive(Default)]
 pub struct Parts {
-    pub(crate) tables: BTreeMap<String, Arc<dyn TablePort>>,
-    pub(crate) dictionary: BTreeMap<String, DictionaryPort>,
+    pub(crate) tables: BTreeMap<String, Arc<dyn TableCodec>>,
+    pub(crate) dictionary: BTreeMap<String, EntryCodec>,
 }
 
 impl Parts {
@@ -108,7 +108,7 @@ impl Parts {
     {
         self.dictionary.insert(
             key.to_owned(),
-            DictionaryPort {
+            EntryCodec {
                 encode: encode_value::<V>,
                 decode: decode_value::<V>,
             },
@@ -127,7 +127,7 @@ type Value = Arc<dyn Any + Send + Sync>;
 
 /// How one declared dictionary entry is encoded and decoded.
 #[derive(Clone, Copy)]
-pub(crate) struct DictionaryPort {
+pub(crate) struct EntryCodec {
     pub(crate) encode: fn(&Value) -> Result<Vec<u8>, String>,
     pub(crate) decode: fn(&[u8]) -> Result<Value, String>,
 }
@@ -145,7 +145,7 @@ fn decode_value<V: Any + Send + Sync + DeserializeOwned>(bytes: &[u8]) -> Result
 }
 
 /// One declared table, with its types erased.
-pub(crate) trait TablePort: Send + Sync {
+pub(crate) trait TableCodec: Send + Sync {
     /// Rows of the instance's table `name`, or `None` if it has none.
     fn source(&self, tables: &TableSet, name: &str) -> Result<Option<Box<dyn RowSource>>, String>;
     /// A sink that fills a new table `name` in `tables`.
@@ -153,8 +153,8 @@ pub(crate) trait TablePort: Send + Sync {
     /// Starts noting the keys written to the table; its id, or `None` if the
     /// instance has no such table.
     fn track(&self, tables: &TableSet, name: &str) -> Result<Option<TableId>, String>;
-    /// Stops noting; what was written since [`TablePort::track`] (or the
-    /// last [`TablePort::rotate`]).
+    /// Stops noting; what was written since [`TableCodec::track`] (or the
+    /// last [`TableCodec::rotate`]).
     fn dirty(&self, tables: &TableSet, name: &str) -> Result<Option<Dirty>, String>;
     /// What was written since noting began or the last rotation, while
     /// noting goes on; `None` if the table is not the one with id `copied`
@@ -202,8 +202,8 @@ struct KeyLog<K> {
     cleared: bool,
 }
 
-impl<K: TableKey + Clone> DirtyLog<K> for KeyLog<K> {
-    fn record(&mut self, key: &K) {
+impl<K: TableKey + Clone> WriteObserver<K> for KeyLog<K> {
+    fn written(&mut self, key: &K) {
         if !self.cleared && !self.keys.contains(key) {
             self.keys.insert(key.clone());
         }
@@ -232,7 +232,7 @@ impl<K, V> Default for TypedTable<K, V> {
     }
 }
 
-impl<K, V> TablePort for TypedTable<K, V>
+impl<K, V> TableCodec for TypedTable<K, V>
 where
     K: TableKey + Clone + Serialize + DeserializeOwned,
     V: TableValue + Serialize + DeserializeOwned,
@@ -260,7 +260,7 @@ where
         let Some(table) = existing::<K, V>(tables, name)? else {
             return Ok(None);
         };
-        table.track(Box::new(KeyLog::<K> {
+        table.observe(Box::new(KeyLog::<K> {
             keys: std::collections::HashSet::new(),
             cleared: false,
         }));
@@ -271,7 +271,7 @@ where
         let Some(table) = existing::<K, V>(tables, name)? else {
             return Ok(None);
         };
-        let log = match table.untrack() {
+        let log = match table.stop_observing() {
             Some(log) => log
                 .into_any()
                 .downcast::<KeyLog<K>>()
@@ -300,7 +300,7 @@ where
             keys: std::collections::HashSet::new(),
             cleared: false,
         });
-        let Some(log) = table.swap_log(fresh) else {
+        let Some(log) = table.swap_observer(fresh) else {
             return Ok(None);
         };
         let log = log

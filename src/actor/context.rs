@@ -4,42 +4,44 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::actor::Actor;
+use std::fmt;
+
+use super::Actor;
 use crate::dictionary::Dictionary;
 use crate::error::TableError;
 use crate::handle::Handle;
-use crate::instance::{InstanceId, Shared};
+use crate::id::{InstanceId, TimerId};
+use crate::instance::Kept;
 use crate::table::{Table, TableKey, TableValue};
-use crate::timer::TimerId;
 
 /// The context a callback runs in; see the [module docs](self).
 pub struct Context<A: Actor> {
-    shared: Arc<Shared<A>>,
+    kept: Arc<Kept<A>>,
     /// The callback's working copy of the dictionary; it becomes the kept one
     /// only when the callback completes.
     pub(crate) dict: Dictionary,
 }
 
 impl<A: Actor> Context<A> {
-    pub(crate) fn new(shared: Arc<Shared<A>>, dict: Dictionary) -> Self {
-        Context { shared, dict }
+    pub(crate) fn new(kept: Arc<Kept<A>>, dict: Dictionary) -> Self {
+        Context { kept, dict }
     }
 
     /// The instance's registered name.
     pub fn name(&self) -> &str {
-        self.shared.name()
+        self.kept.name()
     }
 
     /// The instance's identity.
     pub fn id(&self) -> InstanceId {
-        self.shared.id()
+        self.kept.id()
     }
 
     /// A handle to this very instance, e.g. to give to other tasks. Sending to
     /// it from a callback queues the message behind the current one; calling
     /// it from a callback would wait for itself and time out.
     pub fn handle(&self) -> Handle<A> {
-        Handle::from_shared(self.shared.clone())
+        Handle::from_kept(self.kept.clone())
     }
 
     /// The dictionary, as of the last completed callback plus this callback's
@@ -61,18 +63,18 @@ impl<A: Actor> Context<A> {
     /// [`TableError::WrongType`] if the table exists with other key or value
     /// types.
     pub fn table<K: TableKey, V: TableValue>(&self, name: &str) -> Result<Table<K, V>, TableError> {
-        self.shared.tables.open_or_create(name)
+        self.kept.tables.open_or_create(name)
     }
 
     /// Forgets the table `name`. Readers that still hold it keep their view;
     /// opening the name again creates a new, empty table with a new id.
     pub fn drop_table(&self, name: &str) -> bool {
-        self.shared.tables.drop_table(name)
+        self.kept.tables.drop_table(name)
     }
 
     /// The names of this instance's tables, sorted.
     pub fn table_names(&self) -> Vec<String> {
-        self.shared.tables.names()
+        self.kept.tables.names()
     }
 
     /// Delivers `msg` to [`Actor::handle_info`] after `delay`.
@@ -80,9 +82,9 @@ impl<A: Actor> Context<A> {
     /// # Panics
     /// Outside a tokio runtime; callbacks always run inside one.
     pub fn send_after(&self, delay: Duration, msg: A::Info) -> TimerId {
-        self.shared
+        self.kept
             .timers
-            .start(Arc::downgrade(&self.shared), delay, None, msg, None)
+            .start(self.kept.timer_target(), delay, None, msg, None)
     }
 
     /// Delivers a clone of `msg` to [`Actor::handle_info`] every `period`,
@@ -94,8 +96,8 @@ impl<A: Actor> Context<A> {
     where
         A::Info: Clone,
     {
-        self.shared.timers.start(
-            Arc::downgrade(&self.shared),
+        self.kept.timers.start(
+            self.kept.timer_target(),
             period,
             Some(period),
             msg,
@@ -106,11 +108,20 @@ impl<A: Actor> Context<A> {
     /// Cancels a timer. Returns `false` if it already fired (one-shot) or was
     /// cancelled. A message it already queued is still delivered.
     pub fn cancel_timer(&self, id: TimerId) -> bool {
-        self.shared.timers.cancel(id)
+        self.kept.timers.cancel(id)
     }
 
     /// How many timers are pending.
     pub fn pending_timers(&self) -> usize {
-        self.shared.timers.pending()
+        self.kept.timers.pending()
+    }
+}
+
+impl<A: Actor> fmt::Debug for Context<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("name", &self.kept.name())
+            .field("id", &self.kept.id())
+            .finish_non_exhaustive()
     }
 }

@@ -1,0 +1,124 @@
+//! [`AnyInstance`]: the kept parts of an instance with the actor type erased,
+//! as supervisors and the registry hold them.
+
+use std::any::Any;
+use std::sync::{Arc, Weak};
+
+use futures::future::BoxFuture;
+use ractor::{ActorCell, ActorId, ActorRef};
+
+use super::kept::{Kept, Owner};
+use super::worker::Worker;
+use crate::actor::{Actor, Start};
+use crate::error::{Crash, StopReason};
+use crate::id::InstanceId;
+
+/// What a supervisor and the registry need of an instance.
+pub(crate) trait AnyInstance: Send + Sync + 'static {
+    fn id(&self) -> InstanceId;
+    fn name(&self) -> &str;
+    fn actor_type(&self) -> &'static str;
+    fn cell(&self) -> Option<ActorCell>;
+    fn actor_id(&self) -> Option<ActorId>;
+    fn stop_reason(&self) -> Option<StopReason>;
+    /// Marks the instance as stopping for good; `false` if it already was.
+    fn mark_stopped(&self, reason: StopReason) -> bool;
+    /// Claims the instance for a transfer, a move or a stop; `false` if one
+    /// is under way.
+    fn try_claim(&self) -> bool;
+    fn release_claim(&self);
+    fn set_owner(&self, owner: Option<Weak<dyn Owner>>);
+    fn owner(&self) -> Option<Arc<dyn Owner>>;
+    /// Cancels its timers: what a final stop leaves to do besides freeing
+    /// the name.
+    fn cancel_timers(&self);
+    /// The node the instance moved to, if it did.
+    fn moved_to(&self) -> Option<String>;
+    /// How many times it moved between nodes.
+    fn epoch(&self) -> u64;
+    /// Spawns a new worker over the same kept parts, linked to `supervisor`.
+    fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool>;
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl<A: Actor> AnyInstance for Kept<A> {
+    fn id(&self) -> InstanceId {
+        Kept::id(self)
+    }
+
+    fn name(&self) -> &str {
+        Kept::name(self)
+    }
+
+    fn actor_type(&self) -> &'static str {
+        std::any::type_name::<A>()
+    }
+
+    fn cell(&self) -> Option<ActorCell> {
+        self.actor.read().as_ref().map(ActorRef::get_cell)
+    }
+
+    fn actor_id(&self) -> Option<ActorId> {
+        self.actor.read().as_ref().map(|a| a.get_id())
+    }
+
+    fn stop_reason(&self) -> Option<StopReason> {
+        Kept::stop_reason(self).cloned()
+    }
+
+    fn mark_stopped(&self, reason: StopReason) -> bool {
+        Kept::mark_stopped(self, reason)
+    }
+
+    fn try_claim(&self) -> bool {
+        Kept::try_claim(self)
+    }
+
+    fn release_claim(&self) {
+        Kept::release_claim(self);
+    }
+
+    fn set_owner(&self, owner: Option<Weak<dyn Owner>>) {
+        Kept::set_owner(self, owner);
+    }
+
+    fn owner(&self) -> Option<Arc<dyn Owner>> {
+        self.current_owner()
+    }
+
+    fn cancel_timers(&self) {
+        self.timers.cancel_all();
+    }
+
+    fn moved_to(&self) -> Option<String> {
+        self.relay.get().map(|r| r.node().to_owned())
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool> {
+        Box::pin(async move {
+            let worker = Worker::new(self.behaviour.clone());
+            let spawned = ractor::Actor::spawn_linked(
+                None,
+                worker,
+                (self.clone(), Start::Restored(crash)),
+                supervisor,
+            )
+            .await;
+            match spawned {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::error!(name = %self.name(), error = %e, "peeper: respawn failed");
+                    false
+                }
+            }
+        })
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}

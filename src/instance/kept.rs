@@ -1,0 +1,326 @@
+//! [`Kept`]: the parts of an instance that outlive every worker, and the
+//! inbox that takes back the messages a stopped actor dropped.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::{Mutex, RwLock};
+use ractor::{ActorId, ActorRef, MessagingErr};
+use tokio::sync::watch;
+
+use super::envelope::{Body, Envelope};
+use crate::actor::Actor;
+use crate::dictionary::Dictionary;
+use crate::error::StopReason;
+use crate::event::SupervisorEvent;
+use crate::id::InstanceId;
+use crate::restart::{RestartPolicy, RestartWindow};
+use crate::table::TableSet;
+use crate::timer::{TimerTarget, Timers};
+
+/// The state and dictionary as of the last completed callback.
+pub(crate) struct Committed<S> {
+    pub(crate) state: Arc<S>,
+    pub(crate) dict: Dictionary,
+}
+
+/// What an instance knows of its supervisor.
+pub(crate) trait Owner: Send + Sync + 'static {
+    /// The supervisor's name.
+    fn name(&self) -> &str;
+    /// Reports something that happened to the instance.
+    fn emit(&self, event: SupervisorEvent);
+    /// The instance stopped for good: its name is free from now on.
+    fn released(&self, name: &str, id: InstanceId);
+    /// The supervisor itself, for the supervisor's own code.
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// Passes an instance's messages on to where it moved.
+pub(crate) trait Relay<A: Actor>: Send + Sync {
+    /// The node the instance now lives on.
+    fn node(&self) -> &str;
+    /// Sends `body` on, in the order given.
+    fn relay(&self, body: Body<A>);
+}
+
+/// The kept parts of one instance; see the [module docs](super).
+pub(crate) struct Kept<A: Actor> {
+    id: InstanceId,
+    name: String,
+    pub(crate) behaviour: Arc<A>,
+    /// The current worker's actor; replaced only under the inbox's lock.
+    pub(crate) actor: RwLock<Option<ActorRef<Envelope<A>>>>,
+    pub(crate) committed: Mutex<Committed<A::State>>,
+    pub(crate) tables: TableSet,
+    pub(crate) timers: Timers<A::Info>,
+    pub(crate) inbox: Arc<Inbox<A>>,
+    kill: watch::Sender<u64>,
+    policy: RestartPolicy,
+    pub(crate) restarts: Mutex<RestartWindow>,
+    stop: OnceLock<StopReason>,
+    owner: Mutex<Option<Weak<dyn Owner>>>,
+    busy: AtomicBool,
+    /// How many times the instance moved between nodes: its fencing epoch.
+    pub(crate) epoch: u64,
+    /// Set once the instance moved to another node: from then on the loop
+    /// only passes messages on.
+    pub(crate) relay: OnceLock<Box<dyn Relay<A>>>,
+}
+
+/// The messages a stopped actor dropped, and the ones refused while it was
+/// being replaced, in order, for the next worker to queue first.
+pub(crate) struct Inbox<A: Actor> {
+    lists: Mutex<Lists<A>>,
+    /// Set when the instance stops for good: nothing is kept any more.
+    closed: AtomicBool,
+}
+
+struct Lists<A: Actor> {
+    /// Dropped unhandled with the old mailbox, in mailbox order.
+    dropped: VecDeque<Body<A>>,
+    /// Refused by the old actor after it stopped taking messages. A sender's
+    /// refused messages come after its dropped ones, so this list goes second.
+    refused: VecDeque<Body<A>>,
+}
+
+impl<A: Actor> Inbox<A> {
+    fn new() -> Self {
+        Inbox {
+            lists: Mutex::new(Lists {
+                dropped: VecDeque::new(),
+                refused: VecDeque::new(),
+            }),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Keeps the body of an envelope dropped unhandled.
+    pub(crate) fn put_back(&self, body: Body<A>) {
+        if matches!(body, Body::Wake) || self.closed.load(Ordering::Acquire) {
+            // Dropped here: a call's caller learns the instance stopped.
+            return;
+        }
+        self.lists.lock().dropped.push_back(body);
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let lists = std::mem::replace(
+            &mut *self.lists.lock(),
+            Lists {
+                dropped: VecDeque::new(),
+                refused: VecDeque::new(),
+            },
+        );
+        drop(lists);
+    }
+}
+
+impl<A: Actor> Kept<A> {
+    pub(crate) fn new(
+        name: String,
+        behaviour: A,
+        committed: Committed<A::State>,
+        tables: TableSet,
+        policy: RestartPolicy,
+        epoch: u64,
+    ) -> Self {
+        Kept {
+            id: InstanceId::next(),
+            name,
+            behaviour: Arc::new(behaviour),
+            actor: RwLock::new(None),
+            committed: Mutex::new(committed),
+            tables,
+            timers: Timers::default(),
+            inbox: Arc::new(Inbox::new()),
+            kill: watch::Sender::new(0),
+            policy,
+            restarts: Mutex::new(RestartWindow::default()),
+            stop: OnceLock::new(),
+            owner: Mutex::new(None),
+            busy: AtomicBool::new(false),
+            epoch,
+            relay: OnceLock::new(),
+        }
+    }
+
+    /// The kept parts of a new instance with `state` and nothing else.
+    pub(crate) fn fresh(
+        name: String,
+        behaviour: A,
+        state: A::State,
+        policy: RestartPolicy,
+    ) -> Self {
+        let committed = Committed {
+            state: Arc::new(state),
+            dict: Dictionary::default(),
+        };
+        Kept::new(name, behaviour, committed, TableSet::default(), policy, 0)
+    }
+
+    pub(crate) fn id(&self) -> InstanceId {
+        self.id
+    }
+
+    /// Where the instance's timers fire into.
+    pub(crate) fn timer_target(self: &Arc<Self>) -> Weak<dyn TimerTarget<A::Info>> {
+        let target: Weak<Kept<A>> = Arc::downgrade(self);
+        target
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The restart policy the instance runs under.
+    pub(crate) fn policy(&self) -> RestartPolicy {
+        self.policy
+    }
+
+    pub(crate) fn stop_reason(&self) -> Option<&StopReason> {
+        self.stop.get()
+    }
+
+    /// Marks the instance as stopping for good; `false` if it already was.
+    /// From then on nothing is kept for a next worker.
+    pub(crate) fn mark_stopped(&self, reason: StopReason) -> bool {
+        let first = self.stop.set(reason).is_ok();
+        self.inbox.close();
+        first
+    }
+
+    pub(crate) fn subscribe_kills(&self) -> watch::Receiver<u64> {
+        self.kill.subscribe()
+    }
+
+    /// Asks the worker to restart: at once if a callback is awaiting, before
+    /// the next message otherwise. Kills that come before the worker applied
+    /// this one coalesce into it.
+    pub(crate) fn kill_worker(&self) {
+        self.kill.send_modify(|n| *n = n.wrapping_add(1));
+        if let Some(actor) = self.actor.read().as_ref() {
+            // Without a message an idle worker would restart only when the
+            // next message comes; this one makes the restart prompt.
+            let _ = actor.send_message(Envelope::plain(Body::Wake));
+        }
+    }
+
+    pub(crate) fn try_claim(&self) -> bool {
+        self.busy
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    pub(crate) fn release_claim(&self) {
+        self.busy.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn set_owner(&self, owner: Option<Weak<dyn Owner>>) {
+        *self.owner.lock() = owner;
+    }
+
+    pub(crate) fn current_owner(&self) -> Option<Arc<dyn Owner>> {
+        self.owner.lock().as_ref().and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn notify_owner(&self, event: SupervisorEvent) {
+        if let Some(owner) = self.current_owner() {
+            owner.emit(event);
+        }
+    }
+
+    /// Queues `body` for the instance. Fails only once it stopped for good,
+    /// and then hands the body back.
+    pub(crate) fn deliver(&self, body: Body<A>) -> Result<(), (Body<A>, StopReason)> {
+        let envelope = Envelope::kept(body, &self.inbox);
+        // Sent through the borrowed reference: cloning the `ActorRef` would
+        // touch a reference count that the worker also touches for every
+        // message, a cache line bouncing between threads.
+        let (refused, by) = match self.actor.read().as_ref() {
+            Some(actor) => match actor.send_message(envelope) {
+                Ok(()) => return Ok(()),
+                Err(e) => (e, Some(actor.get_id())),
+            },
+            None => (MessagingErr::SendErr(envelope), None),
+        };
+        match refused {
+            MessagingErr::SendErr(envelope) => match envelope.open() {
+                Some(body) => self.deliver_late(body, by),
+                None => Ok(()),
+            },
+            // Dropped inside ractor: the envelope put its body back itself.
+            _ => Ok(()),
+        }
+    }
+
+    /// The rare path of [`Kept::deliver`]: the actor `by` refused `body`.
+    #[cold]
+    fn deliver_late(
+        &self,
+        mut body: Body<A>,
+        mut by: Option<ActorId>,
+    ) -> Result<(), (Body<A>, StopReason)> {
+        loop {
+            if let Some(reason) = self.stop_reason() {
+                return Err((body, reason.clone()));
+            }
+            let current = self.actor.read().clone();
+            if let Some(actor) = current.filter(|a| Some(a.get_id()) != by) {
+                // A new worker took over since: it queued what was kept
+                // before it became reachable, so this goes behind those.
+                match actor.send_message(Envelope::kept(body, &self.inbox)) {
+                    Ok(()) => return Ok(()),
+                    Err(MessagingErr::SendErr(envelope)) => match envelope.open() {
+                        Some(b) => (body, by) = (b, Some(actor.get_id())),
+                        None => return Ok(()),
+                    },
+                    Err(_) => return Ok(()),
+                }
+                continue;
+            }
+            let mut lists = self.inbox.lists.lock();
+            // Checked again under the lock the next worker takes the lists
+            // under, so the body is either taken by it or sent to it.
+            let still = self.actor.read().as_ref().map(|a| a.get_id()) == by;
+            if self.stop_reason().is_none() && still {
+                lists.refused.push_back(body);
+                return Ok(());
+            }
+        }
+    }
+
+    /// Makes `actor` the worker's actor, queueing first in its mailbox what
+    /// the previous one left unhandled.
+    pub(crate) fn install(&self, actor: ActorRef<Envelope<A>>) {
+        let mut lists = self.inbox.lists.lock();
+        let lists = &mut *lists;
+        let kept: Vec<Body<A>> = lists
+            .dropped
+            .drain(..)
+            .chain(lists.refused.drain(..))
+            .collect();
+        for body in kept {
+            if let Err(MessagingErr::SendErr(envelope)) =
+                actor.send_message(Envelope::kept(body, &self.inbox))
+                && let Some(body) = envelope.open()
+            {
+                lists.refused.push_back(body);
+            }
+        }
+        *self.actor.write() = Some(actor);
+    }
+}
+
+impl<A: Actor> TimerTarget<A::Info> for Kept<A> {
+    fn fire(&self, msg: A::Info) -> bool {
+        self.deliver(Body::Info(msg)).is_ok()
+    }
+
+    fn timers(&self) -> &Timers<A::Info> {
+        &self.timers
+    }
+}

@@ -1,0 +1,358 @@
+//! [`Worker`]: the ractor actor that runs an instance's callbacks and
+//! survives their crashes; see the [module docs](super).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::watch;
+
+use super::envelope::{Body, Envelope, Frozen, Job};
+use super::kept::Kept;
+use crate::actor::{Actor, Context, Start, StateMut};
+use crate::crash_report::{self, Callback, Scope};
+use crate::dictionary::Dictionary;
+use crate::error::{BoxError, CallError, Crash, StopReason, panic_text};
+use crate::event::SupervisorEvent;
+
+/// The ractor actor that runs an instance's callbacks.
+pub(crate) struct Worker<A: Actor> {
+    behaviour: Arc<A>,
+}
+
+impl<A: Actor> Worker<A> {
+    pub(crate) fn new(behaviour: Arc<A>) -> Self {
+        Worker { behaviour }
+    }
+}
+
+/// The worker's own state: the committed copies and what a callback needs.
+pub(crate) struct WorkerState<A: Actor> {
+    kept: Arc<Kept<A>>,
+    state: Arc<A::State>,
+    dict: Dictionary,
+    ctx: Context<A>,
+    kill: watch::Receiver<u64>,
+    /// Set when the actor was respawned: `init` must restore before messages.
+    pending_restore: Option<Crash>,
+    /// Set once the restart limit was hit; later messages are not handled.
+    stopping: bool,
+}
+
+impl<A: Actor> WorkerState<A> {
+    /// Makes the callback's changes the kept ones. Copies nothing and takes
+    /// no lock when the callback changed nothing.
+    fn commit(&mut self, state: StateMut<A::State>) {
+        let state = state.into_arc();
+        let state_changed = !Arc::ptr_eq(&state, &self.state);
+        let dict_changed = !self.ctx.dict.same_as(&self.dict);
+        if !(state_changed || dict_changed) {
+            return;
+        }
+        self.state = state;
+        if dict_changed {
+            self.dict = self.ctx.dict.clone();
+        }
+        let mut committed = self.kept.committed.lock();
+        committed.state = self.state.clone();
+        committed.dict = self.dict.clone();
+    }
+
+    /// Drops a crashed callback's dictionary writes.
+    fn rollback(&mut self) {
+        self.ctx.dict = self.dict.clone();
+    }
+}
+
+/// Where a callback runs, built only if a crash report may need it.
+fn scope_of<A: Actor>(kept: &Kept<A>, callback: Callback) -> impl FnOnce() -> Scope + '_ {
+    move || Scope {
+        instance: kept.name().to_owned(),
+        kind: std::any::type_name::<A>(),
+        callback,
+    }
+}
+
+/// Runs a callback: its outcome, or the crash that ended it.
+async fn guard<T>(
+    kill: &mut watch::Receiver<u64>,
+    scope: impl FnOnce() -> Scope,
+    callback: impl Future<Output = Result<T, BoxError>>,
+) -> Result<T, Crash> {
+    let caught = crash_report::scoped(scope, AssertUnwindSafe(callback).catch_unwind());
+    tokio::select! {
+        // The callback is polled first, so one that completes without
+        // awaiting is never cut off by a kill: the kill applies after it.
+        biased;
+        out = caught => match out {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Crash::Failed(e.to_string())),
+            Err(payload) => Err(Crash::Panicked(panic_text(&*payload))),
+        },
+        () = killed(kill) => Err(Crash::Killed),
+    }
+}
+
+async fn killed(kill: &mut watch::Receiver<u64>) {
+    if kill.changed().await.is_err() {
+        // The sender lives as long as the instance; never a kill.
+        std::future::pending::<()>().await;
+    }
+}
+
+impl<A: Actor> Worker<A> {
+    /// Counts `crash` and runs `init` with [`Start::Restored`] until it
+    /// succeeds. Returns `false` if the restart limit stopped the instance.
+    async fn restore(
+        &self,
+        myself: &ActorRef<Envelope<A>>,
+        w: &mut WorkerState<A>,
+        mut crash: Crash,
+    ) -> bool {
+        loop {
+            let policy = w.kept.policy();
+            let counted = w
+                .kept
+                .restarts
+                .lock()
+                .record(&policy, tokio::time::Instant::now());
+            if let Err(restarts) = counted {
+                let reason = StopReason::RestartLimit {
+                    restarts,
+                    within: policy.within,
+                    last: crash,
+                };
+                tracing::error!(name = %w.kept.name(), %reason, "peeper: restart limit reached");
+                w.kept.mark_stopped(reason.clone());
+                w.stopping = true;
+                myself.stop(Some(reason.to_string()));
+                return false;
+            }
+            tracing::warn!(name = %w.kept.name(), %crash, "peeper: worker restarting");
+            w.kept.notify_owner(SupervisorEvent::WorkerRestarted {
+                name: w.kept.name().to_owned(),
+                id: w.kept.id(),
+                crash: crash.clone(),
+            });
+            let mut state = StateMut::new(w.state.clone());
+            let start = Start::Restored(crash);
+            let scope = scope_of(&w.kept, Callback::Init);
+            let init = self.behaviour.init(&mut state, start, &mut w.ctx);
+            match guard(&mut w.kill, scope, init).await {
+                Ok(()) => {
+                    w.commit(state);
+                    return true;
+                }
+                Err(next) => {
+                    w.rollback();
+                    crash = next;
+                }
+            }
+        }
+    }
+
+    /// Applies a kill that arrived while no callback was running.
+    async fn apply_pending_kill(&self, myself: &ActorRef<Envelope<A>>, w: &mut WorkerState<A>) {
+        if w.kill.has_changed().unwrap_or(false) {
+            w.kill.borrow_and_update();
+            self.restore(myself, w, Crash::Killed).await;
+        }
+    }
+
+    async fn on_call(
+        &self,
+        myself: &ActorRef<Envelope<A>>,
+        w: &mut WorkerState<A>,
+        msg: A::Call,
+        reply: RpcReplyPort<Result<A::Reply, CallError>>,
+    ) {
+        if reply.is_closed() {
+            // The caller gave up (timeout) before handling began: a call
+            // that timed out must not change the state.
+            return;
+        }
+        let mut state = StateMut::new(w.state.clone());
+        let scope = scope_of(&w.kept, Callback::Call);
+        let call = self.behaviour.handle_call(msg, &mut state, &mut w.ctx);
+        match guard(&mut w.kill, scope, call).await {
+            Ok(value) => {
+                w.commit(state);
+                let _ = reply.send(Ok(value));
+            }
+            Err(crash) => {
+                w.rollback();
+                let _ = reply.send(Err(CallError::Crashed {
+                    name: w.kept.name().to_owned(),
+                    crash: crash.clone(),
+                }));
+                self.restore(myself, w, crash).await;
+            }
+        }
+    }
+
+    async fn on_one_way(
+        &self,
+        myself: &ActorRef<Envelope<A>>,
+        w: &mut WorkerState<A>,
+        body: OneWay<A>,
+    ) {
+        let mut state = StateMut::new(w.state.clone());
+        let out = match body {
+            OneWay::Cast(msg) => {
+                let scope = scope_of(&w.kept, Callback::Cast);
+                let cast = self.behaviour.handle_cast(msg, &mut state, &mut w.ctx);
+                guard(&mut w.kill, scope, cast).await
+            }
+            OneWay::Info(msg) => {
+                let scope = scope_of(&w.kept, Callback::Info);
+                let info = self.behaviour.handle_info(msg, &mut state, &mut w.ctx);
+                guard(&mut w.kill, scope, info).await
+            }
+        };
+        match out {
+            Ok(()) => w.commit(state),
+            Err(crash) => {
+                w.rollback();
+                self.restore(myself, w, crash).await;
+            }
+        }
+    }
+
+    /// Runs a job with the loop frozen in it: messages queue behind it.
+    async fn on_run(&self, w: &mut WorkerState<A>, job: Job<A>) {
+        let frozen = Frozen {
+            kept: w.kept.clone(),
+            state: w.state.clone(),
+            dict: w.dict.clone(),
+        };
+        job(Some(frozen)).await;
+    }
+}
+
+/// A cast or an info message: handled alike, by different callbacks.
+enum OneWay<A: Actor> {
+    Cast(A::Cast),
+    Info(A::Info),
+}
+
+impl<A: Actor> ractor::Actor for Worker<A> {
+    type Msg = Envelope<A>;
+    type State = WorkerState<A>;
+    /// The kept parts, and why the actor starts: [`Start::Restored`] for a
+    /// respawn, in which case `init` runs in `post_start`.
+    type Arguments = (Arc<Kept<A>>, Start);
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        (kept, start): Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let (restore, start) = match start {
+            Start::Restored(crash) => (Some(crash), None),
+            other => (None, Some(other)),
+        };
+        kept.install(myself);
+        let (state, dict) = {
+            let committed = kept.committed.lock();
+            (committed.state.clone(), committed.dict.clone())
+        };
+        let mut w = WorkerState {
+            kill: kept.subscribe_kills(),
+            ctx: Context::new(kept.clone(), dict.clone()),
+            kept,
+            state,
+            dict,
+            pending_restore: restore,
+            stopping: false,
+        };
+        if let Some(start) = start {
+            let fresh = start == Start::Fresh;
+            let mut state = StateMut::new(w.state.clone());
+            let scope = scope_of(&w.kept, Callback::Init);
+            let init = self.behaviour.init(&mut state, start, &mut w.ctx);
+            match guard(&mut w.kill, scope, init).await {
+                Ok(()) => w.commit(state),
+                // A fresh start has nothing to keep: it fails. An instance
+                // that arrived from another node has: it restores instead.
+                Err(crash) if fresh => return Err(Box::new(crash)),
+                Err(crash) => {
+                    w.rollback();
+                    w.pending_restore = Some(crash);
+                }
+            }
+        }
+        Ok(w)
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        w: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(crash) = w.pending_restore.take() {
+            self.restore(&myself, w, crash).await;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        envelope: Self::Msg,
+        w: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(body) = envelope.open() else {
+            return Ok(());
+        };
+        if let Some(relay) = w.kept.relay.get() {
+            // Moved away: pass everything on, in order.
+            match body {
+                Body::Run(job) => job(None).await,
+                Body::Wake => {}
+                other => relay.relay(other),
+            }
+            return Ok(());
+        }
+        self.apply_pending_kill(&myself, w).await;
+        if w.stopping {
+            return Ok(());
+        }
+        match body {
+            Body::Call(msg, reply) => self.on_call(&myself, w, msg, reply).await,
+            Body::Cast(msg) => self.on_one_way(&myself, w, OneWay::Cast(msg)).await,
+            Body::Info(msg) => self.on_one_way(&myself, w, OneWay::Info(msg)).await,
+            Body::Wake => {}
+            Body::Run(job) => self.on_run(w, job).await,
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        w: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Without a recorded reason this stop came from outside peeper: the
+        // supervisor respawns the actor, and `terminate` must not run.
+        let Some(reason) = w.kept.stop_reason().cloned() else {
+            return Ok(());
+        };
+        let state = w.state.clone();
+        let scope = scope_of(&w.kept, Callback::Terminate);
+        let terminate = self.behaviour.terminate(&reason, &state, &mut w.ctx);
+        let caught = crash_report::scoped(scope, AssertUnwindSafe(terminate).catch_unwind());
+        if let Err(payload) = caught.await {
+            tracing::error!(
+                name = %w.kept.name(),
+                panic = %panic_text(&*payload),
+                "peeper: terminate panicked"
+            );
+        }
+        w.kept.timers.cancel_all();
+        if let Some(owner) = w.kept.current_owner() {
+            owner.released(w.kept.name(), w.kept.id());
+        }
+        Ok(())
+    }
+}

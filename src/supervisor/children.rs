@@ -1,0 +1,187 @@
+//! The children map: every rule about which instance is whose child.
+//!
+//! The map is the truth about which instance is whose child: starts, stops,
+//! transfers and moves change it only through this file, under its lock. A
+//! transfer takes the locks of both supervisors in the order of their ids, so
+//! two transfers can never deadlock and no observer ever sees an instance
+//! under two supervisors or under none.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+
+use ractor::ActorId;
+
+use super::{ChildInfo, ChildKind, SupervisorInner};
+use crate::actor::Actor;
+use crate::error::{LookupError, StopError, TransferError};
+use crate::id::InstanceId;
+use crate::instance::{AnyInstance, Kept, Owner};
+
+/// The children of one supervisor, by name.
+#[derive(Default)]
+pub(crate) struct Children {
+    /// Set once the supervisor was asked to stop: it takes no new child.
+    pub(crate) stopping: bool,
+    map: BTreeMap<String, Arc<dyn AnyInstance>>,
+}
+
+impl Children {
+    /// Lists `child`; `false` if the supervisor is stopping.
+    pub(crate) fn insert(&mut self, child: Arc<dyn AnyInstance>) -> bool {
+        if self.stopping {
+            return false;
+        }
+        self.map.insert(child.name().to_owned(), child);
+        true
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn list(&self) -> Vec<ChildInfo> {
+        self.map
+            .values()
+            .map(|c| ChildInfo {
+                name: c.name().to_owned(),
+                id: c.id(),
+                kind: ChildKind::Supervisor,
+                actor_type: c.actor_type(),
+            })
+            .collect()
+    }
+
+    /// The children's names and actor types.
+    pub(crate) fn types(&self) -> Vec<(String, &'static str)> {
+        self.map
+            .values()
+            .map(|c| (c.name().to_owned(), c.actor_type()))
+            .collect()
+    }
+
+    /// Takes no child from now on and hands out every child, to stop them.
+    pub(crate) fn close(&mut self) -> Vec<Arc<dyn AnyInstance>> {
+        self.stopping = true;
+        std::mem::take(&mut self.map).into_values().collect()
+    }
+
+    /// The child whose current actor is `actor`.
+    pub(crate) fn by_actor(&self, actor: ActorId) -> Option<Arc<dyn AnyInstance>> {
+        self.map
+            .values()
+            .find(|c| c.actor_id() == Some(actor))
+            .cloned()
+    }
+
+    /// Removes the child `name` if it is still instance `id`.
+    pub(crate) fn remove(&mut self, name: &str, id: InstanceId) -> Option<Arc<dyn AnyInstance>> {
+        match self.map.get(name) {
+            Some(c) if c.id() == id => self.map.remove(name),
+            _ => None,
+        }
+    }
+
+    /// Claims the child `name` of type `A` for a stop and removes it.
+    pub(crate) fn claim_for_stop<A: Actor>(
+        &mut self,
+        name: &str,
+        supervisor: &str,
+    ) -> Result<Arc<Kept<A>>, StopError> {
+        let child = self
+            .map
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StopError::NotChild {
+                name: name.to_owned(),
+                supervisor: supervisor.to_owned(),
+            })?;
+        let actual = child.actor_type();
+        let kept = child
+            .clone()
+            .into_any()
+            .downcast::<Kept<A>>()
+            .map_err(|_| LookupError::WrongType {
+                name: name.to_owned(),
+                actual,
+            })?;
+        if !child.try_claim() {
+            return Err(StopError::Busy {
+                name: name.to_owned(),
+            });
+        }
+        self.map.remove(name);
+        Ok(kept)
+    }
+}
+
+/// Moves `instance` from `from`'s children to `to`'s: checks, then the links
+/// and the map entry, under both locks. A refusal changes nothing.
+pub(crate) fn relink(
+    instance: &Arc<dyn AnyInstance>,
+    from: &Arc<SupervisorInner>,
+    to: &Arc<SupervisorInner>,
+) -> Result<(), TransferError> {
+    let name = instance.name();
+    let (mut source, mut target);
+    if from.id < to.id {
+        source = from.children();
+        target = to.children();
+    } else {
+        target = to.children();
+        source = from.children();
+    }
+    let ours = source
+        .map
+        .get(name)
+        .is_some_and(|c| c.id() == instance.id());
+    if !ours {
+        return Err(TransferError::NotChild {
+            name: name.to_owned(),
+            supervisor: from.name.clone(),
+        });
+    }
+    if source.stopping {
+        return Err(TransferError::SourceStopped {
+            supervisor: from.name.clone(),
+        });
+    }
+    let target_stopped = || TransferError::TargetStopped {
+        supervisor: to.name.clone(),
+    };
+    if target.stopping {
+        return Err(target_stopped());
+    }
+    if instance.stop_reason().is_some() {
+        return Err(TransferError::InProgress {
+            name: name.to_owned(),
+        });
+    }
+    let (Some(from_cell), Some(to_cell)) = (from.cell(), to.cell()) else {
+        return Err(target_stopped());
+    };
+    if let Some(cell) = instance.cell() {
+        cell.unlink(from_cell);
+        cell.link(to_cell);
+    }
+    if let Some(entry) = source.map.remove(name) {
+        target.map.insert(name.to_owned(), entry);
+    }
+    let owner: Weak<SupervisorInner> = Arc::downgrade(to);
+    instance.set_owner(Some(owner as Weak<dyn Owner>));
+    Ok(())
+}
+
+/// Forgets the child `id` after it moved to another node: it leaves the
+/// children and its actor is unlinked (it stays alive as a relay). Whether
+/// it was still a child here.
+pub(crate) fn release_moved(supervisor: &SupervisorInner, name: &str, id: InstanceId) -> bool {
+    let removed = supervisor.children().remove(name, id);
+    let Some(child) = removed else {
+        return false;
+    };
+    if let (Some(cell), Some(sup)) = (child.cell(), supervisor.cell()) {
+        cell.unlink(sup);
+    }
+    child.set_owner(None);
+    true
+}

@@ -1,0 +1,98 @@
+//! The tables of one instance, by name, with their types erased.
+
+use std::any::{Any, type_name};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{Inner, Table, TableKey, TableReader, TableValue};
+use crate::error::TableError;
+use crate::id::InstanceId;
+
+/// One stored table, with its types erased.
+struct Entry {
+    table: Arc<dyn Any + Send + Sync>,
+    types: &'static str,
+}
+
+/// The tables of one instance, by name. Owned by the instance's kept parts, so
+/// it outlives every worker.
+#[derive(Default)]
+pub(crate) struct TableSet {
+    tables: Mutex<HashMap<String, Entry>>,
+}
+
+fn types_of<K, V>() -> &'static str {
+    type_name::<(K, V)>()
+}
+
+impl TableSet {
+    /// Opens the table `name`, creating it empty if it does not exist.
+    pub(crate) fn open_or_create<K: TableKey, V: TableValue>(
+        &self,
+        name: &str,
+    ) -> Result<Table<K, V>, TableError> {
+        let mut tables = self.tables.lock();
+        if let Some(entry) = tables.get(name) {
+            return downcast::<K, V>(name, entry).map(Table::from_inner);
+        }
+        let inner = Arc::new(Inner::new(name));
+        tables.insert(
+            name.to_owned(),
+            Entry {
+                table: inner.clone(),
+                types: types_of::<K, V>(),
+            },
+        );
+        Ok(Table { inner })
+    }
+
+    /// Opens an existing table for reading.
+    pub(crate) fn reader<K: TableKey, V: TableValue>(
+        &self,
+        instance: InstanceId,
+        name: &str,
+    ) -> Result<TableReader<K, V>, TableError> {
+        let tables = self.tables.lock();
+        let entry = tables.get(name).ok_or_else(|| TableError::NotFound {
+            instance,
+            table: name.to_owned(),
+        })?;
+        downcast::<K, V>(name, entry).map(TableReader::from_inner)
+    }
+
+    /// Forgets the table `name`; readers that still hold it keep their view.
+    pub(crate) fn drop_table(&self, name: &str) -> bool {
+        self.tables.lock().remove(name).is_some()
+    }
+
+    /// Takes every table out: what the source of a move to another node does
+    /// once the target has taken over.
+    pub(crate) fn take(&self) -> TableSet {
+        TableSet {
+            tables: Mutex::new(std::mem::take(&mut *self.tables.lock())),
+        }
+    }
+
+    /// The names of all tables, sorted.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tables.lock().keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+fn downcast<K: TableKey, V: TableValue>(
+    name: &str,
+    entry: &Entry,
+) -> Result<Arc<Inner<K, V>>, TableError> {
+    entry
+        .table
+        .clone()
+        .downcast::<Inner<K, V>>()
+        .map_err(|_| TableError::WrongType {
+            table: name.to_owned(),
+            actual: entry.types,
+        })
+}
