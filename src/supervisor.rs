@@ -47,15 +47,16 @@
 //! ```
 
 mod children;
+mod config;
 mod events;
+mod inner;
 
-use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use parking_lot::{Mutex, MutexGuard};
-use ractor::{ActorCell, ActorRef, SpawnErr};
+use parking_lot::Mutex;
+use ractor::SpawnErr;
 use tokio::sync::broadcast;
 
 use crate::actor::{Actor, Start};
@@ -67,101 +68,9 @@ use crate::instance::{AnyInstance, Kept, Owner, Worker};
 use crate::registry;
 use crate::restart::RestartPolicy;
 pub(crate) use children::{Children, relink};
-use events::{SupervisorActor, SupervisorMsg};
-
-/// How a supervisor treats its children.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SupervisorConfig {
-    /// The restart policy of children started without one of their own.
-    pub restart_policy: RestartPolicy,
-    /// How long a stopping child may take (its queued callback and its
-    /// `terminate`) before its actor is killed. Default: 5 seconds.
-    pub shutdown_timeout: Duration,
-    /// How many events a slow [`Supervisor::subscribe`] receiver may fall
-    /// behind before it misses some. Default: 1024.
-    pub event_capacity: usize,
-}
-
-impl Default for SupervisorConfig {
-    fn default() -> Self {
-        SupervisorConfig {
-            restart_policy: RestartPolicy::default(),
-            shutdown_timeout: Duration::from_secs(5),
-            event_capacity: 1024,
-        }
-    }
-}
-
-/// What kind of child an entry of [`Supervisor::which_children`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildKind {
-    /// A peeper instance: it supervises its own worker, so it is listed as a
-    /// supervisor, as in Erlang's `which_children`.
-    Supervisor,
-    /// A plain worker.
-    Worker,
-}
-
-/// One entry of [`Supervisor::which_children`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChildInfo {
-    /// The instance's registered name.
-    pub name: String,
-    /// The instance's identity, as [`whereis`](crate::whereis) returns it.
-    pub id: InstanceId,
-    /// Always [`ChildKind::Supervisor`] for instances.
-    pub kind: ChildKind,
-    /// The Rust type of the instance's actor.
-    pub actor_type: &'static str,
-}
-
-/// A supervisor's shared parts: its actor, its children, its events.
-pub(crate) struct SupervisorInner {
-    id: SupervisorId,
-    name: String,
-    config: SupervisorConfig,
-    actor: OnceLock<ActorRef<SupervisorMsg>>,
-    children: Mutex<Children>,
-    events: broadcast::Sender<SupervisorEvent>,
-}
-
-impl SupervisorInner {
-    pub(crate) fn cell(&self) -> Option<ActorCell> {
-        self.actor.get().map(ActorRef::get_cell)
-    }
-
-    pub(crate) fn children(&self) -> MutexGuard<'_, Children> {
-        self.children.lock()
-    }
-
-    pub(crate) fn emit(&self, event: SupervisorEvent) {
-        // No receiver is not an error: events are for whoever listens.
-        let _ = self.events.send(event);
-    }
-
-    /// The supervisor behind an instance's owner.
-    pub(crate) fn of(owner: Arc<dyn Owner>) -> Option<Arc<SupervisorInner>> {
-        owner.as_any().downcast::<SupervisorInner>().ok()
-    }
-}
-
-impl Owner for SupervisorInner {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn emit(&self, event: SupervisorEvent) {
-        SupervisorInner::emit(self, event);
-    }
-
-    fn released(&self, name: &str, id: InstanceId) {
-        registry::release(name, id);
-    }
-
-    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-}
+pub use config::{ChildInfo, ChildKind, SupervisorConfig};
+use events::SupervisorActor;
+pub(crate) use inner::SupervisorInner;
 
 /// A handle to a dynamic supervisor; cheap to clone. See the [module docs](self).
 #[derive(Clone)]

@@ -11,7 +11,8 @@ use std::sync::{Arc, Weak};
 
 use ractor::ActorId;
 
-use super::{ChildInfo, ChildKind, SupervisorInner};
+use super::SupervisorInner;
+use super::config::{ChildInfo, ChildKind};
 use crate::actor::Actor;
 use crate::error::{LookupError, StopError, TransferError};
 use crate::id::InstanceId;

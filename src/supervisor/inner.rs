@@ -1,0 +1,65 @@
+//! [`SupervisorInner`]: the parts of a supervisor every handle shares, and
+//! what an instance sees of it ([`Owner`]).
+
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, MutexGuard};
+use ractor::{ActorCell, ActorRef};
+use tokio::sync::broadcast;
+
+use super::children::Children;
+use super::config::SupervisorConfig;
+use super::events::SupervisorMsg;
+use crate::event::SupervisorEvent;
+use crate::id::{InstanceId, SupervisorId};
+use crate::instance::Owner;
+use crate::registry;
+
+/// A supervisor's shared parts: its actor, its children, its events.
+pub(crate) struct SupervisorInner {
+    pub(crate) id: SupervisorId,
+    pub(crate) name: String,
+    pub(crate) config: SupervisorConfig,
+    pub(crate) actor: OnceLock<ActorRef<SupervisorMsg>>,
+    pub(crate) children: Mutex<Children>,
+    pub(crate) events: broadcast::Sender<SupervisorEvent>,
+}
+
+impl SupervisorInner {
+    pub(crate) fn cell(&self) -> Option<ActorCell> {
+        self.actor.get().map(ActorRef::get_cell)
+    }
+
+    pub(crate) fn children(&self) -> MutexGuard<'_, Children> {
+        self.children.lock()
+    }
+
+    pub(crate) fn emit(&self, event: SupervisorEvent) {
+        // No receiver is not an error: events are for whoever listens.
+        let _ = self.events.send(event);
+    }
+
+    /// The supervisor behind an instance's owner.
+    pub(crate) fn of(owner: Arc<dyn Owner>) -> Option<Arc<SupervisorInner>> {
+        owner.as_any().downcast::<SupervisorInner>().ok()
+    }
+}
+
+impl Owner for SupervisorInner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn emit(&self, event: SupervisorEvent) {
+        SupervisorInner::emit(self, event);
+    }
+
+    fn released(&self, name: &str, id: InstanceId) {
+        registry::release(name, id);
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
