@@ -3,17 +3,17 @@
 //!
 //! # The parts, by name
 //!
-//! - [`Kept`](kept): what outlives every worker: the behaviour, the last
-//!   [`Committed`](kept) state and dictionary, the tables, the timers, the
+//! - `Kept` (`instance/kept.rs`): what outlives every worker: the
+//!   behaviour, the last `Committed` state and dictionary, the tables, the timers, the
 //!   inbox's rescue lists, the restart window, the owner (its supervisor).
 //!   Every [`Handle`](crate::Handle), the supervisor and the registry point
 //!   to it.
-//! - [`Worker`](worker): the ractor actor that runs the callbacks; its
+//! - `Worker` (`instance/worker.rs`): the ractor actor that runs the callbacks; its
 //!   mailbox is the instance's inbox. A worker crash is not an actor crash.
 //! - [`Envelope`]: what the worker's mailbox carries: a call, a cast, an info
 //!   message, a wake-up, or a job to run in the loop (the seam a move to
 //!   another node uses).
-//! - [`AnyInstance`](any): the kept parts with the actor type erased, as
+//! - `AnyInstance` (`instance/any.rs`): the kept parts with the actor type erased, as
 //!   supervisors and the registry hold them.
 //!
 //! # Who owns what

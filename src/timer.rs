@@ -10,8 +10,8 @@
 //! when the instance stops for good.
 //!
 //! The task holds only a weak reference to the instance, so a pending timer
-//! never keeps a stopped instance alive. [`Timers`] is generic over the info
-//! message type and reaches its instance through [`TimerTarget`], so this
+//! never keeps a stopped instance alive. `Timers` is generic over the info
+//! message type and reaches its instance through `TimerTarget`, so this
 //! module knows nothing of instances.
 
 use std::collections::HashMap;

@@ -14,7 +14,8 @@ use crate::id::{InstanceId, TimerId};
 use crate::instance::Kept;
 use crate::table::{Table, TableKey, TableValue};
 
-/// The context a callback runs in; see the [module docs](self).
+/// The context a callback runs in: the instance's name and handle, its
+/// dictionary, its tables and its timers.
 pub struct Context<A: Actor> {
     kept: Arc<Kept<A>>,
     /// The callback's working copy of the dictionary; it becomes the kept one

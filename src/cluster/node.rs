@@ -633,7 +633,7 @@ impl Node {
     /// Calls the instance `name` of kind `A`, wherever it runs.
     ///
     /// # Errors
-    /// [`RemoteCallError::NotFound`] if no node runs it,
+    /// [`RemoteCallError::Lookup`] if no node runs it,
     /// [`RemoteCallError::Unreachable`] if its node cannot be reached, and the
     /// instance's own [`CallError`](crate::CallError)s.
     pub async fn call<A: Portable>(

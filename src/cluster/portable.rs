@@ -89,6 +89,15 @@ pub struct Parts {
     pub(crate) dictionary: BTreeMap<String, EntryCodec>,
 }
 
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("tables", &self.tables.keys().collect::<Vec<_>>())
+            .field("dictionary", &self.dictionary.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl Parts {
     /// Declares the table `name`, with keys `K` and values `V`.
     pub fn table<K, V>(&mut self, name: &str) -> &mut Self

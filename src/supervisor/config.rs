@@ -13,7 +13,7 @@ pub struct SupervisorConfig {
     /// How long a stopping child may take (its queued callback and its
     /// `terminate`) before its actor is killed. Default: 5 seconds.
     pub shutdown_timeout: Duration,
-    /// How many events a slow [`Supervisor::subscribe`] receiver may fall
+    /// How many events a slow [`Supervisor::subscribe`](crate::Supervisor::subscribe) receiver may fall
     /// behind before it misses some. Default: 1024.
     pub event_capacity: usize,
 }
@@ -28,7 +28,7 @@ impl Default for SupervisorConfig {
     }
 }
 
-/// What kind of child an entry of [`Supervisor::which_children`] is.
+/// What kind of child an entry of [`Supervisor::which_children`](crate::Supervisor::which_children) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChildKind {
     /// A peeper instance: it supervises its own worker, so it is listed as a
@@ -38,7 +38,7 @@ pub enum ChildKind {
     Worker,
 }
 
-/// One entry of [`Supervisor::which_children`].
+/// One entry of [`Supervisor::which_children`](crate::Supervisor::which_children).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildInfo {
     /// The instance's registered name.
