@@ -112,7 +112,9 @@
 //! ## Map of the crate
 //!
 //! From the bottom of the house up; a module imports only from the ones
-//! above it in this list, or from its own folder:
+//! above it in this list, or from its own floor (the behaviour, the instance
+//! that runs it and its handle name each other). Nothing below the registry
+//! imports the registry, the supervisor or the cluster:
 //!
 //! - [`id`]: the identities; [`error`]: one error enum per concern;
 //!   [`event`](mod@event): [`SupervisorEvent`].

@@ -67,7 +67,7 @@ pub use crate::id::{InstanceId, SupervisorId};
 use crate::instance::{AnyInstance, Kept, Owner, Worker};
 use crate::registry;
 use crate::restart::RestartPolicy;
-pub(crate) use children::{Children, relink};
+pub(crate) use children::Children;
 pub use config::{ChildInfo, ChildKind, SupervisorConfig};
 use events::SupervisorActor;
 pub(crate) use inner::SupervisorInner;
@@ -163,10 +163,6 @@ impl Supervisor {
     /// Whether it accepts children (it has not been asked to stop).
     pub fn is_running(&self) -> bool {
         !self.inner.children().stopping
-    }
-
-    pub(crate) fn inner(&self) -> &Arc<SupervisorInner> {
-        &self.inner
     }
 
     /// Whether `kept`'s current owner is this supervisor.
@@ -315,13 +311,18 @@ impl Supervisor {
         self.inner.events.subscribe()
     }
 
-    /// Moves the instance `name` from this supervisor to `to`; see
-    /// [`transfer`](crate::transfer()).
+    /// Moves the instance `name` from this supervisor to `to` in O(1),
+    /// copying nothing; see [`transfer`](mod@crate::transfer).
     ///
     /// # Errors
-    /// As [`transfer`](crate::transfer()).
+    /// Each leaves the instance here, running, with its state:
+    /// [`TransferError::Lookup`] (no such name), [`TransferError::NotChild`]
+    /// (not under this supervisor), [`TransferError::SameSupervisor`],
+    /// [`TransferError::TargetStopped`], [`TransferError::SourceStopped`],
+    /// [`TransferError::InProgress`] (another transfer, a move or a stop of
+    /// it is under way).
     pub async fn transfer(&self, name: &str, to: &Supervisor) -> Result<(), TransferError> {
-        crate::transfer::transfer(name, self, to).await
+        children::transfer(name, &self.inner, &to.inner)
     }
 
     /// Stops every child as [`Supervisor::terminate_child`] does (queued

@@ -43,13 +43,12 @@
 //! # }
 //! ```
 
-use crate::error::{LookupError, TransferError};
-use crate::event::SupervisorEvent;
-use crate::registry;
-use crate::supervisor::{Supervisor, relink};
+use crate::error::TransferError;
+use crate::supervisor::Supervisor;
 
 /// Moves the instance registered as `name` from supervisor `from` to `to`, in
-/// O(1), copying nothing; its name and every handle stay valid.
+/// O(1), copying nothing; its name and every handle stay valid. The same as
+/// [`Supervisor::transfer`].
 ///
 /// # Errors
 /// Each leaves the instance under `from`, running, with its state:
@@ -59,40 +58,13 @@ use crate::supervisor::{Supervisor, relink};
 /// [`TransferError::InProgress`] (another transfer, a move or a stop of it is
 /// under way).
 pub async fn transfer(name: &str, from: &Supervisor, to: &Supervisor) -> Result<(), TransferError> {
-    let instance = registry::get(name).ok_or_else(|| LookupError::NotFound {
-        name: name.to_owned(),
-    })?;
-    if from.id() == to.id() {
-        return Err(TransferError::SameSupervisor {
-            name: name.to_owned(),
-            supervisor: from.name().to_owned(),
-        });
-    }
-    if !instance.try_claim() {
-        return Err(TransferError::InProgress {
-            name: name.to_owned(),
-        });
-    }
-    let moved = relink(&instance, from.inner(), to.inner());
-    instance.release_claim();
-    moved?;
-    tracing::info!(%name, from = %from.name(), to = %to.name(), "peeper: transferred");
-    from.inner().emit(SupervisorEvent::TransferredOut {
-        name: name.to_owned(),
-        id: instance.id(),
-        to: to.name().to_owned(),
-    });
-    to.inner().emit(SupervisorEvent::TransferredIn {
-        name: name.to_owned(),
-        id: instance.id(),
-        from: from.name().to_owned(),
-    });
-    Ok(())
+    from.transfer(name, to).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry;
     use crate::{Actor, Supervisor};
 
     struct Idle;

@@ -15,8 +15,10 @@ use super::SupervisorInner;
 use super::config::{ChildInfo, ChildKind};
 use crate::actor::Actor;
 use crate::error::{LookupError, StopError, TransferError};
+use crate::event::SupervisorEvent;
 use crate::id::InstanceId;
 use crate::instance::{AnyInstance, Kept, Owner};
+use crate::registry;
 
 /// The children of one supervisor, by name.
 #[derive(Default)]
@@ -115,9 +117,47 @@ impl Children {
     }
 }
 
+/// Transfers the instance `name` from `from` to `to`: claims it, moves it
+/// ([`relink`]), and reports it on both sides.
+pub(crate) fn transfer(
+    name: &str,
+    from: &Arc<SupervisorInner>,
+    to: &Arc<SupervisorInner>,
+) -> Result<(), TransferError> {
+    let instance = registry::get(name).ok_or_else(|| LookupError::NotFound {
+        name: name.to_owned(),
+    })?;
+    if from.id == to.id {
+        return Err(TransferError::SameSupervisor {
+            name: name.to_owned(),
+            supervisor: from.name.clone(),
+        });
+    }
+    if !instance.try_claim() {
+        return Err(TransferError::InProgress {
+            name: name.to_owned(),
+        });
+    }
+    let moved = relink(&instance, from, to);
+    instance.release_claim();
+    moved?;
+    tracing::info!(%name, from = %from.name, to = %to.name, "peeper: transferred");
+    from.emit(SupervisorEvent::TransferredOut {
+        name: name.to_owned(),
+        id: instance.id(),
+        to: to.name.clone(),
+    });
+    to.emit(SupervisorEvent::TransferredIn {
+        name: name.to_owned(),
+        id: instance.id(),
+        from: from.name.clone(),
+    });
+    Ok(())
+}
+
 /// Moves `instance` from `from`'s children to `to`'s: checks, then the links
 /// and the map entry, under both locks. A refusal changes nothing.
-pub(crate) fn relink(
+fn relink(
     instance: &Arc<dyn AnyInstance>,
     from: &Arc<SupervisorInner>,
     to: &Arc<SupervisorInner>,
