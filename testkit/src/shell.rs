@@ -286,7 +286,11 @@ impl Shell {
                 h.cast(Cast::Fill { rows, bytes })
                     .map_err(|e| e.to_string())?;
                 // The call queues behind the fill: once answered, it is done.
-                h.call(Call::Get).await.map_err(|e| e.to_string())?;
+                // A million rows take seconds in a debug build on a busy
+                // machine, more than a call's default 5 s.
+                h.call_timeout(Call::Get, Duration::from_secs(120))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(String::new())
             }
             ["load", name, sender, calls] => {
