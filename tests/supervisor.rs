@@ -1,8 +1,10 @@
-//! The dynamic supervisor: listing, counting, stopping children, events.
+//! The dynamic supervisor: listing, counting, stopping children (queued
+//! messages first, a second time harmlessly), events, and instances that run
+//! on by name when every handle is gone.
 
 mod common;
 
-use common::{Cast, Probe, supervisor, unique, value};
+use common::{Call, Cast, Gate, Probe, Reply, bounded, supervised, supervisor, unique, value};
 use peeper::{ChildKind, StartError, StopError, StopReason, Supervisor, SupervisorEvent};
 
 #[tokio::test]
@@ -141,4 +143,64 @@ async fn events_report_starts_and_transfers() {
     );
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test]
+async fn terminate_twice_is_not_child_the_second_time() {
+    let (sup, h) = supervised("sup-term-twice").await;
+    bounded(sup.terminate_child::<Probe>(h.name()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        bounded(sup.terminate_child::<Probe>(h.name())).await,
+        Err(StopError::NotChild { .. })
+    ));
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn stopping_a_supervisor_with_queued_messages_handles_them_first() {
+    let (sup, h) = supervised("sup-stop-queue").await;
+    let gate = Gate::default();
+    h.cast(Cast::AddThenWait(1, gate.clone())).unwrap();
+    gate.reached.notified().await;
+    for _ in 0..100 {
+        h.cast(Cast::Incr).unwrap();
+    }
+    let stopping = tokio::spawn({
+        let sup = sup.clone();
+        async move { sup.stop().await }
+    });
+    tokio::task::yield_now().await;
+    gate.release.notify_one();
+    bounded(stopping).await.unwrap();
+    assert_eq!(
+        h.last_state().value,
+        101,
+        "queued casts handled before the stop"
+    );
+}
+
+#[tokio::test]
+async fn stopping_a_supervisor_twice_is_harmless() {
+    let (sup, _h) = supervised("sup-stop-twice").await;
+    bounded(sup.stop()).await;
+    bounded(sup.stop()).await;
+    assert!(!sup.is_running());
+}
+
+#[tokio::test]
+async fn dropping_every_handle_leaves_the_instance_running_by_name() {
+    let sup = supervisor("sup-drop").await;
+    let name = unique("sup-drop-p");
+    {
+        let h = sup
+            .start_child(&name, Probe::default(), Default::default())
+            .await
+            .unwrap();
+        h.cast(Cast::Add(8)).unwrap();
+    }
+    let r = bounded(peeper::call::<Probe>(&name, Call::Get)).await;
+    assert_eq!(r, Ok(Reply::Value(8)));
+    sup.stop().await;
 }

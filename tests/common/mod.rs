@@ -1,6 +1,7 @@
-//! A probe actor for the scenario tests: a counter that can also crash in
-//! every way on demand, wait at a sync point, keep per-sender sequence checks,
-//! and record its inits and terminations.
+//! Shared set-up for the scenario tests: a probe actor (a counter that can
+//! also crash in every way on demand, wait at a sync point, keep per-sender
+//! sequence checks, and record its inits and terminations), fresh names and
+//! supervisors, and [`bounded`] for cases that must not hang.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -235,4 +236,25 @@ pub async fn dict(h: &peeper::Handle<Probe>, key: &'static str) -> Option<i64> {
         Reply::Dict(v) => v,
         other => panic!("unexpected reply {other:?}"),
     }
+}
+
+/// A fresh supervisor with one default probe under it.
+pub async fn supervised(prefix: &str) -> (Supervisor, peeper::Handle<Probe>) {
+    let sup = supervisor(prefix).await;
+    let h = sup
+        .start_child(unique(prefix), Probe::default(), Default::default())
+        .await
+        .expect("a fresh probe");
+    (sup, h)
+}
+
+/// The most a case that must not hang may take.
+pub const BOUND: Duration = Duration::from_secs(10);
+
+/// Awaits `f` for at most [`BOUND`], so that a hang fails the case instead
+/// of stalling the suite.
+pub async fn bounded<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(BOUND, f)
+        .await
+        .expect("the case finished within its bound")
 }

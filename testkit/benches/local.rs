@@ -2,15 +2,14 @@
 //! ractor and a hand-written tokio actor, casts and restarts against the size
 //! of the state, and local transfers against the size of state and tables.
 //!
-//! `cargo bench --bench local`; the one-run summary with ratios is
-//! `cargo run --release --example bench_report -- --quick`.
-
-mod support;
+//! `cargo bench -p peeper-testkit --bench local`; the one-run summary with
+//! ratios is `cargo run --release -p peeper-testkit --example bench_report --
+//! --quick --only-local`.
 
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use support::{
+use peeper_testkit::bench::{
     BenchState, Cast, PlainMsg, bench_instance, casts_then_call, kill_then_call, map_1mib,
     mpsc_actor, mpsc_call, plain_ractor, transfer_round_trips, transfer_setup, vec_1mib,
 };

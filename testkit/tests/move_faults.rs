@@ -1,20 +1,19 @@
-//! S7: failure during a move between nodes, with real `kill -9` (and
-//! `kill -STOP`) of node processes. If the target dies or falls silent while
-//! the table streams, the move fails and the instance runs on at the source
-//! with its state; if the source dies after the target took over, the
+//! Failures during a move between nodes (scenario S7), with real `kill -9`
+//! (and `kill -STOP`) of node processes. If the target dies or falls silent
+//! while the table streams, the move fails and the instance runs on at the
+//! source with its state; if the source dies after the target took over, the
 //! instance runs on at the target. At no moment do two copies answer.
 
-#![cfg(feature = "cluster")]
+use peeper_testkit::nodes::{NodeProc, check};
 
-mod nodes;
-
-use nodes::{NodeProc, check};
+/// The node binary, which cargo builds for these tests.
+const PEEPER_NODE: &str = env!("CARGO_BIN_EXE_peeper-node");
 
 const ROWS: u64 = 1_000_000;
 
 fn two_nodes(cookie: &str) -> (NodeProc, NodeProc) {
-    let mut a = NodeProc::start("a", cookie);
-    let mut b = NodeProc::start("b", cookie);
+    let mut a = NodeProc::start(PEEPER_NODE, "a", cookie);
+    let mut b = NodeProc::start(PEEPER_NODE, "b", cookie);
     a.ok("supervisor src");
     b.ok("supervisor dst");
     a.ok(&format!("spawn src p {ROWS} 8"));

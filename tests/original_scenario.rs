@@ -1,4 +1,6 @@
-//! S1: the original scenario in one process.
+//! The original scenario (S1) in one process: a counter keeps its state,
+//! dictionary and table across a kill of its worker and a transfer to another
+//! supervisor, and the table is the same table, not a copy.
 
 mod common;
 

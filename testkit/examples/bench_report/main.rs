@@ -1,31 +1,21 @@
 //! Measures every performance claim in one run and prints one line per
-//! figure, `name value unit`, ratios included. With the `cluster` feature it
-//! adds the node figures, measured between node processes it starts itself
-//! (see `remote.rs`).
+//! figure, `name value unit`, ratios included: the local figures, then the
+//! node figures, measured between node processes it starts itself (see
+//! `remote.rs`).
 //!
 //! ```sh
-//! cargo run --release --example bench_report -- --quick        # < 2 minutes
-//! cargo run --release --example bench_report --features cluster -- --quick
-//! cargo run --release --example bench_report                   # longer, steadier
-//! cargo run --release --example bench_report -- --svg out.svg  # plot elsewhere
-//! cargo run --release --example bench_report --features cluster -- --quick --only-remote
+//! cargo run --release -p peeper-testkit --example bench_report -- --quick        # < 2 minutes
+//! cargo run --release -p peeper-testkit --example bench_report                   # longer, steadier
+//! cargo run --release -p peeper-testkit --example bench_report -- --svg out.svg  # plot elsewhere
+//! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-local
+//! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-remote
 //! ```
 //!
 //! Each figure is the median over several batches of per-operation times, so
 //! a noisy neighbour spoils a batch, not the figure. Ratios compare figures
 //! taken in this same run on the same runtime flavour.
 
-#[path = "../../benches/support/mod.rs"]
-mod support;
-
-#[cfg(feature = "cluster")]
-#[path = "../../tests/nodes/mod.rs"]
-mod nodes;
-#[cfg(feature = "cluster")]
 mod remote;
-#[cfg(feature = "cluster")]
-#[path = "../../src/bin/peeper-node/shell.rs"]
-mod shell;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -33,9 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use peeper::{Handle, Supervisor};
-use support::{
-    Bench, BenchState, Cast, bench_instance, casts_then_call, kill_then_call, map_1mib, mpsc_actor,
-    mpsc_call, plain_ractor, transfer_round_trips, transfer_setup, vec_1mib,
+use peeper_testkit::bench::{
+    Bench, BenchState, Cast, PlainMsg, bench_instance, casts_then_call, kill_then_call, map_1mib,
+    mpsc_actor, mpsc_call, plain_ractor, transfer_round_trips, transfer_setup, vec_1mib,
 };
 use tokio::runtime::{Builder, Runtime};
 
@@ -89,7 +79,6 @@ impl Report {
         println!("{name} {value:.2} x");
     }
 
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     fn value(&mut self, name: &str, value: f64, unit: &str) {
         println!("{name} {value:.3} {unit}");
         self.figures.push((name.to_owned(), value));
@@ -139,13 +128,13 @@ async fn calls(flavour: &'static str, e: Effort) -> [Duration; 4] {
         samples[0].push(t.elapsed() / n as u32);
         let t = Instant::now();
         for _ in 0..n {
-            ractor::call!(ractor, support::PlainMsg::Get).expect("ractor call");
+            ractor::call!(ractor, PlainMsg::Get).expect("ractor call");
         }
         samples[1].push(t.elapsed() / n as u32);
         let t = Instant::now();
         for _ in 0..n {
             ractor
-                .call(support::PlainMsg::Get, Some(Duration::from_secs(5)))
+                .call(PlainMsg::Get, Some(Duration::from_secs(5)))
                 .await
                 .expect("ractor call with timeout");
         }
@@ -485,7 +474,6 @@ fn plot(report: &Report, path: &PathBuf) -> Result<(), Box<dyn std::error::Error
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    #[cfg(feature = "cluster")]
     if let Some(status) = remote::serve_if_asked(&args) {
         std::process::exit(status);
     }
@@ -499,14 +487,15 @@ fn main() {
     let started = Instant::now();
     println!("mode {} -", if quick { "quick" } else { "full" });
     let mut report = Report::default();
-    // `--only-remote` skips the local figures (with the `cluster` feature).
+    // `--only-remote` skips the local figures, `--only-local` the node ones.
     if !args.iter().any(|a| a == "--only-remote") {
         run_calls(&mut report, effort);
         run_state_costs(&mut report, effort);
         run_load(&mut report, effort);
     }
-    #[cfg(feature = "cluster")]
-    remote::run(&mut report, quick);
+    if !args.iter().any(|a| a == "--only-local") {
+        remote::run(&mut report, quick);
+    }
     if let Some(dir) = svg.parent().filter(|d| !d.as_os_str().is_empty()) {
         // A missing folder shows up as the plot's error just below.
         let _ = std::fs::create_dir_all(dir);

@@ -1,15 +1,21 @@
-//! S2: every way to crash. In each case the state is the last completed
-//! callback's, the dictionary and tables are intact, the caller of a crashing
-//! call gets an error at once, and the messages queued behind the crash are
-//! all handled afterwards, in order.
+//! Every way to crash (scenario S2). In each case the state is the last
+//! completed callback's, the dictionary and tables are intact, the caller of
+//! a crashing call gets an error at once, and the messages queued behind the
+//! crash are all handled afterwards, in order. An `init` that fails on a
+//! fresh start is refused instead, and registers nothing.
 
 mod common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Call, Cast, Gate, Info, Probe, dict, supervisor, unique, value};
-use peeper::{CallError, Crash, Envelope, Handle, Supervisor, SupervisorEvent};
+use common::{
+    Call, Cast, Gate, Info, Probe, Reply, bounded, dict, supervised, supervisor, unique, value,
+};
+use peeper::{
+    Actor, BoxError, CallError, Context, Crash, Envelope, Handle, Start, StartError, StateMut,
+    StopReason, Supervisor, SupervisorEvent,
+};
 
 /// Upper bound for anything that must happen "at once".
 const PROMPT: Duration = Duration::from_secs(5);
@@ -21,6 +27,30 @@ async fn started(prefix: &str, probe: Probe) -> (Supervisor, Handle<Probe>) {
         .await
         .unwrap();
     (sup, h)
+}
+
+/// An actor whose fresh `init` fails in the way its state says: it panics
+/// if the state is `true`, and returns an error otherwise.
+struct BadInit;
+impl Actor for BadInit {
+    type State = bool;
+    type Call = ();
+    type Reply = ();
+    type Cast = ();
+    type Info = ();
+
+    async fn init(
+        &self,
+        state: &mut StateMut<bool>,
+        start: Start,
+        _: &mut Context<Self>,
+    ) -> Result<(), BoxError> {
+        assert_eq!(start, Start::Fresh);
+        if **state {
+            panic!("init panics");
+        }
+        Err("init refuses".into())
+    }
 }
 
 /// Holds the worker inside a callback so that messages can be queued behind
@@ -258,4 +288,130 @@ async fn an_actor_stopped_from_outside_is_respawned_with_its_kept_parts() {
         assert_eq!(sup.count(), 1);
         sup.stop().await;
     }
+}
+
+// ---- init on a fresh start -------------------------------------------------
+
+#[tokio::test]
+async fn an_init_that_fails_on_a_fresh_start_registers_nothing() {
+    let sup = supervisor("crash-init").await;
+    let name = unique("crash-init-p");
+    let r = bounded(sup.start_child(&name, BadInit, false)).await;
+    assert!(matches!(
+        r,
+        Err(StartError::InitFailed {
+            crash: Crash::Failed(_),
+            ..
+        })
+    ));
+    assert_eq!(peeper::whereis(&name), None);
+    assert_eq!(sup.count(), 0);
+    // The name is free for a good start.
+    sup.start_child(&name, Probe::default(), Default::default())
+        .await
+        .unwrap();
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn an_init_that_panics_on_a_fresh_start_is_init_failed() {
+    let sup = supervisor("crash-init-panic").await;
+    let r = bounded(sup.start_child(unique("crash-ip"), BadInit, true)).await;
+    assert!(matches!(
+        r,
+        Err(StartError::InitFailed {
+            crash: Crash::Panicked(_),
+            ..
+        })
+    ));
+    sup.stop().await;
+}
+
+// ---- what a crash discards and keeps ---------------------------------------
+
+#[tokio::test]
+async fn a_dictionary_overwrite_in_a_crashing_callback_keeps_the_earlier_value() {
+    let (sup, h) = supervised("crash-dict").await;
+    h.cast(Cast::SetDict("k", 1)).unwrap();
+    h.cast(Cast::SetDictThenPanic("k", 2)).unwrap();
+    assert_eq!(value(&h).await, 0);
+    assert_eq!(h.dictionary().get::<i64>("k"), Some(&1));
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn a_panicking_terminate_does_not_block_the_stop() {
+    let probe = Probe {
+        panic_in_terminate: true,
+        ..Probe::default()
+    };
+    let sup = supervisor("crash-term").await;
+    let h = sup
+        .start_child(unique("crash-term-p"), probe.clone(), Default::default())
+        .await
+        .unwrap();
+    bounded(sup.stop()).await;
+    assert_eq!(probe.terminated.lock().len(), 1);
+    assert_eq!(h.stop_reason(), Some(StopReason::Shutdown));
+}
+
+// ---- kills -----------------------------------------------------------------
+
+#[tokio::test]
+async fn a_kill_of_an_idle_worker_restores_it_before_the_next_message() {
+    let probe = Probe::default();
+    let sup = supervisor("crash-kill-idle").await;
+    let h = sup
+        .start_child(unique("crash-ki"), probe.clone(), Default::default())
+        .await
+        .unwrap();
+    h.cast(Cast::Add(5)).unwrap();
+    assert_eq!(value(&h).await, 5);
+    h.kill();
+    assert_eq!(value(&h).await, 5);
+    assert_eq!(probe.restores.load(Ordering::SeqCst), 1);
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_that_never_completes_is_freed_by_a_kill() {
+    let (sup, h) = supervised("crash-pending").await;
+    // The gate is never released: without the kill this call would wait an hour.
+    let gate = Gate::default();
+    let caller = tokio::spawn({
+        let (h, gate) = (h.clone(), gate.clone());
+        async move {
+            h.call_timeout(Call::AddThenWait(gate), Duration::from_secs(3600))
+                .await
+        }
+    });
+    gate.reached.notified().await;
+    let behind = tokio::spawn({
+        let h = h.clone();
+        async move { h.call(Call::Get).await }
+    });
+    h.kill();
+    let r = bounded(caller).await.unwrap();
+    assert!(matches!(
+        r,
+        Err(CallError::Crashed {
+            crash: Crash::Killed,
+            ..
+        })
+    ));
+    assert_eq!(bounded(behind).await.unwrap(), Ok(Reply::Value(0)));
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn many_kills_in_a_row_coalesce_and_lose_nothing() {
+    let (sup, h) = supervised("crash-kills").await;
+    for i in 0..50 {
+        h.cast(Cast::Incr).unwrap();
+        if i % 2 == 0 {
+            h.kill();
+        }
+    }
+    assert_eq!(bounded(value(&h)).await, 50);
+    sup.stop().await;
 }

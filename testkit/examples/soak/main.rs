@@ -4,13 +4,13 @@
 //! and every message is accounted for.
 //!
 //! ```text
-//! cargo run --release --example soak -- --seconds 30
-//! cargo run --release --example soak -- --seconds 600 --actors 50000
-//! cargo run --release --example soak --features cluster -- --seconds 30 --nodes
+//! cargo run --release -p peeper-testkit --example soak -- --seconds 30
+//! cargo run --release -p peeper-testkit --example soak -- --seconds 600 --actors 50000
+//! cargo run --release -p peeper-testkit --example soak -- --seconds 30 --nodes
 //! ```
 //!
-//! With `--nodes` (feature `cluster`) the chaos also moves instances to a
-//! second node process and back (see `nodes.rs`).
+//! With `--nodes` the chaos also moves instances to a second node process
+//! and back (see `nodes.rs`).
 //!
 //! The last line reads `lost=0 duplicated=0 rss_start_mib=… rss_end_mib=…`
 //! (resident memory once every instance has started, and at the end);
@@ -23,21 +23,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use peeper::{Actor, BoxError, Context, Handle, RestartPolicy, StateMut, Supervisor};
+use peeper_testkit::rss;
+use serde::{Deserialize, Serialize};
 
-#[cfg(feature = "cluster")]
 mod nodes;
-#[cfg(not(feature = "cluster"))]
-mod nodes {
-    //! Without the `cluster` feature there is no second node.
-    pub struct Peer;
-}
 use nodes::Peer;
 
 /// Counts what it is sent, per sender, and notices gaps and repeats.
 struct Tally;
 
-#[derive(Clone, Default)]
-#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct Counts {
     /// The last sequence number seen from each sender.
     last: BTreeMap<u32, u64>,
@@ -48,7 +43,7 @@ struct Counts {
     skipped: u64,
 }
 
-#[cfg_attr(feature = "cluster", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Serialize, Deserialize)]
 enum Cast {
     Seq { sender: u32, seq: u64 },
     Panic,
@@ -114,9 +109,6 @@ fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--nodes" {
-            if cfg!(not(feature = "cluster")) {
-                return Err("--nodes needs the `cluster` feature".into());
-            }
             o.nodes = true;
             continue;
         }
@@ -146,15 +138,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         (self.0 % n as u64) as usize
     }
-}
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 #[derive(Default)]
@@ -260,7 +243,6 @@ async fn disturb(
 
 /// Moves an instance to the other node, or back if it is `away`; whether
 /// it moved.
-#[cfg(feature = "cluster")]
 async fn move_across(
     peer: Option<&mut Peer>,
     h: &Handle<Tally>,
@@ -279,32 +261,22 @@ async fn move_across(
     moved.is_ok()
 }
 
-#[cfg(not(feature = "cluster"))]
-async fn move_across(_: Option<&mut Peer>, _: &Handle<Tally>, _: &Supervisor, _: bool) -> bool {
-    false
-}
-
 /// Node b, with `--nodes`.
 async fn start_peer(o: &Options) -> Result<Option<Peer>, Box<dyn std::error::Error>> {
-    #[cfg(feature = "cluster")]
     if o.nodes {
         return Ok(Some(Peer::start(o.supervisors).await?));
     }
-    let _ = o;
     Ok(None)
 }
 
 async fn stop_peer(peer: Option<Peer>) {
-    #[cfg(feature = "cluster")]
     if let Some(peer) = peer {
         peer.stop().await;
     }
-    let _ = peer;
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    #[cfg(feature = "cluster")]
     if std::env::args().nth(1).as_deref() == Some(nodes::PEER_FLAG) {
         let supervisors = std::env::args()
             .nth(3)
@@ -338,7 +310,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         owner.push(s);
     }
     let peer = start_peer(&o).await?;
-    let rss_start = rss_mib();
+    let rss_start = rss::resident_mib();
     println!(
         "started {} instances under {} supervisors; rss {rss_start:.1} MiB",
         o.actors, o.supervisors
@@ -381,7 +353,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             chaos.kills.load(Ordering::Relaxed),
             chaos.transfers.load(Ordering::Relaxed),
             chaos.node_moves.load(Ordering::Relaxed),
-            rss_mib()
+            rss::resident_mib()
         );
     }
     stop.store(true, Ordering::Relaxed);
@@ -424,7 +396,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "lost={lost} duplicated={duplicated} rss_start_mib={rss_start:.1} rss_end_mib={:.1}",
-        rss_mib()
+        rss::resident_mib()
     );
     if lost != 0 || duplicated != 0 {
         std::process::exit(1);

@@ -1,7 +1,8 @@
 //! Nodes over TLS (ractor_cluster's own): two TLS nodes connect, and a node
 //! without TLS cannot join them. (The nodes share this process: only the
-//! connections are checked here, as `pg` groups are process-wide.) The certificate in `tests/tls/` is a
-//! self-signed one for the name `peeper.test`, made for these tests only.
+//! connections are checked here, as `pg` groups are process-wide.) The
+//! certificate in `tests/tls/` is a self-signed one for the name
+//! `peeper.test`, made for these tests only.
 
 #![cfg(feature = "cluster")]
 

@@ -1,12 +1,14 @@
-//! S3: a worker that crashes on every message is restarted at most N times in
-//! window T, then the instance stops; its supervisor and its callers see a
-//! clear error, and its last state can still be taken out.
+//! The restart limit (scenario S3): a worker that crashes on every message
+//! is restarted at most N times in window T, then the instance stops; its
+//! supervisor and its callers see a clear error, and its last state can still
+//! be taken out.
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Call, Cast, Probe, supervisor, unique, value};
+use common::{Call, Cast, Probe, bounded, supervisor, unique, value};
 use peeper::{CallError, Crash, RestartPolicy, SendError, StopReason, SupervisorEvent};
 
 #[tokio::test]
@@ -116,5 +118,66 @@ async fn a_policy_of_zero_stops_at_the_first_crash() {
         ),
         "{r:?}"
     );
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn init_that_panics_after_every_restore_ends_in_the_restart_limit() {
+    let probe = Probe::default();
+    probe.failing_restores.store(u32::MAX, Ordering::SeqCst);
+    let sup = supervisor("limit-init-loop").await;
+    let h = sup
+        .start_child_with(
+            unique("limit-il"),
+            probe,
+            Default::default(),
+            RestartPolicy::new(5, Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    h.cast(Cast::Add(3)).unwrap();
+    let _ = bounded(h.call(Call::Panic)).await;
+    let r = bounded(h.call(Call::Get)).await;
+    assert!(matches!(
+        r,
+        Err(CallError::Stopped {
+            reason: StopReason::RestartLimit { .. },
+            ..
+        })
+    ));
+    assert_eq!(h.last_state().value, 3, "the last state is still there");
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_storm_of_casts_is_reported_to_the_supervisor() {
+    let sup = supervisor("limit-storm").await;
+    let mut events = sup.subscribe();
+    let h = sup
+        .start_child_with(
+            unique("limit-storm-p"),
+            Probe::default(),
+            Default::default(),
+            RestartPolicy::new(10, Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        // Refused once it has stopped: that is the point.
+        let _ = h.cast(Cast::Panic);
+    }
+    let reason = bounded(async {
+        loop {
+            if let SupervisorEvent::ChildStopped { reason, .. } = events.recv().await.unwrap() {
+                break reason;
+            }
+        }
+    })
+    .await;
+    assert!(matches!(
+        reason,
+        StopReason::RestartLimit { restarts: 11, .. }
+    ));
+    assert!(matches!(h.cast(Cast::Incr), Err(SendError::Stopped { .. })));
     sup.stop().await;
 }

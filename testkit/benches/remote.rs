@@ -1,19 +1,17 @@
-//! Criterion benches across two node processes on 127.0.0.1 (feature
-//! `cluster`): a call by name to an instance on the other node against a
-//! plain ractor_cluster call, a live move of a table against its size, and a
-//! drain of N small instances. The nodes are `peeper-node` processes; each
-//! sample asks a node to run the operation `iters` times and report the time.
+//! Criterion benches across two node processes on 127.0.0.1: a call by name
+//! to an instance on the other node against a plain ractor_cluster call, a
+//! live move of a table against its size, and a drain of N small instances.
+//! The nodes are `peeper-node` processes; each sample asks a node to run the
+//! operation `iters` times and report the time.
 //!
-//! `cargo bench --features cluster --bench remote`; the one-run summary with
-//! ratios is `cargo run --release --example bench_report --features cluster -- --quick`.
-
-#[path = "../tests/nodes/mod.rs"]
-mod nodes;
+//! `cargo bench -p peeper-testkit --bench remote`; the one-run summary with
+//! ratios is `cargo run --release -p peeper-testkit --example bench_report --
+//! --quick --only-remote`.
 
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use nodes::NodeProc;
+use peeper_testkit::nodes::NodeProc;
 
 /// A node that lives as long as a long bench may need.
 fn node(name: &str, cookie: &str) -> NodeProc {

@@ -1,8 +1,9 @@
 //! The node shell: one peeper node driven by line commands on standard input,
-//! one answer line each on standard output. `peeper-node` runs it; the
-//! multi-node tests and the benchmark report start such processes. It ends
-//! when its input closes or after `--lifetime-secs` (default 120), whichever
-//! comes first.
+//! one answer line each on standard output. The `peeper-node` binary runs it,
+//! and [`NodeProc`](crate::nodes::NodeProc) starts and drives such processes
+//! for the multi-node tests and benches; the benchmark report runs it in
+//! copies of itself. It ends when its input closes or after `--lifetime-secs`
+//! (default 120), whichever comes first.
 //!
 //! ```text
 //! peeper-node --name a --cookie secret [--port 0] [--lifetime-secs 120]
@@ -45,6 +46,8 @@ use peeper::{Actor, BoxError, Context, StateMut, Supervisor};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::task::JoinHandle;
+
+use crate::rss;
 
 /// A table row: bytes that serde keeps as one block (a plain `Vec<u8>` would
 /// be encoded byte by byte).
@@ -252,16 +255,6 @@ fn args(raw: Vec<String>) -> Result<Args, String> {
     Ok(a)
 }
 
-/// A memory figure of this process from /proc, in MiB.
-fn status_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
 /// Answered and failed calls, the longest wait, and the first error.
 type LoadResult = (u64, u64, Duration, Option<String>);
 
@@ -293,7 +286,11 @@ impl Shell {
                 h.cast(Cast::Fill { rows, bytes })
                     .map_err(|e| e.to_string())?;
                 // The call queues behind the fill: once answered, it is done.
-                h.call(Call::Get).await.map_err(|e| e.to_string())?;
+                // A million rows take seconds in a debug build on a busy
+                // machine, more than a call's default 5 s.
+                h.call_timeout(Call::Get, Duration::from_secs(120))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(String::new())
             }
             ["load", name, sender, calls] => {
@@ -524,8 +521,8 @@ impl Shell {
             }
             ["rss"] => Ok(format!(
                 "{:.1} {:.1}",
-                status_mib("VmRSS:"),
-                status_mib("VmHWM:")
+                rss::resident_mib(),
+                rss::peak_resident_mib()
             )),
             _ => Err(format!("unknown command {words:?}")),
         }

@@ -1,19 +1,18 @@
 //! Draining a node before a deploy: every instance on node A moves to B and
 //! C, spread by count, and every one still answers by name from A.
 
-#![cfg(feature = "cluster")]
+use peeper_testkit::nodes::NodeProc;
 
-mod nodes;
-
-use nodes::NodeProc;
+/// The node binary, which cargo builds for these tests.
+const PEEPER_NODE: &str = env!("CARGO_BIN_EXE_peeper-node");
 
 const INSTANCES: u64 = 300;
 
 #[test]
 fn a_drain_moves_every_instance_to_the_peers_spread_by_count() {
-    let mut a = NodeProc::start("a", "drain-cookie");
-    let mut b = NodeProc::start("b", "drain-cookie");
-    let mut c = NodeProc::start("c", "drain-cookie");
+    let mut a = NodeProc::start(PEEPER_NODE, "a", "drain-cookie");
+    let mut b = NodeProc::start(PEEPER_NODE, "b", "drain-cookie");
+    let mut c = NodeProc::start(PEEPER_NODE, "c", "drain-cookie");
     for node in [&mut a, &mut b, &mut c] {
         node.ok("supervisor rooms");
     }

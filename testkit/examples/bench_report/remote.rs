@@ -1,6 +1,6 @@
-//! The node figures (feature `cluster`): two node processes on 127.0.0.1,
-//! both this same program re-run with `--node-shell`, driven by line
-//! commands (see src/bin/peeper-node/shell.rs).
+//! The node figures: two node processes on 127.0.0.1, both this same
+//! program re-run with `--node-shell` to serve `peeper_testkit::shell`,
+//! driven by line commands through `peeper_testkit::nodes::NodeProc`.
 //!
 //! - a move of a 1 GiB table: throughput against raw loopback TCP measured
 //!   in the same run, how long the instance was frozen, the longest wait of
@@ -13,10 +13,10 @@
 use std::process::Command;
 use std::time::Instant;
 
+use peeper_testkit::nodes::NodeProc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Report;
-use super::nodes::NodeProc;
 
 /// The flag that turns this program into a node shell.
 pub const SHELL_FLAG: &str = "--node-shell";
@@ -33,7 +33,7 @@ pub fn serve_if_asked(args: &[String]) -> Option<i32> {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    Some(rt.block_on(super::shell::serve(args[1..].to_vec())))
+    Some(rt.block_on(peeper_testkit::shell::serve(args[1..].to_vec())))
 }
 
 fn node(name: &str) -> NodeProc {

@@ -1,7 +1,8 @@
-//! S4: K senders each send M numbered casts and calls to `"p"` while it is
-//! transferred back and forth between two supervisors R times (and, in a
-//! variant, while its worker is killed). Every message is handled exactly
-//! once, each sender's in the order sent, and every call is answered.
+//! No message lost (scenario S4): K senders each send M numbered casts and
+//! calls to `"p"` while it is transferred back and forth between two
+//! supervisors R times (and, in a variant, while its worker is killed). Every
+//! message is handled exactly once, each sender's in the order sent, and
+//! every call is answered.
 
 mod common;
 

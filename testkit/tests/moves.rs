@@ -1,23 +1,23 @@
-//! S6: two nodes, two OS processes on 127.0.0.1. `"p"` (state, dictionary,
-//! a table of 1M rows) runs under a supervisor on A; callers on both nodes
-//! call it by name while it moves to a supervisor on B. No call fails or is
-//! lost, each caller's order is kept, the move reports progress, A's memory
-//! does not grow with the table, and afterwards A has no copy and B answers
-//! with the same state. A node with the wrong cookie cannot join.
+//! Moves between nodes (scenario S6): two nodes, two OS processes on
+//! 127.0.0.1. `"p"` (state, dictionary, a table of 1M rows) runs under a
+//! supervisor on A; callers on both nodes call it by name while it moves to a
+//! supervisor on B. No call fails or is lost, each caller's order is kept, the
+//! move reports progress, A's memory does not grow with the table, and
+//! afterwards A has no copy and B answers with the same state. A node with
+//! the wrong cookie cannot join.
 
-#![cfg(feature = "cluster")]
+use peeper_testkit::nodes::{NodeProc, check};
 
-mod nodes;
-
-use nodes::{NodeProc, check};
+/// The node binary, which cargo builds for these tests.
+const PEEPER_NODE: &str = env!("CARGO_BIN_EXE_peeper-node");
 
 const ROWS: u64 = 1_000_000;
 const CALLS: u64 = 3_000;
 
 #[test]
 fn a_live_instance_moves_to_another_node_while_both_call_it() {
-    let mut a = NodeProc::start("a", "s6-cookie");
-    let mut b = NodeProc::start("b", "s6-cookie");
+    let mut a = NodeProc::start(PEEPER_NODE, "a", "s6-cookie");
+    let mut b = NodeProc::start(PEEPER_NODE, "b", "s6-cookie");
     a.ok("supervisor src");
     b.ok("supervisor dst");
     a.ok(&format!("spawn src p {ROWS} 8"));
@@ -70,8 +70,8 @@ fn a_live_instance_moves_to_another_node_while_both_call_it() {
 
 #[test]
 fn a_node_with_the_wrong_cookie_cannot_join() {
-    let mut a = NodeProc::start("a", "right-cookie");
-    let mut c = NodeProc::start("c", "wrong-cookie");
+    let mut a = NodeProc::start(PEEPER_NODE, "a", "right-cookie");
+    let mut c = NodeProc::start(PEEPER_NODE, "c", "wrong-cookie");
     let answer = c.send(&format!("connect {}", a.addr));
     assert!(answer.starts_with("error"), "{answer}");
     let answer = a.send(&format!("connect {}", c.addr));
@@ -81,8 +81,8 @@ fn a_node_with_the_wrong_cookie_cannot_join() {
 #[test]
 fn rows_written_during_the_move_arrive_as_they_end_up() {
     const ROUNDS: u64 = 20_000;
-    let mut a = NodeProc::start("a", "s6-churn");
-    let mut b = NodeProc::start("b", "s6-churn");
+    let mut a = NodeProc::start(PEEPER_NODE, "a", "s6-churn");
+    let mut b = NodeProc::start(PEEPER_NODE, "b", "s6-churn");
     a.ok("supervisor src");
     b.ok("supervisor dst");
     // Twins: `p` moves while it is written to, `q` stays and gets the same
@@ -111,8 +111,8 @@ fn rows_written_during_the_move_arrive_as_they_end_up() {
 
 #[test]
 fn pending_timers_travel_and_fire_at_the_target() {
-    let mut a = NodeProc::start("a", "s6-timers");
-    let mut b = NodeProc::start("b", "s6-timers");
+    let mut a = NodeProc::start(PEEPER_NODE, "a", "s6-timers");
+    let mut b = NodeProc::start(PEEPER_NODE, "b", "s6-timers");
     a.ok("supervisor src");
     b.ok("supervisor dst");
     a.ok("spawn src p 1000 8");
@@ -137,8 +137,8 @@ fn pending_timers_travel_and_fire_at_the_target() {
 #[test]
 fn casts_through_a_held_handle_keep_their_order_over_moves_there_and_back() {
     const CASTS: u64 = 50_000;
-    let mut a = NodeProc::start("a", "s6-relays");
-    let mut b = NodeProc::start("b", "s6-relays");
+    let mut a = NodeProc::start(PEEPER_NODE, "a", "s6-relays");
+    let mut b = NodeProc::start(PEEPER_NODE, "b", "s6-relays");
     a.ok("supervisor src");
     b.ok("supervisor dst");
     a.ok("spawn src p 10 8");

@@ -1,4 +1,4 @@
-//! Node moves for the soak (feature `cluster`, flag `--nodes`): this process
+//! Node moves for the soak (flag `--nodes`): this process
 //! is node "soak-a"; it starts a copy of itself as node "soak-b" on
 //! 127.0.0.1, and the chaos task moves random instances to b and back while
 //! the senders go on sending through the handles they hold. b moves an

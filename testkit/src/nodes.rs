@@ -1,10 +1,11 @@
-//! Node processes for the multi-node scenarios: each test starts
-//! `peeper-node` processes on 127.0.0.1, drives them by line commands, and
-//! ends them by their PID (dropping a [`NodeProc`] kills and reaps it). Every
-//! process also ends by itself after two minutes or when its input closes.
+//! Node processes for the multi-node scenarios: a test starts `peeper-node`
+//! processes on 127.0.0.1, drives them by line commands (see
+//! [`shell`](crate::shell) for the commands), and ends them by their PID
+//! (dropping a [`NodeProc`] kills and reaps it). Every process also ends by
+//! itself when its lifetime is over (two minutes for [`NodeProc::start`]) or
+//! when its input closes.
 
-#![allow(dead_code)] // each test file uses a part of the helpers
-
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -13,8 +14,12 @@ use std::time::Duration;
 /// How long any one answer may take: far more than it needs.
 const ANSWER: Duration = Duration::from_secs(120);
 
+/// One node process, its input and its output lines.
+#[derive(Debug)]
 pub struct NodeProc {
+    /// The node's name, as given with `--name`.
     pub name: String,
+    /// Where it listens (`127.0.0.1:port`), as it said first.
     pub addr: String,
     child: Child,
     stdin: ChildStdin,
@@ -22,16 +27,23 @@ pub struct NodeProc {
 }
 
 impl NodeProc {
-    /// Starts `peeper-node` (tests and benches only: others have no path to it).
-    pub fn start(name: &str, cookie: &str) -> NodeProc {
-        let Some(program) = option_env!("CARGO_BIN_EXE_peeper-node") else {
-            panic!("peeper-node's path is known only to tests and benches");
-        };
+    /// Starts `program`, the `peeper-node` binary, for two minutes at most.
+    /// Cargo gives its path to this crate's tests and benches only, as
+    /// `env!("CARGO_BIN_EXE_peeper-node")`.
+    ///
+    /// # Panics
+    ///
+    /// If the process cannot be started or does not say where it listens.
+    pub fn start(program: impl AsRef<OsStr>, name: &str, cookie: &str) -> NodeProc {
         NodeProc::start_with(Command::new(program), name, cookie, 120)
     }
 
     /// Starts a node shell with `command`, which must accept the shell's
-    /// arguments after its own.
+    /// arguments after its own, for `lifetime` seconds at most.
+    ///
+    /// # Panics
+    ///
+    /// As [`NodeProc::start`].
     pub fn start_with(mut command: Command, name: &str, cookie: &str, lifetime: u32) -> NodeProc {
         let lifetime = lifetime.to_string();
         let mut child = command
@@ -75,6 +87,10 @@ impl NodeProc {
     }
 
     /// The next line, or `None` if the process ended.
+    ///
+    /// # Panics
+    ///
+    /// If the process says nothing for two minutes.
     pub fn line(&mut self) -> Option<String> {
         match self.lines.recv_timeout(ANSWER) {
             Ok(line) => Some(line),
@@ -119,6 +135,7 @@ impl NodeProc {
         rest.split_whitespace().map(str::to_owned).collect()
     }
 
+    /// The node's resident memory in MiB (its `rss` command).
     pub fn rss_mib(&mut self) -> f64 {
         self.ok("rss")[0].parse().expect("a number")
     }
@@ -149,17 +166,25 @@ impl Drop for NodeProc {
 /// The fields of a `check` answer.
 #[derive(Debug, PartialEq)]
 pub struct Check {
+    /// The instance's counter.
     pub value: i64,
+    /// Numbered calls and casts it handled.
     pub handled: u64,
+    /// Numbered messages that came out of order or twice.
     pub violations: u64,
+    /// Rows in its table.
     pub rows: u64,
+    /// Its dictionary's label (`-` if none), spaces as `_`.
     pub label: String,
+    /// The name of its supervisor on that node (`-` if none, as for a relay).
     pub supervisor: String,
-    /// Deliveries of the one-shot and of the interval timer.
+    /// Deliveries of its one-shot timer.
     pub once: u64,
+    /// Deliveries of its interval timer.
     pub every: u64,
 }
 
+/// Asks `node` what the instance `name` holds (the `check` command).
 pub fn check(node: &mut NodeProc, name: &str) -> Check {
     let w = node.ok(&format!("check {name}"));
     Check {

@@ -1,6 +1,8 @@
-//! Actors and workloads shared by the criterion benches and the report
-//! command (`examples/bench_report.rs`), so that both measure the same code.
-#![allow(dead_code)]
+//! Actors and workloads shared by the criterion benches (`benches/local.rs`)
+//! and the report (`examples/bench_report`), so that both measure the same
+//! code: the peeper bench actor [`Bench`], a plain ractor actor and a
+//! hand-written tokio actor to compare it with, and timed loops of casts,
+//! kills and transfers.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
@@ -56,14 +58,24 @@ pub fn map_1mib() -> im::HashMap<u64, u64> {
 }
 
 /// The peeper bench actor, generic over its state.
+#[derive(Debug)]
 pub struct Bench<S>(PhantomData<S>);
 
 impl<S> Bench<S> {
+    /// The behaviour; the state is given at start.
     pub fn new() -> Self {
         Bench(PhantomData)
     }
 }
 
+impl<S> Default for Bench<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the bench actor is sent.
+#[derive(Debug)]
 pub enum Cast {
     /// Reads the state: must copy nothing.
     Noop,
@@ -125,14 +137,17 @@ impl<S: BenchState> Actor for Bench<S> {
 }
 
 /// A plain ractor actor that answers its state.
+#[derive(Debug)]
 pub struct PlainRactor;
 
-// ractor's `cluster` feature (peeper's `cluster`) turns off ractor's blanket
-// `Message` impl.
-#[cfg(feature = "cluster")]
+// ractor's `cluster` feature (peeper's `cluster`, always on here) turns off
+// ractor's blanket `Message` impl.
 impl ractor::Message for PlainMsg {}
 
+/// What the plain ractor actor is sent.
+#[derive(Debug)]
 pub enum PlainMsg {
+    /// Answers its state.
     Get(RpcReplyPort<u64>),
 }
 
@@ -160,6 +175,7 @@ impl ractor::Actor for PlainRactor {
     }
 }
 
+/// Spawns a [`PlainRactor`].
 pub async fn plain_ractor() -> ActorRef<PlainMsg> {
     let (actor, _) = ractor::Actor::spawn(None, PlainRactor, ())
         .await
@@ -179,6 +195,7 @@ pub fn mpsc_actor() -> mpsc::Sender<oneshot::Sender<u64>> {
     tx
 }
 
+/// One call to the hand-written actor: a reply sender in, a value back.
 pub async fn mpsc_call(tx: &mpsc::Sender<oneshot::Sender<u64>>) -> u64 {
     let (reply, rx) = oneshot::channel();
     tx.send(reply).await.expect("mpsc actor alive");
