@@ -13,6 +13,7 @@ use common::{
 };
 use peeper::{
     Actor, CallError, LookupError, SendError, StartError, StopError, StopReason, TransferError,
+    Undelivered,
 };
 
 /// Upper bound for anything that must fail "at once".
@@ -37,18 +38,26 @@ async fn an_unknown_name_fails_at_once_for_call_cast_send_and_transfer() {
     let call = tokio::time::timeout(PROMPT, peeper::call::<Probe>("s5-nobody", Call::Get))
         .await
         .expect("no hang on an unknown name");
-    assert!(matches!(call, Err(CallError::NotFound { name }) if name == "s5-nobody"));
     assert!(matches!(
-        peeper::cast::<Probe>("s5-nobody", Cast::Incr),
-        Err(SendError::NotFound { .. })
+        call,
+        Err(CallError::Lookup(LookupError::NotFound { name })) if name == "s5-nobody"
     ));
+    let refused = peeper::cast::<Probe>("s5-nobody", Cast::Add(7)).unwrap_err();
     assert!(matches!(
-        peeper::send::<Probe>("s5-nobody", common::Info::Incr),
-        Err(SendError::NotFound { .. })
+        refused.reason(),
+        Undelivered::Lookup(LookupError::NotFound { .. })
+    ));
+    assert!(
+        matches!(refused.into_message(), Cast::Add(7)),
+        "the refused cast comes back"
+    );
+    assert!(matches!(
+        peeper::send::<Probe>("s5-nobody", common::Info::Incr).map_err(SendError::without_message),
+        Err(Undelivered::Lookup(LookupError::NotFound { .. }))
     ));
     assert!(matches!(
         peeper::transfer("s5-nobody", &a, &b).await,
-        Err(TransferError::NotFound { .. })
+        Err(TransferError::Lookup(LookupError::NotFound { .. }))
     ));
     a.stop().await;
     b.stop().await;
@@ -73,15 +82,15 @@ async fn a_name_of_another_actor_type_is_wrong_type_everywhere() {
     ));
     assert!(matches!(
         bounded(peeper::call::<Other>(&name, ())).await,
-        Err(CallError::WrongType { .. })
+        Err(CallError::Lookup(LookupError::WrongType { .. }))
     ));
     assert!(matches!(
-        peeper::cast::<Other>(&name, ()),
-        Err(SendError::WrongType { .. })
+        peeper::cast::<Other>(&name, ()).map_err(SendError::without_message),
+        Err(Undelivered::Lookup(LookupError::WrongType { .. }))
     ));
     assert!(matches!(
         bounded(sup.terminate_child::<Other>(&name)).await,
-        Err(StopError::WrongType { .. })
+        Err(StopError::Lookup(LookupError::WrongType { .. }))
     ));
     assert_eq!(value(&h).await, 0, "the instance runs on");
     sup.stop().await;
@@ -185,8 +194,13 @@ async fn call_cast_and_send_after_stop_are_stopped() {
             ..
         })
     ));
-    assert!(matches!(h.cast(Cast::Incr), Err(SendError::Stopped { .. })));
-    assert!(matches!(h.send(Info::Incr), Err(SendError::Stopped { .. })));
+    let refused = h.cast(Cast::Add(3)).unwrap_err();
+    assert!(matches!(refused.reason(), Undelivered::Stopped { .. }));
+    assert!(matches!(refused.into_message(), Cast::Add(3)));
+    assert!(matches!(
+        h.send(Info::Incr).map_err(SendError::without_message),
+        Err(Undelivered::Stopped { .. })
+    ));
     assert_eq!(h.supervisor_name(), None);
     sup.stop().await;
 }

@@ -123,7 +123,7 @@ async fn stops_from_outside_lose_no_accepted_message(kill: bool) {
     };
 
     let mut respawns = 0;
-    for round in 0..STOPS {
+    for _ in 0..STOPS {
         let actor = handle.actor_ref().expect("running");
         if kill {
             actor.kill();

@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{Call, Cast, Probe, bounded, supervisor, unique, value};
-use peeper::{CallError, Crash, RestartPolicy, SendError, StopReason, SupervisorEvent};
+use peeper::{
+    CallError, Crash, RestartPolicy, SendError, StopReason, SupervisorEvent, Undelivered,
+};
 
 #[tokio::test]
 async fn too_many_crashes_stop_the_instance_with_a_clear_error() {
@@ -48,7 +50,10 @@ async fn too_many_crashes_stop_the_instance_with_a_clear_error() {
             ..
         }
     ));
-    assert!(matches!(h.cast(Cast::Incr), Err(SendError::Stopped { .. })));
+    assert!(matches!(
+        h.cast(Cast::Incr).map_err(SendError::without_message),
+        Err(Undelivered::Stopped { .. })
+    ));
 
     // The supervisor sees it too, and no longer lists it.
     let stopped = loop {
@@ -178,6 +183,9 @@ async fn a_restart_storm_of_casts_is_reported_to_the_supervisor() {
         reason,
         StopReason::RestartLimit { restarts: 11, .. }
     ));
-    assert!(matches!(h.cast(Cast::Incr), Err(SendError::Stopped { .. })));
+    assert!(matches!(
+        h.cast(Cast::Incr).map_err(SendError::without_message),
+        Err(Undelivered::Stopped { .. })
+    ));
     sup.stop().await;
 }

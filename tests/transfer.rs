@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Cast, Gate, Info, Probe, bounded, supervised, supervisor, unique, value};
-use peeper::TransferError;
+use peeper::{LookupError, TransferError};
 
 // ---- refusals --------------------------------------------------------------
 
@@ -54,7 +54,7 @@ async fn transfer_from_a_stopped_supervisor_finds_no_child() {
     a.stop().await;
     assert!(matches!(
         peeper::transfer(&name, &a, &b).await,
-        Err(TransferError::NotFound { .. })
+        Err(TransferError::Lookup(LookupError::NotFound { .. }))
     ));
     assert_eq!(b.count(), 0);
     b.stop().await;
