@@ -12,10 +12,8 @@
 //!
 //! `--serve <name>` is the peer's role; the driver passes it, you need not.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::error::Error;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
@@ -284,43 +282,8 @@ async fn drive(mib: u64) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Counts live heap bytes, because RSS alone hides what a move frees: the
-/// allocator keeps freed pages for reuse.
-struct Counting;
-
-/// Live heap bytes, kept by [`Counting`].
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call goes to the system allocator unchanged; only sizes are counted.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            LIVE.fetch_add(layout.size(), Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    // Forwarded, so that growing a buffer stays as cheap as without counting.
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, size) };
-        if !new.is_null() {
-            // Wraps to a subtraction when the block shrinks.
-            LIVE.fetch_add(size.wrapping_sub(layout.size()), Relaxed);
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// RSS from /proc (Linux only) and live heap bytes.
+/// RSS from /proc (Linux only). The allocator may keep freed pages for
+/// reuse, so RSS falls later and less than the heap does.
 fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib = status.lines().find_map(|l| {
@@ -328,8 +291,7 @@ fn memory() -> String {
         value.parse::<u64>().ok()
     });
     let rss = kib.map_or("n/a".into(), |kib| format!("{} MiB", kib / 1024));
-    let heap = LIVE.load(Relaxed) >> 20;
-    format!("RSS {rss}, heap in use {heap} MiB")
+    format!("RSS {rss}")
 }
 
 /// How to call it, for argument errors.

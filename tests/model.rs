@@ -65,6 +65,7 @@ impl World {
     async fn new() -> World {
         let mut sups = Vec::new();
         for _ in 0..SUPERVISORS {
+            peeper::crash_report::route_to_tracing();
             sups.push(Supervisor::start(unique("model-sup")).await.unwrap());
         }
         let mut handles = Vec::new();

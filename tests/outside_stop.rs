@@ -95,7 +95,7 @@ async fn stops_from_outside_lose_no_accepted_message(kill: bool) {
                     };
                     sent.expect("the instance never stops for good here");
                     accepted += 1;
-                    if accepted % 32 == 0 {
+                    if accepted.is_multiple_of(32) {
                         // Paced: a call behind each batch keeps the backlog
                         // short, and must be answered too.
                         handle.call(Call::Report).await.expect("answered");

@@ -427,13 +427,12 @@ impl Mover {
                         })
                         .await?;
                     }
-                    if dirty.is_some() {
-                        if let Some(all) = port
+                    if dirty.is_some()
+                        && let Some(all) = port
                             .source(&shared.tables, table)
                             .map_err(|e| self.encode(e))?
-                        {
-                            sources.push((table.clone(), all));
-                        }
+                    {
+                        sources.push((table.clone(), all));
                     }
                 }
             }
@@ -477,13 +476,13 @@ impl Mover {
             while let Some((chunk, count)) =
                 source.next_chunk(CHUNK_BYTES).map_err(|e| self.encode(e))?
             {
-                if in_flight.len() >= WINDOW {
-                    if let Some(done) = in_flight.next().await {
-                        let (n, b) = done?;
-                        rows += n;
-                        bytes += b;
-                        self.progress(phase, rows, total, bytes);
-                    }
+                if in_flight.len() >= WINDOW
+                    && let Some(done) = in_flight.next().await
+                {
+                    let (n, b) = done?;
+                    rows += n;
+                    bytes += b;
+                    self.progress(phase, rows, total, bytes);
                 }
                 let sent = (u64::from(count), chunk.len() as u64);
                 let ask = self.ask(Request::Rows {

@@ -726,10 +726,8 @@ impl Node {
     /// The node that runs `name`: the cached route, this node, or the first
     /// peer that says it runs it.
     async fn locate(&self, name: &str, fresh: bool) -> Result<String, RemoteCallError> {
-        if !fresh {
-            if let Some(node) = self.inner.routes.get(name) {
-                return Ok(node.clone());
-            }
+        if !fresh && let Some(node) = self.inner.routes.get(name) {
+            return Ok(node.clone());
         }
         if let Some(instance) = registry::get(name) {
             let node = instance

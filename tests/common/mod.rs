@@ -2,7 +2,7 @@
 //! also crash in every way on demand, wait at a sync point, keep per-sender
 //! sequence checks, and record its inits and terminations), fresh names and
 //! supervisors, and [`bounded`] for cases that must not hang.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)] // shared by the test files, each using a part
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -216,7 +216,10 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A fresh supervisor. Callback panics, which these tests cause on purpose,
+/// go to `tracing` (silent here) instead of flooding stderr.
 pub async fn supervisor(prefix: &str) -> Supervisor {
+    peeper::crash_report::route_to_tracing();
     Supervisor::start(unique(prefix))
         .await
         .expect("a fresh supervisor name")

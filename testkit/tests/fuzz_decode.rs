@@ -3,10 +3,8 @@
 //! panic, and no single allocation may exceed the input's size by more than
 //! serde's cautious pre-allocation cap (1 MiB) because of a length prefix.
 //!
-//! `PEEPER_FUZZ_INPUTS=1000000 cargo test --release --all-features --test fuzz_decode`
+//! `PEEPER_FUZZ_INPUTS=1000000 cargo test --release -p peeper-testkit --test fuzz_decode`
 //! runs a million inputs; the default fits CI.
-
-#![cfg(feature = "cluster")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
