@@ -16,6 +16,7 @@ use ractor::{ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use super::{SupervisorInner, finish_stop};
 use crate::error::{Crash, StopReason};
 use crate::event::SupervisorEvent;
+use crate::instance::AnyInstance;
 use crate::registry;
 
 /// Messages of the supervisor's actor.
@@ -38,15 +39,7 @@ impl SupervisorInner {
             return;
         };
         if let Some(reason) = child.stop_reason() {
-            let removed = self.children().remove(child.name(), child.id()).is_some();
-            finish_stop(&*child);
-            if removed {
-                self.emit(SupervisorEvent::ChildStopped {
-                    name: child.name().to_owned(),
-                    id: child.id(),
-                    reason,
-                });
-            }
+            self.retire(&child, reason);
             return;
         }
         if self.children().stopping {
@@ -62,17 +55,21 @@ impl SupervisorInner {
             });
         } else {
             // Nothing will handle what it kept: callers learn it stopped.
-            let reason = StopReason::Shutdown;
-            child.mark_stopped(reason.clone());
-            let removed = self.children().remove(child.name(), child.id()).is_some();
-            finish_stop(&*child);
-            if removed {
-                self.emit(SupervisorEvent::ChildStopped {
-                    name: child.name().to_owned(),
-                    id: child.id(),
-                    reason,
-                });
-            }
+            child.mark_stopped(StopReason::Shutdown);
+            self.retire(&child, StopReason::Shutdown);
+        }
+    }
+
+    /// A child whose actor ended for good: no longer a child, its name free.
+    fn retire(&self, child: &Arc<dyn AnyInstance>, reason: StopReason) {
+        let removed = self.children().remove(child.name(), child.id()).is_some();
+        finish_stop(&**child);
+        if removed {
+            self.emit(SupervisorEvent::ChildStopped {
+                name: child.name().to_owned(),
+                id: child.id(),
+                reason,
+            });
         }
     }
 
