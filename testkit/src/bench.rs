@@ -2,7 +2,9 @@
 //! and the report (`examples/bench_report`), so that both measure the same
 //! code: the peeper bench actor [`Bench`], a plain ractor actor and a
 //! hand-written tokio actor to compare it with, and timed loops of casts,
-//! kills and transfers.
+//! kills and transfers; for the scale figures, an adding actor in both
+//! flavours ([`Adder`], [`PlainAdder`]), a slow one ([`Spin`]) and a small
+//! random number generator ([`XorShift`]).
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
@@ -282,4 +284,125 @@ pub async fn transfer_round_trips(
         peeper::transfer(name, b, a).await.expect("transfer back");
     }
     start.elapsed()
+}
+
+/// The scale figures' peeper actor: a count that each call adds to and
+/// answers. Its ractor twin is [`PlainAdder`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Adder;
+
+impl Actor for Adder {
+    type State = u64;
+    type Call = u64;
+    type Reply = u64;
+    type Cast = ();
+    type Info = ();
+
+    async fn handle_call(
+        &self,
+        n: u64,
+        state: &mut StateMut<u64>,
+        _: &mut Context<Self>,
+    ) -> Result<u64, BoxError> {
+        **state += n;
+        Ok(**state)
+    }
+}
+
+/// The plain ractor twin of [`Adder`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainAdder;
+
+/// What a [`PlainAdder`] is sent.
+#[derive(Debug)]
+pub enum AdderMsg {
+    /// Adds to the count and answers it.
+    Add(u64, RpcReplyPort<u64>),
+}
+
+impl ractor::Message for AdderMsg {}
+
+impl ractor::Actor for PlainAdder {
+    type Msg = AdderMsg;
+    type State = u64;
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<AdderMsg>, _: ()) -> Result<u64, ActorProcessingErr> {
+        Ok(0)
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<AdderMsg>,
+        msg: AdderMsg,
+        state: &mut u64,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            AdderMsg::Add(n, reply) => {
+                *state += n;
+                let _ = reply.send(*state);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A peeper actor whose casts are slow: each burns the CPU for the given
+/// time, then counts itself. Calls answer the count.
+#[derive(Debug, Clone, Copy)]
+pub struct Spin(pub Duration);
+
+impl Actor for Spin {
+    type State = u64;
+    type Call = ();
+    type Reply = u64;
+    type Cast = u64;
+    type Info = ();
+
+    async fn handle_call(
+        &self,
+        _: (),
+        state: &mut StateMut<u64>,
+        _: &mut Context<Self>,
+    ) -> Result<u64, BoxError> {
+        Ok(**state)
+    }
+
+    async fn handle_cast(
+        &self,
+        _: u64,
+        state: &mut StateMut<u64>,
+        _: &mut Context<Self>,
+    ) -> Result<(), BoxError> {
+        let start = Instant::now();
+        while start.elapsed() < self.0 {
+            std::hint::spin_loop();
+        }
+        **state += 1;
+        Ok(())
+    }
+}
+
+/// Marsaglia's xorshift64: enough to spread calls over instances, one per
+/// caller, with nothing shared between callers.
+#[derive(Debug, Clone)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator for `seed`; any seed works, zero included.
+    pub fn new(seed: u64) -> Self {
+        // Zero is xorshift's one fixed point; mixing with an odd constant
+        // keeps neighbouring seeds apart.
+        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next number below `n` (not zero).
+    pub fn below(&mut self, n: usize) -> usize {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x % n as u64) as usize
+    }
 }

@@ -1,21 +1,47 @@
 //! Measures every performance claim in one run and prints one line per
-//! figure, `name value unit`, ratios included: the local figures, then the
-//! node figures, measured between node processes it starts itself (see
-//! `remote.rs`).
+//! figure, `name value unit`, ratios included: the local figures, the scale
+//! figures (see `scale.rs`), then the node figures, measured between node
+//! processes it starts itself (see `remote.rs`).
 //!
 //! ```sh
-//! cargo run --release -p peeper-testkit --example bench_report -- --quick        # < 2 minutes
+//! cargo run --release -p peeper-testkit --example bench_report -- --quick        # < 1 minute
 //! cargo run --release -p peeper-testkit --example bench_report                   # longer, steadier
 //! cargo run --release -p peeper-testkit --example bench_report -- --svg out.svg  # plot elsewhere
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-local
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-remote
+//! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-scale
+//! cargo run --release -p peeper-testkit --example bench_report -- --only-scale --workers 4
 //! ```
+//!
+//! `--only-local` runs the local and scale figures, `--only-remote` the node
+//! figures, `--only-scale` the scale figures alone. `--workers N` (default 2)
+//! sets the worker threads of the scale figures' multi-thread runtime.
+//!
+//! The scale figures, each against plain ractor actors doing the same on
+//! the same runtime:
+//!
+//! - `throughput.peeper.by_handle`, `throughput.peeper.by_name`,
+//!   `throughput.ractor` and `ratio.throughput_vs_ractor`,
+//!   `ratio.throughput_by_name_vs_ractor`: calls/s of 256 callers calling
+//!   random instances among 1,000 (through handles, through names);
+//! - `throughput.ractor_with_timeout`, `ratio.throughput_vs_ractor_with_timeout`:
+//!   the ractor side calling with a timeout, as every peeper call has one;
+//! - `throughput.peeper.hot`, `throughput.ractor.hot`,
+//!   `ratio.hot_throughput_vs_ractor`: the same on 16 instances;
+//! - the same three ratios (and figures) on a current-thread runtime, with
+//!   the suffix `.current_thread`;
+//! - `memory.per_instance.peeper` and `.ractor` (bytes of resident memory),
+//!   `start_rate.peeper` and `.ractor` (instances/s), with
+//!   `ratio.memory_per_instance_vs_ractor` and `ratio.start_rate_vs_ractor`:
+//!   100,000 instances (1,000,000 without `--quick`) started in batches of
+//!   1,000.
 //!
 //! Each figure is the median over several batches of per-operation times, so
 //! a noisy neighbour spoils a batch, not the figure. Ratios compare figures
 //! taken in this same run on the same runtime flavour.
 
 mod remote;
+mod scale;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -84,6 +110,12 @@ impl Report {
         self.figures.push((name.to_owned(), value));
     }
 
+    /// A figure too large for decimals to mean anything.
+    fn whole(&mut self, name: &str, value: f64, unit: &str) {
+        println!("{name} {value:.0} {unit}");
+        self.figures.push((name.to_owned(), value));
+    }
+
     fn count(&mut self, name: &str, value: u64) {
         println!("{name} {value} messages");
     }
@@ -102,11 +134,16 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn runtime(flavour: &str) -> Runtime {
+    runtime_with(flavour, 2)
+}
+
+/// A runtime of `flavour`, with `workers` worker threads if it has several.
+fn runtime_with(flavour: &str, workers: usize) -> Runtime {
     let mut builder = if flavour == "current_thread" {
         Builder::new_current_thread()
     } else {
         let mut b = Builder::new_multi_thread();
-        b.worker_threads(2);
+        b.worker_threads(workers);
         b
     };
     builder.enable_all().build().expect("a tokio runtime")
@@ -477,32 +514,56 @@ fn main() {
     if let Some(status) = remote::serve_if_asked(&args) {
         std::process::exit(status);
     }
+    if let Some(status) = scale::serve_if_asked(&args) {
+        std::process::exit(status);
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let svg = args
         .iter()
         .position(|a| a == "--svg")
         .and_then(|i| args.get(i + 1))
         .map_or_else(|| PathBuf::from("target/bench_report.svg"), PathBuf::from);
+    let workers = match args.iter().position(|a| a == "--workers") {
+        Some(i) => match args.get(i + 1).and_then(|n| n.parse().ok()) {
+            Some(n) if n > 0 => n,
+            _ => {
+                eprintln!("--workers wants a number of threads, at least 1");
+                std::process::exit(2);
+            }
+        },
+        None => 2,
+    };
     let effort = if quick { QUICK } else { FULL };
     let started = Instant::now();
     println!("mode {} -", if quick { "quick" } else { "full" });
     let mut report = Report::default();
-    // `--only-remote` skips the local figures, `--only-local` the node ones.
-    if !args.iter().any(|a| a == "--only-remote") {
+    // `--only-remote` skips the local and scale figures, `--only-local` the
+    // node ones, `--only-scale` all but the scale figures.
+    let only = |flag: &str| args.iter().any(|a| a == flag);
+    let only_scale = only("--only-scale");
+    let local = !only_scale && !only("--only-remote");
+    if local {
         run_calls(&mut report, effort);
         run_state_costs(&mut report, effort);
         run_load(&mut report, effort);
     }
-    if !args.iter().any(|a| a == "--only-local") {
+    if only_scale || local {
+        let scale_effort = if quick { scale::QUICK } else { scale::FULL };
+        scale::run(&mut report, scale_effort, workers);
+    }
+    if !only_scale && !only("--only-local") {
         remote::run(&mut report, quick);
     }
     if let Some(dir) = svg.parent().filter(|d| !d.as_os_str().is_empty()) {
         // A missing folder shows up as the plot's error just below.
         let _ = std::fs::create_dir_all(dir);
     }
-    match plot(&report, &svg) {
-        Ok(()) => println!("plot {} svg", svg.display()),
-        Err(e) => eprintln!("could not write the plot {}: {e}", svg.display()),
+    // The plot draws local figures only.
+    if local {
+        match plot(&report, &svg) {
+            Ok(()) => println!("plot {} svg", svg.display()),
+            Err(e) => eprintln!("could not write the plot {}: {e}", svg.display()),
+        }
     }
     println!("wall_time {:.1} s", started.elapsed().as_secs_f64());
 }
