@@ -180,7 +180,7 @@ pub use id::{InstanceId, SupervisorId, TableId, TimerId};
 pub use instance::Envelope;
 pub use registry::{call, call_timeout, cast, lookup, registered, send, whereis};
 pub use restart::RestartPolicy;
-pub use supervisor::{ChildInfo, ChildKind, Supervisor, SupervisorConfig};
+pub use supervisor::{ChildInfo, ChildKind, StartOptions, Supervisor, SupervisorConfig};
 pub use table::{Table, TableKey, TableReader, TableValue};
 pub use transfer::transfer;
 
