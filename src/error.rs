@@ -207,15 +207,17 @@ pub enum Undelivered {
         /// Why it stopped.
         reason: StopReason,
     },
-}
-
-impl From<Undelivered> for CallError {
-    fn from(e: Undelivered) -> Self {
-        match e {
-            Undelivered::Lookup(e) => CallError::Lookup(e),
-            Undelivered::Stopped { name, reason } => CallError::Stopped { name, reason },
-        }
-    }
+    /// The instance's inbox is bounded and full (see
+    /// [`StartOptions::capacity`](crate::StartOptions::capacity)); try again
+    /// later, or wait for room with
+    /// [`Handle::cast_wait`](crate::Handle::cast_wait).
+    #[error("the inbox of {name:?} is full ({capacity} messages)")]
+    Full {
+        /// The instance addressed.
+        name: String,
+        /// Its inbox's bound.
+        capacity: usize,
+    },
 }
 
 /// A name did not resolve to an instance of the wanted type.

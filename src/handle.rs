@@ -17,7 +17,7 @@ use crate::actor::Actor;
 use crate::dictionary::Dictionary;
 use crate::error::{CallError, SendError, StopReason, TableError, Undelivered};
 use crate::id::InstanceId;
-use crate::instance::{Body, Envelope, Kept};
+use crate::instance::{Body, Envelope, Kept, Refused};
 use crate::table::{TableKey, TableReader, TableValue};
 
 /// The timeout of [`Handle::call`]: 5 seconds, as in Erlang's `gen_server`.
@@ -94,9 +94,21 @@ impl<A: Actor> Handle<A> {
             return Err(self.timeout(timeout));
         }
         let (tx, mut rx) = oneshot::channel();
-        self.kept
-            .deliver(Body::Call(msg, tx.into()))
-            .map_err(|(_, reason)| self.stopped(reason))?;
+        let call = Body::Call(msg, tx.into());
+        let delivered = match self.kept.deliver(call) {
+            Err((call, Refused::Full(_))) => {
+                // A bounded inbox is full: wait for room, within the timeout.
+                let deadline = tokio::time::Instant::now() + timeout;
+                match self.kept.deliver_waiting(call, Some(deadline)).await {
+                    Err((_, Refused::Full(_))) => return Err(self.timeout(timeout)),
+                    other => other,
+                }
+            }
+            other => other,
+        };
+        if let Err((_, Refused::Stopped(reason))) = delivered {
+            return Err(self.stopped(reason));
+        }
         if let Some(reply) = first_look(&mut rx).await {
             return reply.unwrap_or_else(|_| Err(self.unanswered()));
         }
@@ -112,17 +124,26 @@ impl<A: Actor> Handle<A> {
     /// respawned actor handles it, in order).
     ///
     /// # Errors
-    /// [`Undelivered::Stopped`] when the instance stopped for good; the
+    /// [`Undelivered::Stopped`] when the instance stopped for good,
+    /// [`Undelivered::Full`] when its bounded inbox is full (see
+    /// [`StartOptions::capacity`](crate::StartOptions::capacity)); the
     /// message comes back inside the [`SendError`].
     pub fn cast(&self, msg: A::Cast) -> Result<(), SendError<A::Cast>> {
         self.kept
             .deliver(Body::Cast(msg))
-            .map_err(|(body, reason)| {
-                let Body::Cast(msg) = body else {
-                    unreachable!("a refused cast comes back as the cast it was")
-                };
-                SendError::new(msg, self.undelivered(reason))
-            })
+            .map_err(|(body, refused)| self.refused(body, refused, Body::into_cast))
+    }
+
+    /// Queues a cast, waiting for room if the inbox is bounded and full.
+    ///
+    /// # Errors
+    /// [`Undelivered::Stopped`] when the instance stopped for good, with the
+    /// message handed back.
+    pub async fn cast_wait(&self, msg: A::Cast) -> Result<(), SendError<A::Cast>> {
+        self.kept
+            .deliver_waiting(Body::Cast(msg), None)
+            .await
+            .map_err(|(body, refused)| self.refused(body, refused, Body::into_cast))
     }
 
     /// Queues an info message (what timers deliver).
@@ -132,12 +153,19 @@ impl<A: Actor> Handle<A> {
     pub fn send(&self, msg: A::Info) -> Result<(), SendError<A::Info>> {
         self.kept
             .deliver(Body::Info(msg))
-            .map_err(|(body, reason)| {
-                let Body::Info(msg) = body else {
-                    unreachable!("a refused info message comes back as it was")
-                };
-                SendError::new(msg, self.undelivered(reason))
-            })
+            .map_err(|(body, refused)| self.refused(body, refused, Body::into_info))
+    }
+
+    /// How many messages are queued for the instance and not yet being
+    /// handled. Exact for a bounded inbox; for an unbounded one it may count
+    /// a message a sender is queueing at this very moment.
+    pub fn queue_len(&self) -> usize {
+        self.kept.inbox.len()
+    }
+
+    /// The bound of the instance's inbox, if it has one.
+    pub fn capacity(&self) -> Option<usize> {
+        self.kept.capacity()
     }
 
     /// Kills the worker: a callback that is awaiting is dropped at once and its
@@ -207,11 +235,20 @@ impl<A: Actor> Handle<A> {
         self.kept.actor.read().clone()
     }
 
-    fn undelivered(&self, reason: StopReason) -> Undelivered {
-        Undelivered::Stopped {
-            name: self.kept.name().to_owned(),
-            reason,
-        }
+    /// The error for a refused one-way message, with the message back.
+    fn refused<M>(
+        &self,
+        body: Body<A>,
+        refused: Refused,
+        unwrap: fn(Body<A>) -> Option<M>,
+    ) -> SendError<M> {
+        let name = self.kept.name().to_owned();
+        let reason = match refused {
+            Refused::Stopped(reason) => Undelivered::Stopped { name, reason },
+            Refused::Full(capacity) => Undelivered::Full { name, capacity },
+        };
+        let msg = unwrap(body).expect("a refused message comes back as it was sent");
+        SendError::new(msg, reason)
     }
 
     fn stopped(&self, reason: StopReason) -> CallError {

@@ -68,7 +68,7 @@ pub use envelope::Envelope;
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use envelope::{Body, Frozen, Job};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
-pub(crate) use kept::{Committed, Kept, Owner, Relay};
+pub(crate) use kept::{Committed, Kept, Owner, Refused, Relay};
 pub(crate) use worker::Worker;
 
 pub use crate::id::InstanceId;

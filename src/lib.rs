@@ -128,7 +128,7 @@
 //!   `instance/envelope.rs`, `instance/any.rs` (the type-erased view).
 //! - [`handle`]: [`Handle`], the typed way to reach an instance.
 //! - [`registry`]: names of instances and supervisors; [`call`], [`cast`],
-//!   [`send`] by name.
+//!   [`send`] by name; [`named`]: [`Named`], a name with its handle cached.
 //! - [`supervisor`]: the dynamic [`Supervisor`]: `supervisor/children.rs`
 //!   (every rule of the children map), `supervisor/events.rs` (actor ends
 //!   and respawns).
@@ -161,6 +161,7 @@ pub mod event;
 pub mod handle;
 pub mod id;
 pub mod instance;
+pub mod named;
 pub mod registry;
 pub mod restart;
 pub mod supervisor;
@@ -178,9 +179,10 @@ pub use event::SupervisorEvent;
 pub use handle::{DEFAULT_CALL_TIMEOUT, Handle};
 pub use id::{InstanceId, SupervisorId, TableId, TimerId};
 pub use instance::Envelope;
+pub use named::Named;
 pub use registry::{call, call_timeout, cast, lookup, registered, send, whereis};
 pub use restart::RestartPolicy;
-pub use supervisor::{ChildInfo, ChildKind, Supervisor, SupervisorConfig};
+pub use supervisor::{ChildInfo, ChildKind, StartOptions, Supervisor, SupervisorConfig};
 pub use table::{Table, TableKey, TableReader, TableValue};
 pub use transfer::transfer;
 

@@ -50,6 +50,7 @@ mod children;
 mod config;
 mod events;
 mod inner;
+mod options;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
@@ -66,11 +67,11 @@ use crate::handle::Handle;
 pub use crate::id::{InstanceId, SupervisorId};
 use crate::instance::{AnyInstance, Kept, Owner, Worker};
 use crate::registry;
-use crate::restart::RestartPolicy;
 pub(crate) use children::Children;
 pub use config::{ChildInfo, ChildKind, SupervisorConfig};
 use events::SupervisorActor;
 pub(crate) use inner::SupervisorInner;
+pub use options::StartOptions;
 
 /// A handle to a dynamic supervisor; cheap to clone. See the [module docs](self).
 #[derive(Clone)]
@@ -184,11 +185,13 @@ impl Supervisor {
         behaviour: A,
         state: A::State,
     ) -> Result<Handle<A>, StartError> {
-        let policy = self.inner.config.restart_policy;
-        self.start_child_with(name, behaviour, state, policy).await
+        self.start_child_with(name, behaviour, state, StartOptions::default())
+            .await
     }
 
-    /// As [`Supervisor::start_child`], with a restart policy of its own.
+    /// As [`Supervisor::start_child`], with [`StartOptions`] of its own: a
+    /// restart policy, a bounded inbox. A [`RestartPolicy`](crate::RestartPolicy)
+    /// alone will do.
     ///
     /// # Errors
     /// As [`Supervisor::start_child`].
@@ -197,10 +200,18 @@ impl Supervisor {
         name: impl Into<String>,
         behaviour: A,
         state: A::State,
-        policy: RestartPolicy,
+        options: impl Into<StartOptions>,
     ) -> Result<Handle<A>, StartError> {
-        let kept = Arc::new(Kept::fresh(name.into(), behaviour, state, policy));
-        self.adopt(kept, Start::Fresh).await
+        let options = options.into();
+        let policy = options.policy_or(self.inner.config.restart_policy);
+        let kept = Kept::fresh(
+            name.into(),
+            behaviour,
+            state,
+            policy,
+            options.capacity_limit(),
+        );
+        self.adopt(Arc::new(kept), Start::Fresh).await
     }
 
     /// Registers `kept` under its name, spawns its worker linked to this

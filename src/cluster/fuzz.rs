@@ -76,6 +76,7 @@ pub(crate) fn seeds() -> Vec<Vec<u8>> {
             from_node: "a".into(),
             max_restarts: 10,
             restart_window_ms: 1000,
+            capacity: Some(10_000),
         }),
         Request::Rows {
             mv: mv.clone(),

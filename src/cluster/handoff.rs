@@ -191,6 +191,7 @@ impl Mover {
             from_node: self.node.name().to_owned(),
             max_restarts: policy.max_restarts,
             restart_window_ms: u64::try_from(policy.within.as_millis()).unwrap_or(u64::MAX),
+            capacity: shared.capacity().map(|c| c as u64),
         };
         self.ask(Request::Begin(begin)).await?;
         let mut sources = Vec::new();
@@ -817,6 +818,9 @@ impl<A: Portable> Staging for Stage<A> {
             std::mem::take(&mut self.tables),
             policy,
             begin.mv.epoch,
+            begin
+                .capacity
+                .map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
         ));
         relays::release_relay(shared.name());
         if !registry::reserve(shared.name(), shared.id()) {

@@ -14,7 +14,7 @@ use crate::cluster::relays;
 use crate::cluster::wire::{Begin, Failure};
 use crate::error::{CallError, LookupError};
 use crate::handle::Handle;
-use crate::instance::{AnyInstance, Body, Kept};
+use crate::instance::{AnyInstance, Body, Kept, Refused};
 use crate::registry;
 use crate::supervisor::Supervisor;
 
@@ -140,10 +140,30 @@ impl<A: Portable> AnyKind for Kind<A> {
         let msg: A::Call = postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
         let h = handle::<A>(name, epoch)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        h.kept()
-            .deliver(Body::Call(msg, tx.into()))
-            .map_err(|(_, reason)| Failure::Stopped(reason))?;
+        // Queued now, in arrival order; only a full bounded inbox makes the
+        // call wait for room, within the relay's wait.
+        let waiting = match h.kept().deliver(Body::Call(msg, tx.into())) {
+            Ok(()) => None,
+            Err((call, Refused::Full(_))) => Some(call),
+            Err((_, Refused::Stopped(reason))) => return Err(Failure::Stopped(reason)),
+        };
         Ok(Box::pin(async move {
+            if let Some(call) = waiting {
+                let deadline = tokio::time::Instant::now() + crate::cluster::wire::RELAY_WAIT;
+                match h.kept().deliver_waiting(call, Some(deadline)).await {
+                    Ok(()) => {}
+                    Err((_, Refused::Stopped(reason))) => {
+                        return (Err(Failure::Stopped(reason)), None);
+                    }
+                    Err((_, Refused::Full(_))) => {
+                        let waited = crate::cluster::wire::RELAY_WAIT.as_millis();
+                        return (
+                            Err(Failure::Timeout(u64::try_from(waited).unwrap_or(u64::MAX))),
+                            None,
+                        );
+                    }
+                }
+            }
             let out = match tokio::time::timeout(crate::cluster::wire::RELAY_WAIT, rx).await {
                 Err(_) => Err(failure(CallError::Timeout {
                     name: h.name().to_owned(),

@@ -150,6 +150,8 @@ pub(crate) struct Begin {
     pub(crate) from_node: String,
     pub(crate) max_restarts: u32,
     pub(crate) restart_window_ms: u64,
+    /// The bound of the instance's inbox, if it has one.
+    pub(crate) capacity: Option<u64>,
 }
 
 /// What one agent answers.

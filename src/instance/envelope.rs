@@ -63,6 +63,22 @@ pub(crate) enum Body<A: Actor> {
     Run(Job<A>),
 }
 
+impl<A: Actor> Body<A> {
+    pub(crate) fn into_cast(self) -> Option<A::Cast> {
+        match self {
+            Body::Cast(msg) => Some(msg),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn into_info(self) -> Option<A::Info> {
+        match self {
+            Body::Info(msg) => Some(msg),
+            _ => None,
+        }
+    }
+}
+
 /// What a [`Body::Run`] job gets: the instance as the loop holds it, or
 /// `None` if the instance has moved away and its loop only relays.
 pub(crate) struct Frozen<A: Actor> {
@@ -107,8 +123,20 @@ impl<A: Actor> Envelope<A> {
         }
     }
 
-    /// Takes the body out; the envelope then puts nothing back.
+    /// Takes the body out to handle it: its inbox slot, if any, is free.
     pub(crate) fn open(mut self) -> Option<Body<A>> {
+        let body = self.body.take();
+        if body.is_some()
+            && let Some(inbox) = &self.inbox
+        {
+            inbox.release();
+        }
+        body
+    }
+
+    /// Takes the body back from a send that was refused: it keeps its inbox
+    /// slot, for whoever delivers it next (or releases it).
+    pub(crate) fn take_back(mut self) -> Option<Body<A>> {
         self.body.take()
     }
 }

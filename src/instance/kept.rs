@@ -3,12 +3,13 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorId, ActorRef, MessagingErr};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
 use super::envelope::{Body, Envelope};
 use crate::actor::Actor;
@@ -70,12 +71,23 @@ pub(crate) struct Kept<A: Actor> {
     pub(crate) relay: OnceLock<Box<dyn Relay<A>>>,
 }
 
-/// The messages a stopped actor dropped, and the ones refused while it was
+/// The instance's inbox beside the mailbox: the bound of a bounded one, and
+/// the messages a stopped actor dropped and the ones refused while it was
 /// being replaced, in order, for the next worker to queue first.
+///
+/// In a bounded inbox every message a handle delivered holds one slot from
+/// the moment it is accepted until the worker opens it, wherever it is
+/// meanwhile: in the mailbox, in a rescue list, on its way to a new worker.
 pub(crate) struct Inbox<A: Actor> {
     lists: Mutex<Lists<A>>,
     /// Set when the instance stops for good: nothing is kept any more.
     closed: AtomicBool,
+    capacity: Option<usize>,
+    /// Slots held, in a bounded inbox.
+    taken: AtomicUsize,
+    /// Senders waiting for a slot; only then does a release notify.
+    waiting: AtomicUsize,
+    room: Notify,
 }
 
 struct Lists<A: Actor> {
@@ -86,21 +98,61 @@ struct Lists<A: Actor> {
     refused: VecDeque<Body<A>>,
 }
 
+/// Why a message was not queued.
+pub(crate) enum Refused {
+    Stopped(StopReason),
+    Full(usize),
+}
+
 impl<A: Actor> Inbox<A> {
-    fn new() -> Self {
+    fn new(capacity: Option<usize>) -> Self {
         Inbox {
             lists: Mutex::new(Lists {
                 dropped: VecDeque::new(),
                 refused: VecDeque::new(),
             }),
             closed: AtomicBool::new(false),
+            capacity,
+            taken: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            room: Notify::new(),
         }
     }
 
-    /// Keeps the body of an envelope dropped unhandled.
+    /// Takes a slot for a new message; `false` if a bounded inbox is full.
+    /// A timer's message (`over_bound`) takes one whatever the bound: the
+    /// instance set the timer itself, and a timer has no one to refuse to.
+    fn try_take(&self, over_bound: bool) -> bool {
+        let Some(capacity) = self.capacity else {
+            return true;
+        };
+        if over_bound {
+            self.taken.fetch_add(1, Ordering::AcqRel);
+            return true;
+        }
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < capacity).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives a message's slot back: it was handled or is gone for good.
+    pub(crate) fn release(&self) {
+        if self.capacity.is_none() {
+            return;
+        }
+        self.taken.fetch_sub(1, Ordering::AcqRel);
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.room.notify_one();
+        }
+    }
+
+    /// Keeps the body of an envelope dropped unhandled; its slot stays held.
     pub(crate) fn put_back(&self, body: Body<A>) {
-        if matches!(body, Body::Wake) || self.closed.load(Ordering::Acquire) {
+        if self.closed.load(Ordering::Acquire) {
             // Dropped here: a call's caller learns the instance stopped.
+            self.release();
             return;
         }
         self.lists.lock().dropped.push_back(body);
@@ -115,7 +167,46 @@ impl<A: Actor> Inbox<A> {
                 refused: VecDeque::new(),
             },
         );
+        for _ in lists.dropped.iter().chain(lists.refused.iter()) {
+            self.release();
+        }
         drop(lists);
+        // Waiters look again, and find the instance stopped.
+        self.room.notify_waiters();
+    }
+
+    /// Messages queued and not yet opened by the worker.
+    pub(crate) fn len(self: &Arc<Self>) -> usize {
+        match self.capacity {
+            Some(_) => self.taken.load(Ordering::Acquire),
+            // Every queued envelope holds the inbox; the kept parts hold it once.
+            None => Arc::strong_count(self).saturating_sub(1),
+        }
+    }
+
+    /// Waits until a slot may be free, or the inbox closes; `false` if
+    /// `deadline` came first.
+    async fn room(&self, deadline: Option<Instant>) -> bool {
+        let notified = self.room.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let full = self
+            .capacity
+            .is_some_and(|c| self.taken.load(Ordering::Acquire) >= c);
+        let woken = if !full || self.closed.load(Ordering::Acquire) {
+            true
+        } else {
+            match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, notified).await.is_ok(),
+                None => {
+                    notified.await;
+                    true
+                }
+            }
+        };
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        woken
     }
 }
 
@@ -127,6 +218,7 @@ impl<A: Actor> Kept<A> {
         tables: TableSet,
         policy: RestartPolicy,
         epoch: u64,
+        capacity: Option<usize>,
     ) -> Self {
         Kept {
             id: InstanceId::next(),
@@ -136,7 +228,7 @@ impl<A: Actor> Kept<A> {
             committed: Mutex::new(committed),
             tables,
             timers: Timers::default(),
-            inbox: Arc::new(Inbox::new()),
+            inbox: Arc::new(Inbox::new(capacity)),
             kill: watch::Sender::new(0),
             policy,
             restarts: Mutex::new(RestartWindow::default()),
@@ -154,12 +246,26 @@ impl<A: Actor> Kept<A> {
         behaviour: A,
         state: A::State,
         policy: RestartPolicy,
+        capacity: Option<usize>,
     ) -> Self {
         let committed = Committed {
             state: Arc::new(state),
             dict: Dictionary::default(),
         };
-        Kept::new(name, behaviour, committed, TableSet::default(), policy, 0)
+        Kept::new(
+            name,
+            behaviour,
+            committed,
+            TableSet::default(),
+            policy,
+            0,
+            capacity,
+        )
+    }
+
+    /// The bound of the inbox, if it has one.
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        self.inbox.capacity
     }
 
     pub(crate) fn id(&self) -> InstanceId {
@@ -233,9 +339,19 @@ impl<A: Actor> Kept<A> {
         }
     }
 
-    /// Queues `body` for the instance. Fails only once it stopped for good,
-    /// and then hands the body back.
-    pub(crate) fn deliver(&self, body: Body<A>) -> Result<(), (Body<A>, StopReason)> {
+    /// Queues `body` for the instance. Fails once it stopped for good, or
+    /// while its bounded inbox is full, and then hands the body back.
+    pub(crate) fn deliver(&self, body: Body<A>) -> Result<(), (Body<A>, Refused)> {
+        self.deliver_bounded(body, false)
+    }
+
+    fn deliver_bounded(&self, body: Body<A>, over_bound: bool) -> Result<(), (Body<A>, Refused)> {
+        if !self.inbox.try_take(over_bound) {
+            return Err(match self.stop_reason() {
+                Some(reason) => (body, Refused::Stopped(reason.clone())),
+                None => (body, Refused::Full(self.inbox.capacity.unwrap_or(0))),
+            });
+        }
         let envelope = Envelope::kept(body, &self.inbox);
         // Sent through the borrowed reference: cloning the `ActorRef` would
         // touch a reference count that the worker also touches for every
@@ -248,12 +364,35 @@ impl<A: Actor> Kept<A> {
             None => (MessagingErr::SendErr(envelope), None),
         };
         match refused {
-            MessagingErr::SendErr(envelope) => match envelope.open() {
-                Some(body) => self.deliver_late(body, by),
+            MessagingErr::SendErr(envelope) => match envelope.take_back() {
+                Some(body) => self.deliver_late(body, by).map_err(|(body, reason)| {
+                    self.inbox.release();
+                    (body, Refused::Stopped(reason))
+                }),
                 None => Ok(()),
             },
             // Dropped inside ractor: the envelope put its body back itself.
             _ => Ok(()),
+        }
+    }
+
+    /// As [`Kept::deliver`], but waits for room in a bounded inbox, until
+    /// `deadline` if there is one.
+    pub(crate) async fn deliver_waiting(
+        &self,
+        mut body: Body<A>,
+        deadline: Option<Instant>,
+    ) -> Result<(), (Body<A>, Refused)> {
+        loop {
+            match self.deliver(body) {
+                Err((back, Refused::Full(capacity))) => {
+                    if !self.inbox.room(deadline).await {
+                        return Err((back, Refused::Full(capacity)));
+                    }
+                    body = back;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -274,7 +413,7 @@ impl<A: Actor> Kept<A> {
                 // before it became reachable, so this goes behind those.
                 match actor.send_message(Envelope::kept(body, &self.inbox)) {
                     Ok(()) => return Ok(()),
-                    Err(MessagingErr::SendErr(envelope)) => match envelope.open() {
+                    Err(MessagingErr::SendErr(envelope)) => match envelope.take_back() {
                         Some(b) => (body, by) = (b, Some(actor.get_id())),
                         None => return Ok(()),
                     },
@@ -306,7 +445,7 @@ impl<A: Actor> Kept<A> {
         for body in kept {
             if let Err(MessagingErr::SendErr(envelope)) =
                 actor.send_message(Envelope::kept(body, &self.inbox))
-                && let Some(body) = envelope.open()
+                && let Some(body) = envelope.take_back()
             {
                 lists.refused.push_back(body);
             }
@@ -317,7 +456,7 @@ impl<A: Actor> Kept<A> {
 
 impl<A: Actor> TimerTarget<A::Info> for Kept<A> {
     fn fire(&self, msg: A::Info) -> bool {
-        self.deliver(Body::Info(msg)).is_ok()
+        self.deliver_bounded(Body::Info(msg), true).is_ok()
     }
 
     fn timers(&self) -> &Timers<A::Info> {

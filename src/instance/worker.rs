@@ -102,9 +102,21 @@ async fn killed(kill: &mut watch::Receiver<u64>) {
 }
 
 impl<A: Actor> Worker<A> {
+    /// Counts `crash` and runs `init` with [`Start::Restored`], boxed: a
+    /// restore is rare, and kept inline its state (an `init` future) would
+    /// make every message's future larger, and ractor moves that future.
+    async fn restore(
+        &self,
+        myself: &ActorRef<Envelope<A>>,
+        w: &mut WorkerState<A>,
+        crash: Crash,
+    ) -> bool {
+        Box::pin(self.restore_inline(myself, w, crash)).await
+    }
+
     /// Counts `crash` and runs `init` with [`Start::Restored`] until it
     /// succeeds. Returns `false` if the restart limit stopped the instance.
-    async fn restore(
+    async fn restore_inline(
         &self,
         myself: &ActorRef<Envelope<A>>,
         w: &mut WorkerState<A>,
