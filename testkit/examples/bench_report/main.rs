@@ -17,8 +17,8 @@
 //! figures, `--only-scale` the scale figures alone. `--workers N` (default 2)
 //! sets the worker threads of the scale figures' multi-thread runtime.
 //!
-//! The scale figures, each against plain ractor actors doing the same on
-//! the same runtime:
+//! The scale figures, all but the overload ones set against plain ractor
+//! actors doing the same on the same runtime:
 //!
 //! - `throughput.peeper.by_handle`, `throughput.peeper.by_name`,
 //!   `throughput.ractor` and `ratio.throughput_vs_ractor`,
@@ -28,17 +28,25 @@
 //!   the ractor side calling with a timeout, as every peeper call has one;
 //! - `throughput.peeper.hot`, `throughput.ractor.hot`,
 //!   `ratio.hot_throughput_vs_ractor`: the same on 16 instances;
-//! - the same three ratios (and figures) on a current-thread runtime, with
-//!   the suffix `.current_thread`;
+//! - the same figures and ratios on a current-thread runtime, with the
+//!   suffix `.current_thread`;
 //! - `memory.per_instance.peeper` and `.ractor` (bytes of resident memory),
 //!   `start_rate.peeper` and `.ractor` (instances/s), with
 //!   `ratio.memory_per_instance_vs_ractor` and `ratio.start_rate_vs_ractor`:
 //!   100,000 instances (1,000,000 without `--quick`) started in batches of
-//!   1,000.
+//!   1,000;
+//! - `overload.rss_growth_mib.unbounded` and `.bounded`, and
+//!   `overload.refused.bounded`: resident memory growth while one sender
+//!   floods an instance whose casts take 50 µs each, for 1 s (3 s without
+//!   `--quick`), with an unbounded inbox and with one bounded to 10,000
+//!   messages, and the casts the bounded one refused as full (beside them,
+//!   `overload.accepted.*` and `overload.queued.*`: casts queued, and still
+//!   queued at the end).
 //!
 //! Each figure is the median over several batches of per-operation times, so
-//! a noisy neighbour spoils a batch, not the figure. Ratios compare figures
-//! taken in this same run on the same runtime flavour.
+//! a noisy neighbour spoils a batch, not the figure (the overload figures
+//! come from one run each). Ratios compare figures taken in this same run on
+//! the same runtime flavour.
 
 mod remote;
 mod scale;

@@ -1,0 +1,122 @@
+//! Memory per instance and start rate: K trivial instances (a `u64` state)
+//! started under one supervisor in batches of [`START_BATCH`] (`join_all`):
+//! resident memory growth divided by K, and instances started per second;
+//! then K plain ractor actors spawned the same way. Each phase runs in a
+//! process of its own (see `scale.rs`); rounds alternate peeper first, then
+//! ractor, and each figure is the median over the rounds.
+//!
+//! A phase stops starting instances early if the machine runs short of
+//! memory (a million instances take over 10 GiB), and the report then says
+//! how many it started (`memory.instances.peeper`).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use peeper::Supervisor;
+use peeper_testkit::bench::{Adder, PlainAdder};
+use peeper_testkit::rss;
+
+use super::{Effort, Report, median, phase, room_left};
+
+/// Instances started at once.
+const START_BATCH: u64 = 1_000;
+
+const MIB: f64 = 1_048_576.0;
+
+/// The memory and start figures and their ratios.
+pub(super) fn run(report: &mut Report, e: Effort, workers: usize) {
+    let mut samples: HashMap<String, Vec<f64>> = HashMap::new();
+    for _ in 0..e.rounds {
+        for kind in ["peeper", "ractor"] {
+            for (name, value) in phase("memory", kind, e.instances, workers) {
+                samples.entry(name).or_default().push(value);
+            }
+        }
+    }
+    let figures: HashMap<String, f64> = samples
+        .into_iter()
+        .map(|(name, s)| (name, median(s)))
+        .collect();
+    let get = |name: &str| figures.get(name).copied().unwrap_or(f64::NAN);
+    for kind in ["peeper", "ractor"] {
+        let started = get(&format!("memory.instances.{kind}"));
+        if started < e.instances as f64 {
+            // Short of memory: the figures are over fewer instances.
+            report.whole(&format!("memory.instances.{kind}"), started, "instances");
+        }
+    }
+    for kind in ["peeper", "ractor"] {
+        let bytes = format!("memory.per_instance.{kind}");
+        report.whole(&bytes, get(&bytes), "bytes");
+    }
+    report.ratio(
+        "ratio.memory_per_instance_vs_ractor",
+        get("memory.per_instance.peeper") / get("memory.per_instance.ractor"),
+    );
+    for kind in ["peeper", "ractor"] {
+        let rate = format!("start_rate.{kind}");
+        report.whole(&rate, get(&rate), "instances/s");
+    }
+    report.ratio(
+        "ratio.start_rate_vs_ractor",
+        get("start_rate.peeper") / get("start_rate.ractor"),
+    );
+}
+
+/// Memory per instance and starts per second of `k` instances started in
+/// `took`, resident memory having grown by `grown_mib`.
+fn start_figures(kind: &str, k: usize, took: Duration, grown_mib: f64) -> Vec<(String, f64)> {
+    vec![
+        (format!("memory.instances.{kind}"), k as f64),
+        (
+            format!("memory.per_instance.{kind}"),
+            grown_mib * MIB / k as f64,
+        ),
+        (format!("start_rate.{kind}"), k as f64 / took.as_secs_f64()),
+    ]
+}
+
+/// Starts `k` [`Adder`] instances under one supervisor and leaves them
+/// running: the process ends them. Their names are made while timed: a
+/// peeper instance has one, and it counts in its memory. The handles held
+/// count too, as ractor's refs do.
+pub(super) async fn start_peeper(k: u64) -> Vec<(String, f64)> {
+    let sup = Supervisor::start("scale-memory").await.expect("supervisor");
+    let mut handles = Vec::with_capacity(k as usize);
+    let before = rss::resident_mib();
+    let start = Instant::now();
+    for first in (0..k).step_by(START_BATCH as usize) {
+        if !room_left() {
+            break;
+        }
+        let batch = (first..k.min(first + START_BATCH))
+            .map(|i| sup.start_child(format!("scale-memory-{i}"), Adder, 0));
+        for started in join_all(batch).await {
+            handles.push(started.expect("instance"));
+        }
+    }
+    let took = start.elapsed();
+    let grown = rss::resident_mib() - before;
+    start_figures("peeper", handles.len(), took, grown)
+}
+
+/// Spawns `k` [`PlainAdder`] actors as [`start_peeper`] starts instances.
+pub(super) async fn start_ractor(k: u64) -> Vec<(String, f64)> {
+    let mut actors = Vec::with_capacity(k as usize);
+    let before = rss::resident_mib();
+    let start = Instant::now();
+    for first in (0..k).step_by(START_BATCH as usize) {
+        if !room_left() {
+            break;
+        }
+        let batch =
+            (first..k.min(first + START_BATCH)).map(|_| ractor::Actor::spawn(None, PlainAdder, ()));
+        for spawned in join_all(batch).await {
+            actors.push(spawned.expect("ractor actor").0);
+        }
+    }
+    let took = start.elapsed();
+    let grown = rss::resident_mib() - before;
+    start_figures("ractor", actors.len(), took, grown)
+}
