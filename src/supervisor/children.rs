@@ -6,7 +6,7 @@
 //! two transfers can never deadlock and no observer ever sees an instance
 //! under two supervisors or under none.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 
 use ractor::ActorId;
@@ -26,6 +26,11 @@ pub(crate) struct Children {
     /// Set once the supervisor was asked to stop: it takes no new child.
     pub(crate) stopping: bool,
     map: BTreeMap<String, Arc<dyn AnyInstance>>,
+    /// The children by their current actor, so that the end of an actor is
+    /// matched to its child without a scan. The actors of children claimed
+    /// for a stop stay here until they end, with `None`: their end needs
+    /// nothing more.
+    actors: HashMap<ActorId, Option<Arc<dyn AnyInstance>>>,
 }
 
 impl Children {
@@ -34,8 +39,25 @@ impl Children {
         if self.stopping {
             return false;
         }
+        if let Some(actor) = child.actor_id() {
+            self.actors.insert(actor, Some(child.clone()));
+        }
         self.map.insert(child.name().to_owned(), child);
         true
+    }
+
+    /// The child's actor changed (it was respawned): index the new one.
+    pub(crate) fn reindex(&mut self, old: ActorId, child: &Arc<dyn AnyInstance>) {
+        self.actors.remove(&old);
+        if let Some(actor) = child.actor_id() {
+            self.actors.insert(actor, Some(child.clone()));
+        }
+    }
+
+    /// Forgets the ended actor `actor`; whether it was one of a child leaving
+    /// for a stop (nothing more to do then).
+    pub(crate) fn actor_ended(&mut self, actor: ActorId) -> bool {
+        matches!(self.actors.get(&actor), Some(None)) && self.actors.remove(&actor).is_some()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -65,21 +87,24 @@ impl Children {
     /// Takes no child from now on and hands out every child, to stop them.
     pub(crate) fn close(&mut self) -> Vec<Arc<dyn AnyInstance>> {
         self.stopping = true;
+        self.actors.clear();
         std::mem::take(&mut self.map).into_values().collect()
     }
 
     /// The child whose current actor is `actor`.
     pub(crate) fn by_actor(&self, actor: ActorId) -> Option<Arc<dyn AnyInstance>> {
-        self.map
-            .values()
-            .find(|c| c.actor_id() == Some(actor))
-            .cloned()
+        self.actors.get(&actor).cloned().flatten()
     }
 
     /// Removes the child `name` if it is still instance `id`.
     pub(crate) fn remove(&mut self, name: &str, id: InstanceId) -> Option<Arc<dyn AnyInstance>> {
         match self.map.get(name) {
-            Some(c) if c.id() == id => self.map.remove(name),
+            Some(c) if c.id() == id => {
+                if let Some(actor) = c.actor_id() {
+                    self.actors.remove(&actor);
+                }
+                self.map.remove(name)
+            }
             _ => None,
         }
     }
@@ -113,6 +138,10 @@ impl Children {
             });
         }
         self.map.remove(name);
+        if let Some(actor) = child.actor_id() {
+            // Its end is expected: the stop handles it.
+            self.actors.insert(actor, None);
+        }
         Ok(kept)
     }
 }
@@ -204,8 +233,8 @@ fn relink(
         cell.unlink(from_cell);
         cell.link(to_cell);
     }
-    if let Some(entry) = source.map.remove(name) {
-        target.map.insert(name.to_owned(), entry);
+    if let Some(entry) = source.remove(name, instance.id()) {
+        target.insert(entry);
     }
     let owner: Weak<SupervisorInner> = Arc::downgrade(to);
     instance.set_owner(Some(owner as Weak<dyn Owner>));

@@ -34,7 +34,16 @@ pub(crate) struct SupervisorActor;
 impl SupervisorInner {
     /// Handles the end of a child's actor.
     async fn on_actor_down(self: &Arc<Self>, actor: ActorId, crash: Crash) {
-        let Some(child) = self.children().by_actor(actor) else {
+        let child = {
+            let mut children = self.children();
+            if children.stopping || children.actor_ended(actor) {
+                // A stop of this supervisor or of this child is under way,
+                // and finishes the child itself.
+                return;
+            }
+            children.by_actor(actor)
+        };
+        let Some(child) = child else {
             self.forward_to_owner(actor, crash);
             return;
         };
@@ -48,6 +57,7 @@ impl SupervisorInner {
         let Some(cell) = self.cell() else { return };
         tracing::warn!(name = %child.name(), %crash, "peeper: actor lost, respawning");
         if child.clone().respawn(cell, crash.clone()).await {
+            self.children().reindex(actor, &child);
             self.emit(SupervisorEvent::ActorRespawned {
                 name: child.name().to_owned(),
                 id: child.id(),
