@@ -94,20 +94,12 @@ impl<A: Actor> Handle<A> {
             return Err(self.timeout(timeout));
         }
         let (tx, mut rx) = oneshot::channel();
-        let call = Body::Call(msg, tx.into());
-        let delivered = match self.kept.deliver(call) {
-            Err((call, Refused::Full(_))) => {
-                // A bounded inbox is full: wait for room, within the timeout.
-                let deadline = tokio::time::Instant::now() + timeout;
-                match self.kept.deliver_waiting(call, Some(deadline)).await {
-                    Err((_, Refused::Full(_))) => return Err(self.timeout(timeout)),
-                    other => other,
-                }
-            }
-            other => other,
-        };
-        if let Err((_, Refused::Stopped(reason))) = delivered {
-            return Err(self.stopped(reason));
+        match self.kept.deliver(Body::Call(msg, tx.into())) {
+            Ok(()) => {}
+            Err((_, Refused::Stopped(reason))) => return Err(self.stopped(reason)),
+            // Boxed: the rare path would otherwise make every call's future
+            // larger, and futures are moved by value.
+            Err((call, Refused::Full(_))) => Box::pin(self.wait_for_room(call, timeout)).await?,
         }
         if let Some(reply) = first_look(&mut rx).await {
             return reply.unwrap_or_else(|_| Err(self.unanswered()));
@@ -233,6 +225,17 @@ impl<A: Actor> Handle<A> {
     /// peeper and respawned; prefer the handle, which follows it.
     pub fn actor_ref(&self) -> Option<ActorRef<Envelope<A>>> {
         self.kept.actor.read().clone()
+    }
+
+    /// Delivers a call that found the bounded inbox full, once there is room,
+    /// within `timeout`.
+    async fn wait_for_room(&self, call: Body<A>, timeout: Duration) -> Result<(), CallError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        match self.kept.deliver_waiting(call, Some(deadline)).await {
+            Ok(()) => Ok(()),
+            Err((_, Refused::Full(_))) => Err(self.timeout(timeout)),
+            Err((_, Refused::Stopped(reason))) => Err(self.stopped(reason)),
+        }
     }
 
     /// The error for a refused one-way message, with the message back.

@@ -80,7 +80,13 @@ pub(crate) fn reserve(name: &str, id: InstanceId) -> bool {
 
 /// Makes a reserved name resolve to its instance.
 pub(crate) fn publish(instance: Arc<dyn AnyInstance>) {
-    NAMES.insert(instance.name().to_owned(), Slot::Live(instance));
+    // The reserved entry is reused: no second copy of the name.
+    match NAMES.get_mut(instance.name()) {
+        Some(mut slot) => *slot = Slot::Live(instance),
+        None => {
+            NAMES.insert(instance.name().to_owned(), Slot::Live(instance));
+        }
+    }
 }
 
 /// Frees `name` if it resolves to an instance for which `keep_not` holds;

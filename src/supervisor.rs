@@ -249,7 +249,7 @@ impl Supervisor {
         }
         registry::publish(kept.clone());
         tracing::info!(supervisor = %self.inner.name, %name, "peeper: child started");
-        self.inner.emit(SupervisorEvent::ChildStarted {
+        self.inner.emit(|| SupervisorEvent::ChildStarted {
             name,
             id: kept.id(),
         });
@@ -265,7 +265,7 @@ impl Supervisor {
     /// the children and stays alive as a relay.
     pub(crate) fn release_moved(&self, name: &str, id: InstanceId, to: String) {
         if children::release_moved(&self.inner, name, id) {
-            self.inner.emit(SupervisorEvent::TransferredOut {
+            self.inner.emit(|| SupervisorEvent::TransferredOut {
                 name: name.to_owned(),
                 id,
                 to,
@@ -308,7 +308,7 @@ impl Supervisor {
         let reason = kept.stop_reason().cloned().unwrap_or(StopReason::Normal);
         kept.mark_stopped(StopReason::Normal);
         stop_instance(&*kept, self.inner.config.shutdown_timeout).await;
-        self.inner.emit(SupervisorEvent::ChildStopped {
+        self.inner.emit(|| SupervisorEvent::ChildStopped {
             name: name.to_owned(),
             id: kept.id(),
             reason,
@@ -346,7 +346,7 @@ impl Supervisor {
             let reason = child.stop_reason().unwrap_or(StopReason::Shutdown);
             child.mark_stopped(StopReason::Shutdown);
             stop_instance(&**child, timeout).await;
-            self.inner.emit(SupervisorEvent::ChildStopped {
+            self.inner.emit(|| SupervisorEvent::ChildStopped {
                 name: child.name().to_owned(),
                 id: child.id(),
                 reason,

@@ -31,8 +31,8 @@ pub(crate) struct Committed<S> {
 pub(crate) trait Owner: Send + Sync + 'static {
     /// The supervisor's name.
     fn name(&self) -> &str;
-    /// Reports something that happened to the instance.
-    fn emit(&self, event: SupervisorEvent);
+    /// Reports what `event` builds, if anyone listens.
+    fn emit(&self, event: &mut dyn FnMut() -> SupervisorEvent);
     /// The instance stopped for good: its name is free from now on.
     fn released(&self, name: &str, id: InstanceId);
     /// The supervisor itself, for the supervisor's own code.
@@ -333,9 +333,9 @@ impl<A: Actor> Kept<A> {
         self.owner.lock().as_ref().and_then(Weak::upgrade)
     }
 
-    pub(crate) fn notify_owner(&self, event: SupervisorEvent) {
+    pub(crate) fn notify_owner(&self, mut event: impl FnMut() -> SupervisorEvent) {
         if let Some(owner) = self.current_owner() {
-            owner.emit(event);
+            owner.emit(&mut event);
         }
     }
 

@@ -142,7 +142,7 @@ impl<A: Actor> Worker<A> {
                 return false;
             }
             tracing::warn!(name = %w.kept.name(), %crash, "peeper: worker restarting");
-            w.kept.notify_owner(SupervisorEvent::WorkerRestarted {
+            w.kept.notify_owner(|| SupervisorEvent::WorkerRestarted {
                 name: w.kept.name().to_owned(),
                 id: w.kept.id(),
                 crash: crash.clone(),

@@ -171,12 +171,12 @@ pub(crate) fn transfer(
     instance.release_claim();
     moved?;
     tracing::info!(%name, from = %from.name, to = %to.name, "peeper: transferred");
-    from.emit(SupervisorEvent::TransferredOut {
+    from.emit(|| SupervisorEvent::TransferredOut {
         name: name.to_owned(),
         id: instance.id(),
         to: to.name.clone(),
     });
-    to.emit(SupervisorEvent::TransferredIn {
+    to.emit(|| SupervisorEvent::TransferredIn {
         name: name.to_owned(),
         id: instance.id(),
         from: from.name.clone(),

@@ -58,7 +58,7 @@ impl SupervisorInner {
         tracing::warn!(name = %child.name(), %crash, "peeper: actor lost, respawning");
         if child.clone().respawn(cell, crash.clone()).await {
             self.children().reindex(actor, &child);
-            self.emit(SupervisorEvent::ActorRespawned {
+            self.emit(|| SupervisorEvent::ActorRespawned {
                 name: child.name().to_owned(),
                 id: child.id(),
                 crash,
@@ -75,7 +75,7 @@ impl SupervisorInner {
         let removed = self.children().remove(child.name(), child.id()).is_some();
         finish_stop(&**child);
         if removed {
-            self.emit(SupervisorEvent::ChildStopped {
+            self.emit(|| SupervisorEvent::ChildStopped {
                 name: child.name().to_owned(),
                 id: child.id(),
                 reason,

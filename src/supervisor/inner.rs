@@ -35,9 +35,13 @@ impl SupervisorInner {
         self.children.lock()
     }
 
-    pub(crate) fn emit(&self, event: SupervisorEvent) {
-        // No receiver is not an error: events are for whoever listens.
-        let _ = self.events.send(event);
+    /// Sends the event `event` builds, if anyone listens: without a
+    /// subscriber nothing is built (starts and restarts stay cheap).
+    pub(crate) fn emit(&self, event: impl FnOnce() -> SupervisorEvent) {
+        if self.events.receiver_count() > 0 {
+            // A receiver that left meanwhile is not an error.
+            let _ = self.events.send(event());
+        }
     }
 
     /// The supervisor behind an instance's owner.
@@ -51,7 +55,7 @@ impl Owner for SupervisorInner {
         &self.name
     }
 
-    fn emit(&self, event: SupervisorEvent) {
+    fn emit(&self, event: &mut dyn FnMut() -> SupervisorEvent) {
         SupervisorInner::emit(self, event);
     }
 
