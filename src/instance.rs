@@ -4,8 +4,10 @@
 //! # The parts, by name
 //!
 //! - `Kept` (`instance/kept.rs`): what outlives every worker: the
-//!   behaviour, the last `Committed` state and dictionary, the tables, the timers, the
-//!   inbox's rescue lists, the restart window, the owner (its supervisor).
+//!   behaviour, the last `Committed` state and dictionary, the tables, the
+//!   timers, the `Inbox` (`instance/inbox.rs`: the bound of a bounded one,
+//!   and the messages a stopped actor left), the restart window, the owner
+//!   (its supervisor).
 //!   Every [`Handle`](crate::Handle), the supervisor and the registry point
 //!   to it.
 //! - `Worker` (`instance/worker.rs`): the ractor actor that runs the callbacks; its
@@ -60,6 +62,7 @@
 
 mod any;
 mod envelope;
+mod inbox;
 mod kept;
 mod worker;
 
@@ -68,7 +71,9 @@ pub use envelope::Envelope;
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use envelope::{Body, Frozen, Job};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
-pub(crate) use kept::{Committed, Kept, Owner, Refused, Relay};
+pub(crate) use inbox::Refused;
+#[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
+pub(crate) use kept::{Committed, Kept, Owner, Relay};
 pub(crate) use worker::Worker;
 
 pub use crate::id::InstanceId;

@@ -123,9 +123,10 @@
 //!   panics to `tracing`.
 //! - [`actor`]: the [`Actor`] trait, [`StateMut`], [`Start`], and
 //!   [`Context`], what a callback reaches besides its state.
-//! - [`instance`]: one running instance: `instance/kept.rs` (the kept parts
-//!   and the inbox), `instance/worker.rs` (the crash-proof loop),
-//!   `instance/envelope.rs`, `instance/any.rs` (the type-erased view).
+//! - [`instance`]: one running instance: `instance/kept.rs` (the kept
+//!   parts), `instance/inbox.rs` (the bound and the rescued messages),
+//!   `instance/worker.rs` (the crash-proof loop), `instance/envelope.rs`,
+//!   `instance/any.rs` (the type-erased view).
 //! - [`handle`]: [`Handle`], the typed way to reach an instance.
 //! - [`registry`]: names of instances and supervisors; [`call`], [`cast`],
 //!   [`send`] by name; [`named`]: [`Named`], a name with its handle cached.

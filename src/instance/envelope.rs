@@ -6,7 +6,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use ractor::RpcReplyPort;
 
-use super::kept::{Inbox, Kept};
+use super::inbox::Inbox;
+use super::kept::Kept;
 use crate::actor::Actor;
 use crate::dictionary::Dictionary;
 use crate::error::CallError;
