@@ -44,7 +44,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 
 use crate::actor::Actor;
 use crate::error::{CallError, LookupError, SendError};
@@ -94,14 +94,18 @@ impl<A: Actor> Named<A> {
     /// # Errors
     /// [`LookupError`] if no instance of type `A` has the name.
     pub fn handle(&self) -> Result<Handle<A>, LookupError> {
-        if let Some(h) = self.cached.read().as_ref()
-            && h.stop_reason().is_none()
-        {
+        if let Some(h) = self.live() {
             return Ok(h.clone());
         }
         let found = registry::lookup::<A>(&self.name)?;
         *self.cached.write() = Some(found.clone());
         Ok(found)
+    }
+
+    /// The cached handle, while its instance has not stopped for good.
+    fn live(&self) -> Option<MappedRwLockReadGuard<'_, Handle<A>>> {
+        let cached = self.cached.read();
+        RwLockReadGuard::try_map(cached, |c| c.as_ref().filter(|h| h.stop_reason().is_none())).ok()
     }
 
     /// Calls the instance; see [`Handle::call`].
@@ -131,9 +135,7 @@ impl<A: Actor> Named<A> {
     /// As [`Handle::cast`], and [`Undelivered::Lookup`](crate::Undelivered)
     /// if no instance has the name.
     pub fn cast(&self, msg: A::Cast) -> Result<(), SendError<A::Cast>> {
-        if let Some(h) = self.cached.read().as_ref()
-            && h.stop_reason().is_none()
-        {
+        if let Some(h) = self.live() {
             return h.cast(msg);
         }
         match self.handle() {

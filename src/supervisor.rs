@@ -166,7 +166,7 @@ impl Supervisor {
         !self.inner.children().stopping
     }
 
-    /// Whether `kept`'s current owner is this supervisor.
+    /// Whether `owner` (an instance's current owner) is this supervisor.
     pub(crate) fn owns(&self, owner: Option<Arc<dyn Owner>>) -> bool {
         owner
             .and_then(SupervisorInner::of)
