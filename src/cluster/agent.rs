@@ -5,15 +5,21 @@
 //! in the instance's mailbox at once and only the wait for the reply runs in
 //! a task of its own. So requests from one node reach an instance in the
 //! order they were sent, and a slow instance does not hold up the others.
+//!
+//! Its own node's events (a peer's session closed, a lost source's move
+//! resolved) come through the same mailbox, behind what peers sent before
+//! them: a `Go` received before its source's connection closed is applied
+//! before the clean-up of that source's moves.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
+use std::time::{Duration, Instant};
 
 use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::cluster::kind::OneWay;
-use crate::cluster::kind::Staging;
-use crate::cluster::node::NodeInner;
-use crate::cluster::wire::{self, Failure, MoveKey, Request, Response, Wire};
+use crate::cluster::handoff::Held;
+use crate::cluster::handoff::relay::{self, MAX_HOPS};
+use crate::cluster::node::{Node, NodeInner};
+use crate::cluster::wire::{self, Failure, Local, Request, Response, Way, Wire};
 use crate::registry;
 
 pub(crate) struct Agent;
@@ -37,25 +43,39 @@ impl ractor::Actor for Agent {
         msg: Wire,
         node: &mut Weak<NodeInner>,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(node) = node.upgrade() else {
+        let Some(inner) = node.upgrade() else {
             return Ok(());
         };
+        let node = Node { inner };
         let (bytes, reply) = match msg {
             Wire::Cast(bytes) => (bytes, None),
             Wire::Call(bytes, reply) => (bytes, Some(reply)),
+            Wire::Local(Local::PeerDown(peer)) => {
+                node.peer_down(&peer);
+                return Ok(());
+            }
+            Wire::Local(Local::Resolved { mv, go: true }) => {
+                node.start_stage(&mv).await;
+                // Whatever the source still held is lost with it, or comes
+                // behind its answer; what waited here goes in now.
+                node.release_held(&mv.name);
+                return Ok(());
+            }
+            Wire::Local(Local::Resolved { mv, go: false }) => {
+                node.drop_stage(&mv);
+                return Ok(());
+            }
         };
-        let req = match wire::decode::<Request>(&bytes) {
-            Ok(req) => req,
+        match wire::decode::<Request>(&bytes) {
+            Ok(req) => serve(&node, req, reply).await,
             Err(e) => {
                 tracing::warn!(error = %e, "peeper: undecodable request");
                 answer(
                     reply,
                     &Response::Refused(format!("undecodable request: {e}")),
                 );
-                return Ok(());
             }
-        };
-        serve(&node, req, reply).await;
+        }
         Ok(())
     }
 }
@@ -66,19 +86,13 @@ fn answer(reply: Option<RpcReplyPort<Vec<u8>>>, response: &Response) {
     }
 }
 
-fn done(result: Result<(), String>) -> Response {
-    match result {
-        Ok(()) => Response::Done,
-        Err(reason) => Response::Refused(reason),
-    }
-}
-
-async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<Vec<u8>>>) {
-    let here = node_name(node);
+async fn serve(node: &Node, req: Request, reply: Option<RpcReplyPort<Vec<u8>>>) {
     match req {
         Request::Ping => answer(reply, &Response::Done),
-        Request::Knows { node } => {
-            answer(reply, &Response::Here(crate::cluster::node::is_peer(&node)));
+        Request::Hello(hello) => {
+            node.inner.peers.met(&hello);
+            let mine = node.inner.peers.hello_for(&hello.name);
+            answer(reply, &Response::Hello(mine));
         }
         Request::Count => {
             let live = registry::registered()
@@ -95,140 +109,163 @@ async fn serve(node: &Arc<NodeInner>, req: Request, reply: Option<RpcReplyPort<V
         Request::Call {
             name,
             kind,
-            epoch,
+            budget_ms,
             body,
         } => {
-            let port = node.kinds.get(&kind).map(|p| p.clone());
-            let queued = match port {
-                Some(port) => port.call(&name, epoch, &body),
-                None => Err(Failure::WrongKind),
+            let held = Held::Call {
+                kind,
+                budget_ms,
+                body,
+                reply,
+                since: Instant::now(),
             };
-            match queued {
-                Err(f) => answer(
-                    reply,
-                    &Response::Called {
-                        reply: Err(f),
-                        at: here,
-                    },
-                ),
-                Ok(waiting) => {
-                    tokio::spawn(async move {
-                        let (out, moved) = waiting.await;
-                        let at = moved.unwrap_or(here);
-                        let reply_bytes = out.map(serde_bytes::ByteBuf::from);
-                        answer(
-                            reply,
-                            &Response::Called {
-                                reply: reply_bytes,
-                                at,
-                            },
-                        );
-                    });
-                }
+            if let Err(held) = node.inner.stages.try_hold(&name, held) {
+                serve_held(node, &name, held);
             }
         }
-        Request::Cast {
+        Request::OneWay {
             name,
             kind,
-            epoch,
+            way,
+            hops,
             body,
-        } => one_way(node, &name, &kind, epoch, &body, OneWay::Cast),
-        Request::Info {
-            name,
-            kind,
-            epoch,
-            body,
-        } => one_way(node, &name, &kind, epoch, &body, OneWay::Info),
-        Request::Begin(begin) => {
-            let known = crate::cluster::node::is_peer(&begin.from_node);
-            let result = match node.kinds.get(&begin.kind).map(|p| p.clone()) {
-                // Only a connected, authenticated node may move an instance in.
-                _ if !known => Err(format!("{:?} is not a connected node", begin.from_node)),
-                None => Err(format!("kind {:?} is not registered here", begin.kind)),
-                Some(port) => {
-                    let key = begin.mv.clone();
-                    let from = begin.from_node.clone();
-                    port.stage(begin, from).map(|stage| {
-                        node.stagings.lock().insert(key, stage);
-                    })
-                }
-            };
-            answer(reply, &done(result));
-        }
-        Request::Rows {
-            mv,
-            table,
-            count,
-            rows,
         } => {
-            let result = on_stage(node, &mv, |stage| stage.rows(&table, &rows, count));
-            answer(reply, &done(result));
-        }
-        Request::ResetTable { mv, table } => {
-            let result = on_stage(node, &mv, |stage| {
-                stage.reset(&table);
-                Ok(())
-            });
-            answer(reply, &done(result));
-        }
-        Request::Remove {
-            mv,
-            table,
-            count,
-            keys,
-        } => {
-            let result = on_stage(node, &mv, |stage| stage.remove(&table, &keys, count));
-            answer(reply, &done(result));
-        }
-        Request::Snapshot { mv, piece } => {
-            let result = on_stage(node, &mv, |stage| stage.piece(&piece));
-            answer(reply, &done(result));
-        }
-        Request::Commit { mv } => {
-            let result = on_stage(node, &mv, |stage| stage.prepare());
-            answer(reply, &done(result));
-        }
-        Request::Go { mv } => {
-            let stage = node.stagings.lock().remove(&mv);
-            let started = match stage {
-                Some(stage) => stage.start().await,
-                None => Err("no such move".to_owned()),
+            let held = Held::OneWay {
+                kind,
+                way,
+                hops,
+                body,
             };
-            if let Err(e) = &started {
-                tracing::error!(name = %mv.name, error = %e, "peeper: a moved instance could not start");
+            if let Err(held) = node.inner.stages.try_hold(&name, held) {
+                serve_held(node, &name, held);
             }
-            answer(reply, &done(started));
         }
-        Request::Abort { mv } => {
-            node.stagings.lock().remove(&mv);
-            answer(reply, &Response::Done);
+        Request::Move { mv, step } => {
+            let response = node.apply_step(mv, step).await;
+            answer(reply, &response);
         }
+        Request::Outcome { mv } => {
+            let decision = node.inner.decisions.outcome(&mv);
+            answer(reply, &Response::Outcome(decision));
+        }
+        Request::Moved { name, from, to } => node.inner.routes.moved(&name, &from, &to),
     }
 }
 
-/// Runs `step` on the move `mv` being received.
-fn on_stage(
-    node: &NodeInner,
-    mv: &MoveKey,
-    step: impl FnOnce(&mut Box<dyn Staging>) -> Result<(), String>,
-) -> Result<(), String> {
-    match node.stagings.lock().get_mut(mv) {
-        Some(stage) => step(stage),
-        None => Err("no such move".to_owned()),
+/// Serves a call or a one-way message by name, now.
+pub(crate) fn serve_held(node: &Node, name: &str, held: Held) {
+    match held {
+        Held::Call {
+            kind,
+            budget_ms,
+            body,
+            reply,
+            since,
+        } => {
+            let budget = Duration::from_millis(budget_ms).saturating_sub(since.elapsed());
+            call(node, name, &kind, budget, &body, reply);
+        }
+        Held::OneWay {
+            kind,
+            way,
+            hops,
+            body,
+        } => one_way(node, name, &kind, way, hops, body),
     }
 }
 
-fn one_way(node: &NodeInner, name: &str, kind: &str, epoch: Option<u64>, body: &[u8], way: OneWay) {
-    let sent = match node.kinds.get(kind) {
-        Some(port) => port.one_way(name, epoch, body, way),
+fn call(
+    node: &Node,
+    name: &str,
+    kind: &str,
+    budget: Duration,
+    body: &[u8],
+    reply: Option<RpcReplyPort<Vec<u8>>>,
+) {
+    let here = node.name().to_owned();
+    let budget = budget.min(wire::MAX_BUDGET);
+    let queued = match node.inner.kinds.get(kind).map(|k| k.clone()) {
+        Some(kind) => kind.call(name, budget, body),
         None => Err(Failure::WrongKind),
     };
-    if let Err(f) = sent {
-        // A one-way message has nobody to tell; say it in the log.
-        tracing::warn!(%name, %kind, failure = ?f, "peeper: dropped a message from another node");
+    match queued {
+        Err(Failure::NotFound) if relay::forwarded(name).is_some() => {
+            let to = relay::forwarded(name).unwrap_or_default();
+            answer(reply, &Response::Elsewhere { to });
+        }
+        Err(f) => answer(
+            reply,
+            &Response::Called {
+                reply: Err(f),
+                at: here,
+            },
+        ),
+        Ok(waiting) => {
+            tokio::spawn(async move {
+                let (out, moved) = waiting.await;
+                let at = moved.unwrap_or(here);
+                let reply_bytes = out.map(serde_bytes::ByteBuf::from);
+                answer(
+                    reply,
+                    &Response::Called {
+                        reply: reply_bytes,
+                        at,
+                    },
+                );
+            });
+        }
     }
 }
 
-fn node_name(node: &NodeInner) -> String {
-    node.name().to_owned()
+fn one_way(node: &Node, name: &str, kind: &str, way: Way, hops: u8, body: Vec<u8>) {
+    let sent = match node.inner.kinds.get(kind) {
+        Some(k) => k.one_way(name, &body, way),
+        None => Err(Failure::WrongKind),
+    };
+    match sent {
+        Ok(()) => {}
+        // The instance left: pass it on, a bounded number of times.
+        Err(Failure::NotFound) if hops < MAX_HOPS => {
+            if let Some(to) = relay::forwarded(name)
+                && let Some(agent) = node.agent_of(&to)
+            {
+                let req = Request::OneWay {
+                    name: name.to_owned(),
+                    kind: kind.to_owned(),
+                    way,
+                    hops: hops + 1,
+                    body,
+                };
+                if let Ok(bytes) = wire::encode(&req)
+                    && agent.send_message(Wire::Cast(bytes)).is_ok()
+                {
+                    return;
+                }
+            }
+            tracing::warn!(%name, %kind, "peeper: dropped a message from another node: no such instance");
+        }
+        // A one-way message has nobody to tell; say it in the log.
+        Err(f) => {
+            tracing::warn!(%name, %kind, failure = ?f, "peeper: dropped a message from another node");
+        }
+    }
+}
+
+impl Node {
+    /// Tells every peer that `name` left this node for `to`.
+    pub(crate) fn tell_moved(&self, name: &str, to: &str) {
+        let req = Request::Moved {
+            name: name.to_owned(),
+            from: self.name().to_owned(),
+            to: to.to_owned(),
+        };
+        let Ok(bytes) = wire::encode(&req) else {
+            return;
+        };
+        for peer in self.peers() {
+            if let Some(agent) = self.agent_of(&peer) {
+                let _ = agent.send_message(Wire::Cast(bytes.clone()));
+            }
+        }
+    }
 }

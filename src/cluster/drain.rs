@@ -106,7 +106,7 @@ async fn count(node: &Node, peer: &str) -> u64 {
     let Some(agent) = node.agent_of(peer) else {
         return 0;
     };
-    match wire::ask(&agent, &Request::Count, node.step_timeout()).await {
+    match wire::ask(&agent, &Request::Count, node.config().step_timeout).await {
         Some(Response::Count(n)) => n,
         _ => 0,
     }

@@ -6,7 +6,7 @@ use crate::actor::Actor;
 use crate::cluster::portable::{Parts, Portable, RowSink};
 use crate::cluster::snapshot;
 use crate::cluster::stream::TableFill;
-use crate::cluster::wire::{self, Begin, MoveKey, Request, Response};
+use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, Step};
 use crate::dictionary::Dictionary;
 use crate::table::TableSet;
 
@@ -59,32 +59,36 @@ pub(crate) fn seeds() -> Vec<Vec<u8>> {
         name: "p".to_owned(),
         epoch: 3,
     };
+    let step = |step| Request::Move {
+        mv: mv.clone(),
+        step,
+    };
     let requests = [
         Request::Ping,
         Request::Whereis { name: "p".into() },
         Request::Call {
             name: "p".into(),
             kind: "k".into(),
-            epoch: Some(2),
+            budget_ms: 5_000,
             body: vec![1, 2, 3],
         },
-        Request::Begin(Begin {
-            mv: mv.clone(),
+        step(Step::Begin(Begin {
             kind: "k".into(),
             version: 1,
             supervisor: "s".into(),
             from_node: "a".into(),
+            from_incarnation: 7,
             max_restarts: 10,
             restart_window_ms: 1000,
             capacity: Some(10_000),
-        }),
-        Request::Rows {
-            mv: mv.clone(),
+        })),
+        step(Step::Rows {
             table: "rows".into(),
             count: 2,
             rows: vec![1, 1, b'a', 2, 1, b'b'],
-        },
-        Request::Commit { mv },
+        }),
+        step(Step::Commit),
+        Request::Outcome { mv: mv.clone() },
     ];
     let mut seeds: Vec<Vec<u8>> = requests
         .iter()

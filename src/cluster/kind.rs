@@ -7,14 +7,13 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::cluster::error::MoveError;
-use crate::cluster::handoff::Stage;
-use crate::cluster::node::{MoveReport, Node};
+use crate::cluster::handoff::{MoveReport, Stage, Staging};
+use crate::cluster::node::Node;
 use crate::cluster::portable::Portable;
-use crate::cluster::relays;
-use crate::cluster::wire::{Begin, Failure};
+use crate::cluster::wire::{Begin, Failure, MoveKey, Way};
 use crate::error::{CallError, LookupError};
 use crate::handle::Handle;
-use crate::instance::{AnyInstance, Body, Kept, Refused};
+use crate::instance::{Body, Refused};
 use crate::registry;
 use crate::supervisor::Supervisor;
 
@@ -22,30 +21,16 @@ use crate::supervisor::Supervisor;
 /// where the instance handled the call.
 pub(crate) type Answer = BoxFuture<'static, (Result<Vec<u8>, Failure>, Option<String>)>;
 
-/// Which callback a one-way message goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OneWay {
-    /// [`Actor::handle_cast`](crate::Actor::handle_cast).
-    Cast,
-    /// [`Actor::handle_info`](crate::Actor::handle_info).
-    Info,
-}
-
 /// What an agent needs of a kind.
 pub(crate) trait AnyKind: Send + Sync {
     /// Queues a call to the local instance `name` now; the returned future
-    /// waits for its reply.
-    fn call(&self, name: &str, epoch: Option<u64>, body: &[u8]) -> Result<Answer, Failure>;
+    /// waits for its reply, at most `budget`: a call not begun by then is
+    /// dropped unhandled.
+    fn call(&self, name: &str, budget: Duration, body: &[u8]) -> Result<Answer, Failure>;
     /// Queues a cast or an info message.
-    fn one_way(
-        &self,
-        name: &str,
-        epoch: Option<u64>,
-        body: &[u8],
-        way: OneWay,
-    ) -> Result<(), Failure>;
+    fn one_way(&self, name: &str, body: &[u8], way: Way) -> Result<(), Failure>;
     /// Prepares to receive a moved instance.
-    fn stage(&self, begin: Begin, node: String) -> Result<Box<dyn Staging>, String>;
+    fn stage(&self, mv: MoveKey, begin: Begin) -> Result<Box<dyn Staging>, String>;
     /// The Rust type of the kind's behaviour, as instances report it.
     fn actor_type(&self) -> &'static str;
     /// Moves the local instance `name` (see [`Node::move_to`]).
@@ -58,44 +43,17 @@ pub(crate) trait AnyKind: Send + Sync {
     ) -> BoxFuture<'static, Result<MoveReport, MoveError>>;
 }
 
-/// A move being received.
-pub(crate) trait Staging: Send {
-    /// The node the instance comes from.
-    fn sender(&self) -> &str;
-    /// Drops what was received of a table.
-    fn reset(&mut self, table: &str);
-    /// Removes rows from a table.
-    fn remove(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String>;
-    /// Adds rows to a table.
-    fn rows(&mut self, table: &str, bytes: &[u8], count: u32) -> Result<(), String>;
-    /// Adds a piece of the snapshot.
-    fn piece(&mut self, bytes: &[u8]) -> Result<(), String>;
-    /// Decodes everything, builds the instance and reserves its name, without
-    /// starting it.
-    fn prepare(&mut self) -> Result<(), String>;
-    /// Starts the prepared instance under its supervisor.
-    fn start(self: Box<Self>) -> BoxFuture<'static, Result<(), String>>;
-}
-
 /// A kind: how to build its behaviour on this node.
 pub(crate) struct Kind<A> {
     pub(crate) factory: Arc<dyn Fn() -> A + Send + Sync>,
 }
 
-/// The instance `name`, or with `epoch`, the instance or relay of that epoch.
-fn handle<A: Portable>(name: &str, epoch: Option<u64>) -> Result<Handle<A>, Failure> {
-    let Some(epoch) = epoch else {
-        return registry::lookup::<A>(name).map_err(|e| match e {
-            LookupError::NotFound { .. } => Failure::NotFound,
-            _ => Failure::WrongKind,
-        });
-    };
-    let instance = relays::get_epoch(name, epoch).ok_or(Failure::NotFound)?;
-    instance
-        .into_any()
-        .downcast::<Kept<A>>()
-        .map(Handle::from_kept)
-        .map_err(|_| Failure::WrongKind)
+/// The live instance `name` of kind `A` on this node.
+fn handle<A: Portable>(name: &str) -> Result<Handle<A>, Failure> {
+    registry::lookup::<A>(name).map_err(|e| match e {
+        LookupError::NotFound { .. } => Failure::NotFound,
+        _ => Failure::WrongKind,
+    })
 }
 
 pub(crate) fn failure(e: CallError) -> Failure {
@@ -136,39 +94,34 @@ pub(crate) fn call_error(name: &str, f: Failure) -> CallError {
 }
 
 impl<A: Portable> AnyKind for Kind<A> {
-    fn call(&self, name: &str, epoch: Option<u64>, body: &[u8]) -> Result<Answer, Failure> {
+    fn call(&self, name: &str, budget: Duration, body: &[u8]) -> Result<Answer, Failure> {
         let msg: A::Call = postcard::from_bytes(body).map_err(|e| Failure::Codec(e.to_string()))?;
-        let h = handle::<A>(name, epoch)?;
+        let h = handle::<A>(name)?;
+        let deadline = tokio::time::Instant::now() + budget;
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Queued now, in arrival order; only a full bounded inbox makes the
-        // call wait for room, within the relay's wait.
+        // call wait for room, within its budget.
         let waiting = match h.kept().deliver(Body::Call(msg, tx.into())) {
             Ok(()) => None,
             Err((call, Refused::Full(_))) => Some(call),
             Err((_, Refused::Stopped(reason))) => return Err(Failure::Stopped(reason)),
         };
+        let timed_out =
+            move || Failure::Timeout(u64::try_from(budget.as_millis()).unwrap_or(u64::MAX));
         Ok(Box::pin(async move {
             if let Some(call) = waiting {
-                let deadline = tokio::time::Instant::now() + crate::cluster::wire::RELAY_WAIT;
                 match h.kept().deliver_waiting(call, Some(deadline)).await {
                     Ok(()) => {}
                     Err((_, Refused::Stopped(reason))) => {
                         return (Err(Failure::Stopped(reason)), None);
                     }
-                    Err((_, Refused::Full(_))) => {
-                        let waited = crate::cluster::wire::RELAY_WAIT.as_millis();
-                        return (
-                            Err(Failure::Timeout(u64::try_from(waited).unwrap_or(u64::MAX))),
-                            None,
-                        );
-                    }
+                    Err((_, Refused::Full(_))) => return (Err(timed_out()), None),
                 }
             }
-            let out = match tokio::time::timeout(crate::cluster::wire::RELAY_WAIT, rx).await {
-                Err(_) => Err(failure(CallError::Timeout {
-                    name: h.name().to_owned(),
-                    timeout: crate::cluster::wire::RELAY_WAIT,
-                })),
+            // At the deadline the receiver goes: a call the instance has not
+            // begun by then is skipped (the loop checks the reply port first).
+            let out = match tokio::time::timeout_at(deadline, rx).await {
+                Err(_) => Err(timed_out()),
                 Ok(Err(_)) => Err(Failure::Dropped),
                 Ok(Ok(Err(e))) => Err(failure(e)),
                 Ok(Ok(Ok(reply))) => {
@@ -177,25 +130,19 @@ impl<A: Portable> AnyKind for Kind<A> {
             };
             // Read after the reply: if the instance moved meanwhile, the
             // call was relayed, and the caller may go straight there next.
-            let moved = h.kept().moved_to();
+            let moved = crate::instance::AnyInstance::moved_to(&**h.kept());
             (out, moved)
         }))
     }
 
-    fn one_way(
-        &self,
-        name: &str,
-        epoch: Option<u64>,
-        body: &[u8],
-        way: OneWay,
-    ) -> Result<(), Failure> {
-        let h = handle::<A>(name, epoch)?;
+    fn one_way(&self, name: &str, body: &[u8], way: Way) -> Result<(), Failure> {
+        let h = handle::<A>(name)?;
         let codec = |e: postcard::Error| Failure::Codec(e.to_string());
         let sent = match way {
-            OneWay::Info => h
+            Way::Info => h
                 .send(postcard::from_bytes(body).map_err(codec)?)
                 .map_err(|e| e.without_message()),
-            OneWay::Cast => h
+            Way::Cast => h
                 .cast(postcard::from_bytes(body).map_err(codec)?)
                 .map_err(|e| e.without_message()),
         };
@@ -221,7 +168,7 @@ impl<A: Portable> AnyKind for Kind<A> {
         })
     }
 
-    fn stage(&self, begin: Begin, node: String) -> Result<Box<dyn Staging>, String> {
-        Stage::<A>::open(begin, (self.factory)(), node).map(|s| Box::new(s) as Box<dyn Staging>)
+    fn stage(&self, mv: MoveKey, begin: Begin) -> Result<Box<dyn Staging>, String> {
+        Stage::<A>::open(mv, begin, (self.factory)()).map(|s| Box::new(s) as Box<dyn Staging>)
     }
 }

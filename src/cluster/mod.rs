@@ -16,27 +16,37 @@
 //! its own requests on top, in [`wire`](self) form, each checked against size
 //! limits and decoded without panics.
 //!
-//! Map: [`node`] (the node and its API), `agent` (the actor that serves other
-//! nodes), [`portable`] (what makes an actor movable), [`snapshot`] (the
-//! versioned encoding of state and dictionary), `stream` (tables in chunks),
-//! [`handoff`] (the fenced move itself), [`drain`] (emptying a node),
-//! [`error`](mod@error) (its errors), `kind`, `relays` and `wire` (internals).
+//! Map, by role, each module owning its own state:
+//! - [`node`]: the node, its configuration and life cycle;
+//! - [`peers`]: who is connected and alive, and how a lost peer comes back;
+//! - `routes`: calls and casts by name, at most once, with deadlines;
+//! - `agent`: the actor that serves other nodes;
+//! - [`handoff`]: the fenced move, written down as a state machine per side
+//!   (source, target, relay);
+//! - [`drain`]: emptying a node;
+//! - [`portable`] (what makes an actor movable), [`snapshot`] (the versioned
+//!   encoding of state and dictionary), `stream` (tables in chunks), `bulk`
+//!   (the data path of moves), [`error`](mod@error), and the internals
+//!   `kind`, `wire` and `fault`.
 
 pub(crate) mod agent;
 pub mod drain;
 pub mod error;
+pub(crate) mod fault;
 pub mod handoff;
 pub(crate) mod kind;
 pub mod node;
+pub mod peers;
 pub mod portable;
-pub(crate) mod relays;
+pub(crate) mod routes;
 pub mod snapshot;
 pub(crate) mod stream;
 pub(crate) mod wire;
 
 pub use drain::{DrainProgress, DrainReport};
 pub use error::{ClusterError, MoveError, RemoteCallError};
-pub use node::{MovePhase, MoveProgress, MoveReport, Node, NodeConfig, Tls};
+pub use handoff::{MovePhase, MoveProgress, MoveReport};
+pub use node::{Node, NodeConfig, Tls};
 pub use portable::{Parts, Portable};
 pub use snapshot::SnapshotError;
 /// The TLS crate ractor_cluster uses, re-exported so that a [`Tls`] is built

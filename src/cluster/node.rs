@@ -1,14 +1,12 @@
 //! A node: this process's place in a cluster of peeper processes.
 //!
 //! A [`Node`] runs a ractor_cluster node server (TCP, cookie
-//! authentication) and one agent actor that other nodes reach through a
-//! ractor `pg` group named after the node. Agents answer each other's
-//! requests: where an instance runs, calls and casts to it, and the steps of
-//! a move (see [`crate::cluster::handoff`]).
-//!
-//! Names stay node-local, as in ractor: [`Node::call`] finds an instance on
-//! any connected node, remembers where it found it, and follows it when a
-//! reply says it has moved.
+//! authentication), a data port for the bulk of moves, and one agent actor
+//! that other nodes reach through a ractor `pg` group named after the node.
+//! This module holds its configuration and its life cycle; each role has a
+//! module of its own, which owns its state: [`peers`](super::peers) (who is
+//! connected and alive), `routes` (calls and casts by name),
+//! [`handoff`](super::handoff) (moves), `agent` (serving other nodes).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -16,24 +14,19 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use parking_lot::Mutex;
-use ractor::rpc::CallResult;
 use ractor::{ActorRef, pg};
-use ractor_cluster::node::NodeServerSessionInformation;
-use ractor_cluster::{
-    IncomingEncryptionMode, NodeEventSubscription, NodeServer, NodeServerMessage,
-};
+use ractor_cluster::{IncomingEncryptionMode, NodeServer, NodeServerMessage};
 use tokio::sync::broadcast;
-use tokio_rustls::rustls::pki_types::ServerName;
 
 use crate::cluster::agent::Agent;
-use crate::cluster::error::{ClusterError, MoveError, RemoteCallError};
-use crate::cluster::handoff;
-use crate::cluster::kind::{AnyKind, Kind, Staging, call_error};
+use crate::cluster::drain::{DrainProgress, DrainReport};
+use crate::cluster::error::{ClusterError, MoveError};
+use crate::cluster::handoff::{self, Decisions, MoveProgress, MoveReport, Stages};
+use crate::cluster::kind::{AnyKind, Kind};
+use crate::cluster::peers::Peers;
 use crate::cluster::portable::Portable;
-use crate::cluster::wire::{self, MoveKey, Request, Response, Wire};
-use crate::error::LookupError;
-use crate::registry;
+use crate::cluster::routes::Routes;
+use crate::cluster::wire::{self, Wire};
 use crate::supervisor::Supervisor;
 
 /// How to start a [`Node`].
@@ -57,9 +50,10 @@ pub struct NodeConfig {
     pub heartbeat_interval: Duration,
     /// A peer that does not answer a ping within this time is declared lost
     /// and its connection closed, even if its socket stays open (a frozen
-    /// process, a silent network). Default: 10 s. A node whose own runtime is
-    /// saturated answers late too: too short a timeout declares healthy but
-    /// busy peers lost, and what is relayed to them fails.
+    /// process, a silent network). Default: 10 s. A round in which this
+    /// node's own runtime lagged does not count against a peer (see
+    /// [`crate::cluster::peers`]). A lost peer is dialled again until it
+    /// answers.
     pub heartbeat_timeout: Duration,
     /// Encrypts every connection with ractor_cluster's TLS. Default: none.
     /// Every node of a cluster must use it, or none.
@@ -105,122 +99,20 @@ impl NodeConfig {
     }
 }
 
-/// Where a move stands, as reported to [`Node::subscribe_moves`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MovePhase {
-    /// Table rows are streaming while the instance keeps running.
-    Tables,
-    /// Rows written during that copy are streaming, the instance still
-    /// running.
-    Changes,
-    /// The instance is frozen; rows written during the copy are streaming.
-    CatchUp,
-    /// The state and dictionary are streaming.
-    Snapshot,
-    /// The target took over.
-    Committed,
-    /// The move failed; the instance runs on at the source.
-    Aborted,
-}
-
-/// Progress of one move.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveProgress {
-    /// The instance moving.
-    pub name: String,
-    /// The node it moves to.
-    pub to_node: String,
-    /// Where the move stands.
-    pub phase: MovePhase,
-    /// Table rows sent so far.
-    pub rows_done: u64,
-    /// Table rows to send in all.
-    pub rows_total: u64,
-    /// Encoded bytes sent so far.
-    pub bytes_done: u64,
-}
-
-/// What a finished move did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveReport {
-    /// The instance moved.
-    pub name: String,
-    /// The node it moved to.
-    pub to_node: String,
-    /// Table rows copied while the instance ran.
-    pub rows: u64,
-    /// Rows sent again because they were written during the copy.
-    pub rows_resent: u64,
-    /// Encoded bytes sent (tables and snapshot).
-    pub bytes: u64,
-    /// How long the instance handled no message: from the freeze to the
-    /// hand-over. It does not grow with the tables, only with what was
-    /// written to them during the copy and with the state.
-    pub frozen_for: Duration,
-    /// How long the whole move took.
-    pub took: Duration,
-    /// Whether the target confirmed that the instance runs there. `false`
-    /// only if the target was lost right after it got ready: the instance
-    /// then belongs to the target (the source never handles it again), and
-    /// calls fail with an `Unreachable` error until the target is back.
-    pub confirmed: bool,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum SessionEvent {
-    Ready { addr: String, name: String },
-    Down { addr: String, name: Option<String> },
-}
-
-/// ractor_cluster names a node `name@host`; peeper uses the name alone.
-fn node_name(full: &str) -> String {
-    full.split('@').next().unwrap_or(full).to_owned()
-}
-
-struct Sessions(broadcast::Sender<SessionEvent>);
-
-impl NodeEventSubscription for Sessions {
-    fn node_session_opened(&self, _: NodeServerSessionInformation) {}
-
-    fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {
-        let _ = self.0.send(SessionEvent::Down {
-            addr: ses.peer_addr,
-            name: ses.peer_name.map(|n| node_name(&n.name)),
-        });
-    }
-
-    fn node_session_authenticated(&self, _: NodeServerSessionInformation) {}
-
-    fn node_session_ready(&self, ses: NodeServerSessionInformation) {
-        if let Some(peer) = ses.peer_name {
-            let _ = self.0.send(SessionEvent::Ready {
-                addr: ses.peer_addr,
-                name: node_name(&peer.name),
-            });
-        }
-    }
-}
-
-impl NodeInner {
-    pub(crate) fn name(&self) -> &str {
-        &self.config.name
-    }
-}
-
 pub(crate) struct NodeInner {
-    config: NodeConfig,
-    addr: SocketAddr,
-    server: ActorRef<NodeServerMessage>,
-    agent: OnceLock<ActorRef<Wire>>,
-    sessions: broadcast::Sender<SessionEvent>,
+    pub(crate) config: NodeConfig,
+    pub(crate) addr: SocketAddr,
+    pub(crate) server: ActorRef<NodeServerMessage>,
+    pub(crate) agent: OnceLock<ActorRef<Wire>>,
+    pub(crate) peers: Peers,
+    pub(crate) routes: Routes,
+    /// Moves being received, as the target.
+    pub(crate) stages: Stages,
+    /// Moves made, as the source: what was decided.
+    pub(crate) decisions: Decisions,
     moves: broadcast::Sender<MoveProgress>,
-    drains: broadcast::Sender<crate::cluster::drain::DrainProgress>,
+    drains: broadcast::Sender<DrainProgress>,
     pub(crate) kinds: DashMap<String, Arc<dyn AnyKind>>,
-    /// Where each name was last found: a node name.
-    routes: DashMap<String, String>,
-    /// Moves being received, by move.
-    pub(crate) stagings: Mutex<std::collections::HashMap<MoveKey, Box<dyn Staging>>>,
 }
 
 /// A peeper node; cheap to clone.
@@ -236,7 +128,7 @@ pub(crate) struct NodeInner {
 /// ```
 #[derive(Clone)]
 pub struct Node {
-    inner: Arc<NodeInner>,
+    pub(crate) inner: Arc<NodeInner>,
 }
 
 impl fmt::Debug for Node {
@@ -248,20 +140,13 @@ impl fmt::Debug for Node {
     }
 }
 
-/// Whether `node` is a connected peer: its agent is reachable.
-pub(crate) fn is_peer(node: &str) -> bool {
-    pg::get_members(&agent_group(node))
-        .iter()
-        .any(|cell| !cell.get_id().is_local())
-}
-
 pub(crate) fn agent_group(node: &str) -> String {
     format!("peeper.agent.{node}")
 }
 
 /// The group of a node's heartbeat responder: an agent of its own, so that
 /// pings are not held up behind a busy agent's work.
-fn ping_group(node: &str) -> String {
+pub(crate) fn ping_group(node: &str) -> String {
     format!("peeper.ping.{node}")
 }
 
@@ -306,24 +191,22 @@ impl Node {
         let (server, _) = ractor::Actor::spawn(None, server, ())
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let (sessions, _) = broadcast::channel(256);
-        server
-            .cast(NodeServerMessage::SubscribeToEvents {
-                id: "peeper".to_owned(),
-                subscription: Box::new(Sessions(sessions.clone())),
-            })
+        let peers = Peers::new(&config, addr, None);
+        peers
+            .subscribe_to(&server)
             .map_err(|e| fail(e.to_string()))?;
         let inner = Arc::new(NodeInner {
             config,
             addr,
             server,
             agent: OnceLock::new(),
-            sessions,
+            peers,
+            routes: Routes::default(),
+            stages: Stages::default(),
+            decisions: Decisions::default(),
             moves: broadcast::channel(1024).0,
             drains: broadcast::channel(1024).0,
             kinds: DashMap::new(),
-            routes: DashMap::new(),
-            stagings: Mutex::new(std::collections::HashMap::new()),
         });
         let (agent, _) = ractor::Actor::spawn(None, Agent, Arc::downgrade(&inner))
             .await
@@ -335,127 +218,10 @@ impl Node {
             .map_err(|e| fail(e.to_string()))?;
         pg::join(ping_group(&inner.config.name), vec![pinger.get_cell()]);
         let node = Node { inner };
-        node.drop_stagings_of_lost_peers();
+        node.watch_sessions();
         node.watch_peers(pinger);
         tracing::info!(node = %node.name(), %addr, "peeper: node started");
         Ok(node)
-    }
-
-    /// A move being received from a node that goes away is dropped.
-    fn drop_stagings_of_lost_peers(&self) {
-        let mut events = self.inner.sessions.subscribe();
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                };
-                let Some(inner) = weak.upgrade() else { return };
-                if let SessionEvent::Down {
-                    name: Some(peer), ..
-                } = event
-                {
-                    inner.stagings.lock().retain(|_, s| s.sender() != peer);
-                    inner.routes.retain(|_, node| *node != peer);
-                }
-            }
-        });
-    }
-
-    /// Pings every peer each interval; closes the connection to one that
-    /// stays silent longer than the heartbeat timeout. ractor_cluster only
-    /// logs late pongs, so without this a frozen peer would hold moves and
-    /// calls until their own timeouts.
-    fn watch_peers(&self, pinger: ActorRef<Wire>) {
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            let mut last_seen: std::collections::HashMap<String, tokio::time::Instant> =
-                std::collections::HashMap::new();
-            loop {
-                let Some(inner) = weak.upgrade() else { return };
-                let node = Node { inner };
-                let interval = node.inner.config.heartbeat_interval;
-                let limit = node.inner.config.heartbeat_timeout;
-                if pinger.get_status() != ractor::ActorStatus::Running {
-                    return;
-                }
-                let peers = node.peers();
-                last_seen.retain(|p, _| peers.contains(p));
-                let pings = peers
-                    .iter()
-                    .map(|peer| node.ping(peer, interval.max(limit)));
-                let answers = futures::future::join_all(pings).await;
-                let now = tokio::time::Instant::now();
-                for (peer, alive) in peers.into_iter().zip(answers) {
-                    let seen = *last_seen.entry(peer.clone()).or_insert(now);
-                    if alive {
-                        last_seen.insert(peer, now);
-                    } else if now.duration_since(seen) >= limit {
-                        tracing::warn!(node = %node.name(), %peer, "peeper: peer silent, disconnecting");
-                        node.disconnect(&peer).await;
-                        last_seen.remove(&peer);
-                    }
-                }
-                drop(node);
-                tokio::time::sleep(interval).await;
-            }
-        });
-    }
-
-    /// The round trip of one ping to `peer` (a plain ractor_cluster call to
-    /// its heartbeat responder), or `None` if it did not answer within the
-    /// heartbeat timeout.
-    pub async fn ping_peer(&self, peer: &str) -> Option<Duration> {
-        let started = std::time::Instant::now();
-        self.ping(peer, self.inner.config.heartbeat_timeout)
-            .await
-            .then(|| started.elapsed())
-    }
-
-    async fn ping(&self, peer: &str, timeout: Duration) -> bool {
-        let Some(cell) = pg::get_members(&ping_group(peer)).into_iter().next() else {
-            return false;
-        };
-        let pinger: ActorRef<Wire> = cell.into();
-        wire::ask(&pinger, &Request::Ping, timeout).await.is_some()
-    }
-
-    /// Declares `peer` lost and closes its connection.
-    async fn disconnect(&self, peer: &str) {
-        let _ = self.inner.sessions.send(SessionEvent::Down {
-            addr: String::new(),
-            name: Some(peer.to_owned()),
-        });
-        let sessions = ractor::call_t!(self.inner.server, NodeServerMessage::GetSessions, 1_000);
-        for ses in sessions.into_iter().flat_map(|m| m.into_values()) {
-            if ses
-                .peer_name
-                .as_ref()
-                .is_some_and(|n| node_name(&n.name) == peer)
-            {
-                ses.actor.stop(Some("heartbeat timeout".to_owned()));
-            }
-        }
-    }
-
-    /// Waits until `peer` is declared lost.
-    pub(crate) fn lost(
-        &self,
-        peer: &str,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let mut events = self.inner.sessions.subscribe();
-        let peer = peer.to_owned();
-        async move {
-            loop {
-                match events.recv().await {
-                    Ok(SessionEvent::Down { name: Some(n), .. }) if n == peer => return,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
-                }
-            }
-        }
     }
 
     /// The node's name.
@@ -468,101 +234,12 @@ impl Node {
         self.inner.addr
     }
 
-    pub(crate) fn step_timeout(&self) -> Duration {
-        self.inner.config.step_timeout
+    pub(crate) fn config(&self) -> &NodeConfig {
+        &self.inner.config
     }
 
-    /// Connects to the node listening at `addr` and returns its name once
-    /// the handshake is done and its agent is reachable.
-    ///
-    /// # Errors
-    /// [`ClusterError::Connect`] if no TCP connection opens,
-    /// [`ClusterError::Refused`] if the peer closes it during the handshake
-    /// (a wrong cookie), [`ClusterError::Timeout`] if the handshake does not
-    /// finish within [`NodeConfig::connect_timeout`].
-    pub async fn connect(&self, addr: SocketAddr) -> Result<String, ClusterError> {
-        let mut events = self.inner.sessions.subscribe();
-        let text = addr.to_string();
-        let connected = match &self.inner.config.tls {
-            None => ractor_cluster::client_connect(&self.inner.server, addr).await,
-            Some(tls) => {
-                let name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
-                    ClusterError::Connect {
-                        addr: text.clone(),
-                        reason: format!("server name {:?}: {e}", tls.server_name),
-                    }
-                })?;
-                let connector = tls.connector.clone();
-                ractor_cluster::client_connect_enc(&self.inner.server, addr, connector, name).await
-            }
-        };
-        connected.map_err(|e| ClusterError::Connect {
-            addr: text.clone(),
-            reason: e.to_string(),
-        })?;
-        let after = self.inner.config.connect_timeout;
-        let timeout = || ClusterError::Timeout {
-            addr: text.clone(),
-            after,
-        };
-        let handshake = async {
-            loop {
-                match events.recv().await {
-                    Ok(SessionEvent::Ready { addr, name }) if addr == text => return Ok(name),
-                    Ok(SessionEvent::Down { addr, .. }) if addr == text => {
-                        return Err(ClusterError::Refused { addr });
-                    }
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return Err(timeout()),
-                }
-            }
-        };
-        let name = tokio::time::timeout(after, handshake)
-            .await
-            .map_err(|_| timeout())??;
-        // The groups of each side reach the other right after the handshake:
-        // wait until this node sees the peer's agent and the peer sees ours,
-        // so that either side can call the other as soon as this returns.
-        let deadline = tokio::time::Instant::now() + after;
-        while !(self.agent_of(&name).is_some() && self.known_by(&name).await) {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(timeout());
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tracing::info!(node = %self.name(), peer = %name, "peeper: connected");
-        Ok(name)
-    }
-
-    /// Whether `peer` sees this node's agent.
-    async fn known_by(&self, peer: &str) -> bool {
-        let Some(agent) = self.agent_of(peer) else {
-            return false;
-        };
-        let req = Request::Knows {
-            node: self.name().to_owned(),
-        };
-        let answer = wire::ask(&agent, &req, self.inner.config.call_timeout).await;
-        matches!(answer, Some(Response::Here(true)))
-    }
-
-    /// The names of the connected nodes, sorted.
-    pub fn peers(&self) -> Vec<String> {
-        let prefix = agent_group("");
-        let mut peers: Vec<String> = pg::which_groups()
-            .into_iter()
-            .filter_map(|g| g.strip_prefix(&prefix).map(str::to_owned))
-            .filter(|n| n != self.name() && is_peer(n))
-            .collect();
-        peers.sort();
-        peers
-    }
-
-    pub(crate) fn agent_of(&self, node: &str) -> Option<ActorRef<Wire>> {
-        pg::get_members(&agent_group(node))
-            .into_iter()
-            .next()
-            .map(ActorRef::from)
+    pub(crate) fn agent(&self) -> Option<&ActorRef<Wire>> {
+        self.inner.agent.get()
     }
 
     /// Lets this node receive instances of kind `A` and serve calls to them
@@ -577,6 +254,15 @@ impl Node {
         );
     }
 
+    /// The registered kind whose behaviour has this Rust type.
+    pub(crate) fn kind_of_type(&self, actor_type: &str) -> Option<Arc<dyn AnyKind>> {
+        self.inner
+            .kinds
+            .iter()
+            .find(|k| k.value().actor_type() == actor_type)
+            .map(|k| k.value().clone())
+    }
+
     /// Progress of the moves this node makes.
     pub fn subscribe_moves(&self) -> broadcast::Receiver<MoveProgress> {
         self.inner.moves.subscribe()
@@ -589,7 +275,8 @@ impl Node {
     /// Moves the instance `name` of kind `A` from `from`, a supervisor on
     /// this node, to the supervisor `to_supervisor` on the node `to_node`,
     /// with its state, dictionary, tables and queued messages. Returns once
-    /// the target runs it.
+    /// the target runs it. What happens in each failure is written in
+    /// [`handoff`](crate::cluster::handoff).
     ///
     /// # Errors
     /// A [`MoveError`]; in every case the instance runs on here, with its
@@ -608,225 +295,22 @@ impl Node {
     /// with the fewest instances, under the supervisor of the same name on
     /// each; at most `parallel` moves at a time. Returns when every move
     /// ended. Instances whose move failed run on here; the report lists them.
-    pub async fn drain(&self, parallel: usize) -> crate::cluster::drain::DrainReport {
+    pub async fn drain(&self, parallel: usize) -> DrainReport {
         crate::cluster::drain::drain(self, parallel).await
     }
 
     /// Progress of this node's drains.
-    pub fn subscribe_drain(&self) -> broadcast::Receiver<crate::cluster::drain::DrainProgress> {
+    pub fn subscribe_drain(&self) -> broadcast::Receiver<DrainProgress> {
         self.inner.drains.subscribe()
     }
 
-    pub(crate) fn emit_drain(&self, progress: crate::cluster::drain::DrainProgress) {
+    pub(crate) fn emit_drain(&self, progress: DrainProgress) {
         let _ = self.inner.drains.send(progress);
-    }
-
-    /// The registered kind whose behaviour has this Rust type.
-    pub(crate) fn kind_of_type(&self, actor_type: &str) -> Option<Arc<dyn AnyKind>> {
-        self.inner
-            .kinds
-            .iter()
-            .find(|k| k.value().actor_type() == actor_type)
-            .map(|k| k.value().clone())
-    }
-
-    /// Calls the instance `name` of kind `A`, wherever it runs.
-    ///
-    /// # Errors
-    /// [`RemoteCallError::Lookup`] if no node runs it,
-    /// [`RemoteCallError::Unreachable`] if its node cannot be reached, and the
-    /// instance's own [`CallError`](crate::CallError)s.
-    pub async fn call<A: Portable>(
-        &self,
-        name: &str,
-        msg: A::Call,
-    ) -> Result<A::Reply, RemoteCallError> {
-        let body = postcard::to_stdvec(&msg).map_err(|e| RemoteCallError::Codec {
-            name: name.to_owned(),
-            reason: e.to_string(),
-        })?;
-        // A cached route may be stale (its node went away): one fresh look.
-        for fresh in [false, true] {
-            let node = self.locate(name, fresh).await?;
-            if node == self.name() {
-                let handle = registry::lookup::<A>(name);
-                if let Ok(h) = handle {
-                    let msg = postcard::from_bytes(&body).map_err(|e| RemoteCallError::Codec {
-                        name: name.to_owned(),
-                        reason: e.to_string(),
-                    })?;
-                    let reply = h.call(msg).await?;
-                    if let Some(to) = crate::instance::AnyInstance::moved_to(&**h.kept()) {
-                        self.inner.routes.insert(name.to_owned(), to);
-                    }
-                    return Ok(reply);
-                }
-                self.inner.routes.remove(name);
-                continue;
-            }
-            match self.remote_call::<A>(&node, name, body.clone()).await {
-                Err(
-                    RemoteCallError::Lookup(LookupError::NotFound { .. })
-                    | RemoteCallError::Unreachable { .. },
-                ) if !fresh => {
-                    self.inner.routes.remove(name);
-                }
-                other => return other,
-            }
-        }
-        Err(RemoteCallError::Lookup(LookupError::NotFound {
-            name: name.to_owned(),
-        }))
-    }
-
-    /// Casts to the instance `name` of kind `A`, wherever it runs. Casts
-    /// from one node keep their order as long as the route does not change.
-    ///
-    /// # Errors
-    /// As [`Node::call`], for finding the instance.
-    pub async fn cast<A: Portable>(&self, name: &str, msg: A::Cast) -> Result<(), RemoteCallError> {
-        let node = self.locate(name, false).await?;
-        if node == self.name() {
-            let h = registry::lookup::<A>(name).map_err(|_| {
-                RemoteCallError::Lookup(LookupError::NotFound {
-                    name: name.to_owned(),
-                })
-            })?;
-            return h.cast(msg).map_err(|e| RemoteCallError::Unreachable {
-                node,
-                reason: e.to_string(),
-            });
-        }
-        let codec = |reason: String| RemoteCallError::Codec {
-            name: name.to_owned(),
-            reason,
-        };
-        let body = postcard::to_stdvec(&msg).map_err(|e| codec(e.to_string()))?;
-        let req = Request::Cast {
-            name: name.to_owned(),
-            kind: A::KIND.to_owned(),
-            epoch: None,
-            body,
-        };
-        let bytes = wire::encode(&req).map_err(codec)?;
-        let agent = self
-            .agent_of(&node)
-            .ok_or_else(|| RemoteCallError::Unreachable {
-                node: node.clone(),
-                reason: "not connected".to_owned(),
-            })?;
-        agent
-            .send_message(Wire::Cast(bytes))
-            .map_err(|e| RemoteCallError::Unreachable {
-                node,
-                reason: e.to_string(),
-            })
-    }
-
-    /// The node that runs `name`: the cached route, this node, or the first
-    /// peer that says it runs it.
-    async fn locate(&self, name: &str, fresh: bool) -> Result<String, RemoteCallError> {
-        if !fresh && let Some(node) = self.inner.routes.get(name) {
-            return Ok(node.clone());
-        }
-        if let Some(instance) = registry::get(name) {
-            let node = instance
-                .moved_to()
-                .unwrap_or_else(|| self.name().to_owned());
-            self.inner.routes.insert(name.to_owned(), node.clone());
-            return Ok(node);
-        }
-        let asks = self.peers().into_iter().map(|peer| async move {
-            let here = self.ask_whereis(&peer, name).await;
-            here.then_some(peer)
-        });
-        let found = futures::future::join_all(asks).await;
-        let node = found.into_iter().flatten().next().ok_or_else(|| {
-            RemoteCallError::Lookup(LookupError::NotFound {
-                name: name.to_owned(),
-            })
-        })?;
-        self.inner.routes.insert(name.to_owned(), node.clone());
-        Ok(node)
-    }
-
-    async fn ask_whereis(&self, peer: &str, name: &str) -> bool {
-        let Some(agent) = self.agent_of(peer) else {
-            return false;
-        };
-        let req = Request::Whereis {
-            name: name.to_owned(),
-        };
-        let answer = wire::ask(&agent, &req, self.inner.config.call_timeout).await;
-        matches!(answer, Some(Response::Here(true)))
-    }
-
-    async fn remote_call<A: Portable>(
-        &self,
-        node: &str,
-        name: &str,
-        body: Vec<u8>,
-    ) -> Result<A::Reply, RemoteCallError> {
-        let unreachable = |reason: String| RemoteCallError::Unreachable {
-            node: node.to_owned(),
-            reason,
-        };
-        let codec = |reason: String| RemoteCallError::Codec {
-            name: name.to_owned(),
-            reason,
-        };
-        let agent = self
-            .agent_of(node)
-            .ok_or_else(|| unreachable("not connected".to_owned()))?;
-        let req = Request::Call {
-            name: name.to_owned(),
-            kind: A::KIND.to_owned(),
-            epoch: None,
-            body,
-        };
-        let bytes = wire::encode(&req).map_err(codec)?;
-        let timeout = self.inner.config.call_timeout;
-        let reply = match agent
-            .call(|port| Wire::Call(bytes, port), Some(timeout))
-            .await
-        {
-            Ok(CallResult::Success(reply)) => reply,
-            Ok(CallResult::Timeout) => {
-                return Err(RemoteCallError::Call(crate::CallError::Timeout {
-                    name: name.to_owned(),
-                    timeout,
-                }));
-            }
-            Ok(CallResult::SenderError) => return Err(unreachable("connection closed".into())),
-            Err(e) => return Err(unreachable(e.to_string())),
-        };
-        match wire::decode::<Response>(&reply).map_err(codec)? {
-            Response::Called { reply, at } => {
-                if at != node {
-                    self.inner.routes.insert(name.to_owned(), at);
-                }
-                match reply {
-                    Ok(bytes) => postcard::from_bytes(&bytes).map_err(|e| codec(e.to_string())),
-                    Err(crate::cluster::wire::Failure::NotFound) => {
-                        Err(RemoteCallError::Lookup(LookupError::NotFound {
-                            name: name.to_owned(),
-                        }))
-                    }
-                    Err(crate::cluster::wire::Failure::WrongKind) => {
-                        Err(RemoteCallError::Lookup(LookupError::WrongType {
-                            name: name.to_owned(),
-                            actual: "another kind",
-                        }))
-                    }
-                    Err(f) => Err(RemoteCallError::Call(call_error(name, f))),
-                }
-            }
-            other => Err(codec(format!("unexpected answer {other:?}"))),
-        }
     }
 
     /// Stops the node's agents and server; connections close.
     pub async fn stop(self) {
+        self.inner.peers.stop();
         for cell in pg::get_members(&ping_group(self.name())) {
             pg::leave(ping_group(self.name()), vec![cell.clone()]);
             cell.stop(None);

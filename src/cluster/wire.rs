@@ -10,23 +10,30 @@ use ractor::RpcReplyPort;
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use serde::{Deserialize, Serialize};
 
-/// How long a hop on a call's way (an agent, a relay) waits for the reply.
-/// The caller's own timeout is what it sees; a hop waits longer, so that a
-/// call queued behind a long backlog is not failed half way. This only bounds
-/// the wait for a node that neither answers nor closes its connection.
-pub(crate) const RELAY_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+/// The longest budget a call may carry across nodes.
+pub(crate) const MAX_BUDGET: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The largest encoded request or response a node accepts. Table rows travel
 /// in chunks far below it.
 pub(crate) const MAX_MESSAGE: usize = 32 * 1024 * 1024;
 
 /// The ractor message of a node agent: a postcard-encoded [`Request`], with a
-/// reply port when it is a call.
+/// reply port when it is a call, or an event of its own node.
 pub(crate) enum Wire {
     /// A request that expects no response.
     Cast(Vec<u8>),
     /// A request whose encoded [`Response`] goes to the port.
     Call(Vec<u8>, RpcReplyPort<Vec<u8>>),
+    /// From this node only: never crosses the network.
+    Local(Local),
+}
+
+/// What a node tells its own agent, in order with what peers sent it.
+pub(crate) enum Local {
+    /// The session of this peer closed.
+    PeerDown(String),
+    /// A ready move whose source was lost is resolved: start it or drop it.
+    Resolved { mv: MoveKey, go: bool },
 }
 
 impl ractor::Message for Wire {
@@ -47,6 +54,7 @@ impl ractor::Message for Wire {
                 reply,
                 metadata: None,
             },
+            Wire::Local(_) => return Err(BoxedDowncastErr),
         })
     }
 
@@ -66,71 +74,126 @@ pub(crate) enum Request {
     Ping,
     /// How many live instances run here? Answered `Count`.
     Count,
-    /// Do you see this node's agent? Answered `Here`.
-    Knows { node: String },
+    /// Who are you? The asker says who it is; answered `Hello`, which also
+    /// says whether the answering node sees the asker's agent.
+    Hello(Hello),
     /// Does an instance of this name run here?
     Whereis { name: String },
     /// A call to the instance `name` of kind `kind`; `body` is its message.
-    /// A relay addresses the very epoch it relays to (`Some`), so that its
-    /// messages follow one path, in order; callers by name give `None`.
+    /// `budget_ms` is what is left of the caller's timeout: a call not begun
+    /// by then is dropped unhandled.
     Call {
         name: String,
         kind: String,
-        epoch: Option<u64>,
+        budget_ms: u64,
         #[serde(with = "serde_bytes")]
         body: Vec<u8>,
     },
-    /// A cast to the instance.
-    Cast {
+    /// A cast or info message to the instance; `hops` counts the nodes that
+    /// passed it on after the instance left them.
+    OneWay {
         name: String,
         kind: String,
-        epoch: Option<u64>,
+        way: Way,
+        hops: u8,
         #[serde(with = "serde_bytes")]
         body: Vec<u8>,
     },
-    /// An info message to the instance.
-    Info {
+    /// A step of a move, from the source to the target.
+    Move { mv: MoveKey, step: Step },
+    /// From the target of a move that is ready, to its source: what did you
+    /// decide? Answered `Outcome`.
+    Outcome { mv: MoveKey },
+    /// The instance `name` left the node `from` for `to`: a route to `from`
+    /// for `name` is stale.
+    Moved {
         name: String,
-        kind: String,
-        epoch: Option<u64>,
-        #[serde(with = "serde_bytes")]
-        body: Vec<u8>,
+        from: String,
+        to: String,
     },
-    /// Opens a move: the target prepares an empty slot.
+}
+
+/// Which callback a one-way message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Way {
+    /// `handle_cast`.
+    Cast,
+    /// `handle_info`.
+    Info,
+}
+
+/// Who a node is: its name, where it listens, and which run of it this is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Hello {
+    pub(crate) name: String,
+    /// The cluster address it listens on.
+    pub(crate) addr: String,
+    /// Random for each start of a node: a peer that answers with another
+    /// incarnation is a new process, and the old one is gone for certain.
+    pub(crate) incarnation: u64,
+    /// The address of its data port, where moves stream their bulk.
+    pub(crate) data_addr: Option<String>,
+    /// In an answer: whether the answering node sees the asker's agent.
+    pub(crate) sees_you: bool,
+}
+
+/// One step of a move, source to target; see [`crate::cluster::handoff`].
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Step {
+    /// Opens the move: the target prepares an empty slot.
     Begin(Begin),
-    /// Drops what the target holds of a table: it is sent again whole, or
-    /// it no longer exists.
-    ResetTable { mv: MoveKey, table: String },
-    /// Keys removed from a table since it was copied, `count` of them.
-    Remove {
-        mv: MoveKey,
-        table: String,
-        count: u32,
-        #[serde(with = "serde_bytes")]
-        keys: Vec<u8>,
-    },
     /// Rows of one table, `count` postcard-encoded `(key, value)` pairs.
     Rows {
-        mv: MoveKey,
         table: String,
         count: u32,
         #[serde(with = "serde_bytes")]
         rows: Vec<u8>,
     },
+    /// Keys removed from a table since it was copied, `count` of them.
+    Remove {
+        table: String,
+        count: u32,
+        #[serde(with = "serde_bytes")]
+        keys: Vec<u8>,
+    },
+    /// Drops what the target holds of a table: it is sent again whole, or
+    /// it no longer exists.
+    ResetTable { table: String },
     /// The next piece of the snapshot (state and dictionary).
     Snapshot {
-        mv: MoveKey,
         #[serde(with = "serde_bytes")]
         piece: Vec<u8>,
     },
-    /// Asks the target to get ready: it decodes everything, builds the
-    /// instance and reserves the name, but does not start it.
-    Commit { mv: MoveKey },
-    /// Tells the target to start the instance it got ready: the source has
-    /// handed over and will only relay from now on.
-    Go { mv: MoveKey },
-    /// Drops a move that will not be committed.
-    Abort { mv: MoveKey },
+    /// Get ready: decode everything, build the instance and reserve the
+    /// name, but do not start it.
+    Commit,
+    /// Start the instance got ready: the source decided to hand over.
+    Go,
+    /// Drop the move: the source decided to keep the instance.
+    Abort,
+    /// Where does the move stand with you? Answered `Status`.
+    Status,
+    /// The source relayed the last message it held for the instance:
+    /// messages the target held back for its name may go in now.
+    Drained,
+}
+
+impl Step {
+    /// The step's name, for logs and errors.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Step::Begin(_) => "begin",
+            Step::Rows { .. } => "rows",
+            Step::Remove { .. } => "remove",
+            Step::ResetTable { .. } => "reset",
+            Step::Snapshot { .. } => "snapshot",
+            Step::Commit => "commit",
+            Step::Go => "go",
+            Step::Abort => "abort",
+            Step::Status => "status",
+            Step::Drained => "drained",
+        }
+    }
 }
 
 /// Names one move: the instance and the epoch it will have at the target.
@@ -143,22 +206,46 @@ pub(crate) struct MoveKey {
 /// The opening of a move.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Begin {
-    pub(crate) mv: MoveKey,
     pub(crate) kind: String,
     pub(crate) version: u32,
     pub(crate) supervisor: String,
     pub(crate) from_node: String,
+    /// The incarnation of the source node (see [`Hello`]).
+    pub(crate) from_incarnation: u64,
     pub(crate) max_restarts: u32,
     pub(crate) restart_window_ms: u64,
     /// The bound of the instance's inbox, if it has one.
     pub(crate) capacity: Option<u64>,
 }
 
+/// Where a move stands at the target, as [`Step::Status`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum StageStatus {
+    /// Receiving, not ready: the source may still abort.
+    Receiving,
+    /// Ready, waiting for the source's decision.
+    Ready,
+    /// Started: the instance runs here.
+    Started,
+    /// No such move here: never begun, or dropped. It will not start here.
+    Absent,
+}
+
+/// What the source of a move decided, as [`Request::Outcome`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Decision {
+    /// Hand over: the target runs the instance.
+    Go,
+    /// Keep: the instance runs on at the source.
+    Aborted,
+    /// This node knows no such move (a new incarnation does not).
+    Unknown,
+}
+
 /// What one agent answers.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Response {
-    /// Answer to [`Request::Whereis`]: `true` if it runs here and has not
-    /// moved away.
+    /// Answer to [`Request::Whereis`]: `true` if it runs here.
     Here(bool),
     /// Answer to [`Request::Call`]: the encoded reply, and the node where the
     /// instance handled it (which may not be the node asked).
@@ -166,8 +253,17 @@ pub(crate) enum Response {
         reply: Result<Bytes, Failure>,
         at: String,
     },
+    /// Answer to [`Request::Call`]: the instance left for `to`; the call was
+    /// not handled, and may be sent there.
+    Elsewhere { to: String },
     /// Answer to [`Request::Count`].
     Count(u64),
+    /// Answer to [`Request::Hello`].
+    Hello(Hello),
+    /// Answer to [`Step::Status`].
+    Status(StageStatus),
+    /// Answer to [`Request::Outcome`].
+    Outcome(Decision),
     /// The request was done.
     Done,
     /// The request was refused.
@@ -239,7 +335,7 @@ mod tests {
         let req = Request::Call {
             name: "p".into(),
             kind: "counter".into(),
-            epoch: None,
+            budget_ms: 5_000,
             body: vec![1, 2, 3],
         };
         let back: Request = decode(&encode(&req).unwrap()).unwrap();

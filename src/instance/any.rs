@@ -34,8 +34,6 @@ pub(crate) trait AnyInstance: Send + Sync + 'static {
     fn cancel_timers(&self);
     /// The node the instance moved to, if it did.
     fn moved_to(&self) -> Option<String>;
-    /// How many times it moved between nodes.
-    fn epoch(&self) -> u64;
     /// Spawns a new worker over the same kept parts, linked to `supervisor`.
     fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
@@ -92,10 +90,6 @@ impl<A: Actor> AnyInstance for Kept<A> {
 
     fn moved_to(&self) -> Option<String> {
         self.relay.get().map(|r| r.node().to_owned())
-    }
-
-    fn epoch(&self) -> u64 {
-        self.epoch
     }
 
     fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool> {

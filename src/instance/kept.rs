@@ -45,6 +45,10 @@ pub(crate) trait Relay<A: Actor>: Send + Sync {
     fn node(&self) -> &str;
     /// Sends `body` on, in the order given.
     fn relay(&self, body: Body<A>);
+    /// Whether the worker retired: messages are relayed as they come.
+    fn is_direct(&self) -> bool;
+    /// Marks the worker retired.
+    fn go_direct(&self);
 }
 
 /// The kept parts of one instance; see the [module docs](super).
@@ -268,6 +272,11 @@ impl<A: Actor> Kept<A> {
             if let Some(reason) = self.stop_reason() {
                 return Err((body, reason.clone()));
             }
+            if let Some(relay) = self.relay.get().filter(|r| r.is_direct()) {
+                self.inbox.release();
+                relay.relay(body);
+                return Ok(());
+            }
             let current = self.actor.read().clone();
             if let Some(actor) = current.filter(|a| Some(a.get_id()) != by) {
                 // A new worker took over since: it queued what was kept
@@ -283,6 +292,10 @@ impl<A: Actor> Kept<A> {
                 continue;
             }
             let mut lists = self.inbox.lists.lock();
+            if self.relay.get().is_some_and(|r| r.is_direct()) {
+                // Retired meanwhile: the top of the loop relays it.
+                continue;
+            }
             // Checked again under the lock the next worker takes the lists
             // under, so the body is either taken by it or sent to it.
             let still = self.actor.read().as_ref().map(|a| a.get_id()) == by;
@@ -291,6 +304,30 @@ impl<A: Actor> Kept<A> {
                 return Ok(());
             }
         }
+    }
+
+    /// After a move away: routes nothing more through the worker, and
+    /// returns its actor. Every message already sent to it is in its mailbox
+    /// (senders hold the read lock while they send); what comes later waits
+    /// in the rescue lists until [`Kept::finish_retire`].
+    pub(crate) fn detach_worker(&self) -> Option<ActorRef<Envelope<A>>> {
+        let _lists = self.inbox.lists.lock();
+        self.actor.write().take()
+    }
+
+    /// Run by the worker after the last message of its mailbox: relays what
+    /// waited in the rescue lists, then everything as it comes.
+    pub(crate) fn finish_retire(&self) {
+        let Some(relay) = self.relay.get() else {
+            return;
+        };
+        let mut lists = self.inbox.lists.lock();
+        let lists = &mut *lists;
+        for body in lists.dropped.drain(..).chain(lists.refused.drain(..)) {
+            self.inbox.release();
+            relay.relay(body);
+        }
+        relay.go_direct();
     }
 
     /// Makes `actor` the worker's actor, queueing first in its mailbox what

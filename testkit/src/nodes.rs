@@ -57,7 +57,11 @@ impl NodeProc {
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("PEEPER_NODE_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start peeper-node");
         let stdin = child.stdin.take().expect("stdin");

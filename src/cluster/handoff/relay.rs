@@ -1,0 +1,273 @@
+//! What a node keeps of an instance that moved away: a relay while messages
+//! may still be addressed to the old instance, and a forwarding note.
+//!
+//! # The relay
+//! Once the source decided go, the old instance's loop passes every message
+//! left in its mailbox to the target, in order, behind `Go` on the same
+//! connection. When the mailbox is drained, the loop **retires**: its actor
+//! stops, the name is freed here, and the relay holds no state of its own
+//! (only where the instance went). Handles still held here send through it,
+//! by name, straight to that node; a call that finds the instance moved on
+//! follows it there (the call was not handled, so this sends it once). The
+//! relay lives exactly as long as such handles.
+//!
+//! # The forwarding note
+//! The name is noted here with the node it went to, for a few minutes: a call
+//! by name that arrives here is answered "elsewhere" (not handled, so the
+//! caller sends it there), and a cast is passed on. Peers are told of the
+//! move as it is decided, so their routes rarely need the note.
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+
+use crate::cluster::kind::call_error;
+use crate::cluster::node::Node;
+use crate::cluster::portable::Portable;
+use crate::cluster::wire::{self, Failure, Request, Response, Way, Wire};
+use crate::error::CallError;
+use crate::instance::{Body, Relay};
+
+/// How long a forwarding note is kept.
+const NOTE_KEPT: Duration = Duration::from_secs(300);
+
+/// How many nodes a message follows an instance through.
+pub(crate) const MAX_HOPS: u8 = 8;
+
+struct Note {
+    to: String,
+    at: Instant,
+}
+
+static NOTES: LazyLock<DashMap<String, Note>> = LazyLock::new(DashMap::new);
+static LAST_SWEEP: LazyLock<Mutex<Instant>> = LazyLock::new(|| Mutex::new(Instant::now()));
+
+/// Notes that `name` left this node for `to`; drops old notes.
+pub(crate) fn note_left(name: &str, to: &str) {
+    NOTES.insert(
+        name.to_owned(),
+        Note {
+            to: to.to_owned(),
+            at: Instant::now(),
+        },
+    );
+    let mut last = LAST_SWEEP.lock();
+    if last.elapsed() > NOTE_KEPT / 10 {
+        *last = Instant::now();
+        NOTES.retain(|_, n| n.at.elapsed() < NOTE_KEPT);
+    }
+}
+
+/// Forgets the note of `name`: it runs here again.
+pub(crate) fn note_back(name: &str) {
+    NOTES.remove(name);
+}
+
+/// Where `name` went from here, if it left lately.
+pub(crate) fn forwarded(name: &str) -> Option<String> {
+    NOTES
+        .get(name)
+        .filter(|n| n.at.elapsed() < NOTE_KEPT)
+        .map(|n| n.to.clone())
+}
+
+/// Relays the messages of an instance that moved away; see the
+/// [module docs](self).
+pub(crate) struct Forwarder<A> {
+    node: Node,
+    name: String,
+    /// Where the instance went; later hops are followed per call.
+    to: String,
+    /// Retired: the loop is gone and messages go straight out.
+    direct: AtomicBool,
+    marker: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A: Portable> Forwarder<A> {
+    pub(crate) fn new(node: Node, name: String, to: String) -> Self {
+        Forwarder {
+            node,
+            name,
+            to,
+            direct: AtomicBool::new(false),
+            marker: std::marker::PhantomData,
+        }
+    }
+
+    fn one_way(&self, body: Result<Vec<u8>, postcard::Error>, way: Way) {
+        let Ok(body) = body else {
+            tracing::error!(name = %self.name, "peeper: could not encode a relayed message");
+            return;
+        };
+        let req = Request::OneWay {
+            name: self.name.clone(),
+            kind: A::KIND.to_owned(),
+            way,
+            hops: 1,
+            body,
+        };
+        let sent = match (self.node.agent_of(&self.to), wire::encode(&req)) {
+            (Some(agent), Ok(bytes)) => agent.send_message(Wire::Cast(bytes)).is_ok(),
+            _ => false,
+        };
+        if !sent {
+            tracing::error!(name = %self.name, node = %self.to, "peeper: could not relay a message");
+        }
+    }
+
+    fn call(&self, msg: A::Call, reply: ractor::RpcReplyPort<Result<A::Reply, CallError>>) {
+        let name = self.name.clone();
+        let budget = reply
+            .get_timeout()
+            .unwrap_or(self.node.config().call_timeout);
+        let body = match postcard::to_stdvec(&msg) {
+            Ok(body) => body,
+            Err(e) => {
+                let _ = reply.send(Err(CallError::Unreachable {
+                    name,
+                    reason: format!("could not encode the call: {e}"),
+                }));
+                return;
+            }
+        };
+        let Some(agent) = self.node.agent_of(&self.to) else {
+            let _ = reply.send(Err(CallError::Unreachable {
+                name,
+                reason: format!("node {} is not connected", self.to),
+            }));
+            return;
+        };
+        // Queued now, in mailbox order; only the wait is spawned.
+        let first = send_call::<A>(&agent, &name, &body, budget);
+        crate::cluster::fault::point("relay.call");
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + budget;
+            let mut answer = match first {
+                Ok(rx) => wait_reply::<A>(&name, rx, budget).await,
+                Err(e) => Err(e),
+            };
+            for _ in 0..MAX_HOPS {
+                let Err(Hop::Elsewhere(to)) = answer else {
+                    break;
+                };
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                answer = match node.agent_of(&to) {
+                    Some(agent) => match send_call::<A>(&agent, &name, &body, left) {
+                        Ok(rx) => wait_reply::<A>(&name, rx, left).await,
+                        Err(e) => Err(e),
+                    },
+                    None => Err(Hop::Failed(CallError::Unreachable {
+                        name: name.clone(),
+                        reason: format!("node {to} is not connected"),
+                    })),
+                };
+            }
+            let out = answer.map_err(|hop| match hop {
+                Hop::Failed(e) => e,
+                Hop::Elsewhere(_) => CallError::Unreachable {
+                    name: name.clone(),
+                    reason: "the instance kept moving".to_owned(),
+                },
+            });
+            let _ = reply.send(out);
+        });
+    }
+}
+
+/// Why a relayed call did not get its reply at one node.
+enum Hop {
+    /// Not handled: the instance is there.
+    Elsewhere(String),
+    Failed(CallError),
+}
+
+fn send_call<A: Portable>(
+    agent: &ractor::ActorRef<Wire>,
+    name: &str,
+    body: &[u8],
+    budget: Duration,
+) -> Result<tokio::sync::oneshot::Receiver<Vec<u8>>, Hop> {
+    let unreachable = |reason: String| {
+        Hop::Failed(CallError::Unreachable {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let req = Request::Call {
+        name: name.to_owned(),
+        kind: A::KIND.to_owned(),
+        budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+        body: body.to_vec(),
+    };
+    let bytes = wire::encode(&req).map_err(unreachable)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    agent
+        .send_message(Wire::Call(bytes, tx.into()))
+        .map_err(|e| unreachable(e.to_string()))?;
+    Ok(rx)
+}
+
+async fn wait_reply<A: Portable>(
+    name: &str,
+    rx: tokio::sync::oneshot::Receiver<Vec<u8>>,
+    budget: Duration,
+) -> Result<A::Reply, Hop> {
+    let failed = |e: CallError| Hop::Failed(e);
+    let unreachable = |reason: String| {
+        failed(CallError::Unreachable {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let bytes = match tokio::time::timeout(budget + Duration::from_millis(250), rx).await {
+        Err(_) => {
+            return Err(failed(CallError::Timeout {
+                name: name.to_owned(),
+                timeout: budget,
+            }));
+        }
+        Ok(Err(_)) => return Err(unreachable("connection closed".into())),
+        Ok(Ok(bytes)) => bytes,
+    };
+    match wire::decode::<Response>(&bytes).map_err(unreachable)? {
+        Response::Called { reply: Ok(r), .. } => {
+            postcard::from_bytes(&r).map_err(|e| unreachable(e.to_string()))
+        }
+        Response::Called {
+            reply: Err(Failure::NotFound),
+            ..
+        } => Err(failed(call_error(name, Failure::NotFound))),
+        Response::Called { reply: Err(f), .. } => Err(failed(call_error(name, f))),
+        Response::Elsewhere { to } => Err(Hop::Elsewhere(to)),
+        other => Err(unreachable(format!("unexpected answer {other:?}"))),
+    }
+}
+
+impl<A: Portable> Relay<A> for Forwarder<A> {
+    fn node(&self) -> &str {
+        &self.to
+    }
+
+    fn relay(&self, body: Body<A>) {
+        match body {
+            Body::Call(msg, reply) => self.call(msg, reply),
+            Body::Cast(msg) => self.one_way(postcard::to_stdvec(&msg), Way::Cast),
+            Body::Info(msg) => self.one_way(postcard::to_stdvec(&msg), Way::Info),
+            Body::Wake => {}
+            // A job for an instance that left has nothing to run on.
+            Body::Run(job) => drop(tokio::spawn(job(None))),
+        }
+    }
+
+    fn is_direct(&self) -> bool {
+        self.direct.load(Ordering::Acquire)
+    }
+
+    fn go_direct(&self) {
+        self.direct.store(true, Ordering::Release);
+    }
+}

@@ -1,0 +1,490 @@
+//! The source side of a move: copy while running, freeze, commit, decide,
+//! hand over. The state machine it follows is in the
+//! [module docs](super).
+
+use std::time::Instant;
+
+use ractor::rpc::CallResult;
+
+use super::decisions::Verdict;
+use super::relay::{self, Forwarder};
+use super::{MovePhase, MoveProgress, MoveReport};
+use crate::cluster::error::MoveError;
+use crate::cluster::fault;
+use crate::cluster::node::Node;
+use crate::cluster::peers::Fate;
+use crate::cluster::portable::{Parts, Portable};
+use crate::cluster::snapshot;
+use crate::cluster::stream::CHUNK_BYTES;
+use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, StageStatus, Step, Wire};
+use crate::error::LookupError;
+use crate::instance::{AnyInstance, Body, Envelope, Frozen, Job, Kept};
+use crate::registry;
+use crate::supervisor::Supervisor;
+use crate::timer::Taken;
+
+use super::copy::Precopied;
+
+/// Why a step did not get `Done`.
+pub(super) enum StepError {
+    /// The target said no: nothing of it was applied.
+    Refused(String),
+    /// No answer: it may or may not have been applied.
+    Lost(String),
+}
+
+/// Moves the instance `name` of kind `A` from `from` (on this node) to the
+/// supervisor `to_supervisor` on `to_node`.
+pub(crate) async fn move_out<A: Portable>(
+    node: &Node,
+    name: &str,
+    from: &Supervisor,
+    to_node: &str,
+    to_supervisor: &str,
+) -> Result<MoveReport, MoveError> {
+    let not_found = || -> MoveError {
+        LookupError::NotFound {
+            name: name.to_owned(),
+        }
+        .into()
+    };
+    let handle = registry::lookup::<A>(name).map_err(|_| not_found())?;
+    let kept = handle.kept().clone();
+    if kept.moved_to().is_some() {
+        return Err(not_found());
+    }
+    if !from.owns(kept.current_owner()) {
+        return Err(MoveError::NotChild {
+            name: name.to_owned(),
+            supervisor: from.name().to_owned(),
+        });
+    }
+    let parts = Parts::of::<A>();
+    super::check_portable(&kept, &parts)?;
+    let unknown = || MoveError::UnknownNode {
+        node: to_node.to_owned(),
+    };
+    let target = node.inner.peers.known(to_node).ok_or_else(unknown)?;
+    node.agent_of(to_node).ok_or_else(unknown)?;
+    let actor = handle.actor_ref().ok_or_else(not_found)?;
+    if !node
+        .inner
+        .stages
+        .settled(name, node.config().step_timeout)
+        .await
+    {
+        return Err(MoveError::InProgress {
+            name: name.to_owned(),
+        });
+    }
+    if !kept.try_claim() {
+        return Err(MoveError::InProgress {
+            name: name.to_owned(),
+        });
+    }
+    let mover = Mover {
+        node: node.clone(),
+        to_node: to_node.to_owned(),
+        to_incarnation: target.incarnation,
+        to_supervisor: to_supervisor.to_owned(),
+        from: from.clone(),
+        parts,
+        mv: MoveKey {
+            name: name.to_owned(),
+            epoch: kept.epoch + 1,
+        },
+        started: Instant::now(),
+    };
+    let out = match mover.precopy(&kept).await {
+        Ok(precopied) => mover.hand_over(&actor, precopied).await,
+        Err(e) => {
+            mover.untrack(&kept);
+            mover.abort();
+            Err(e)
+        }
+    };
+    kept.release_claim();
+    if let Err(e) = &out {
+        tracing::warn!(%name, error = %e, "peeper: move aborted");
+    }
+    out
+}
+
+/// The source side of one move.
+pub(super) struct Mover {
+    pub(super) node: Node,
+    pub(super) to_node: String,
+    to_incarnation: u64,
+    to_supervisor: String,
+    from: Supervisor,
+    pub(super) parts: Parts,
+    pub(super) mv: MoveKey,
+    started: Instant,
+}
+
+impl Mover {
+    pub(super) fn begin<A: Portable>(&self, kept: &Kept<A>) -> Step {
+        let policy = kept.policy();
+        Step::Begin(Begin {
+            kind: A::KIND.to_owned(),
+            version: A::VERSION,
+            supervisor: self.to_supervisor.clone(),
+            from_node: self.node.name().to_owned(),
+            from_incarnation: self.node.inner.peers.incarnation(),
+            max_restarts: policy.max_restarts,
+            restart_window_ms: u64::try_from(policy.within.as_millis()).unwrap_or(u64::MAX),
+            capacity: kept.capacity().map(|c| c as u64),
+        })
+    }
+
+    /// Queues the hand-over in the instance's mailbox and waits for it.
+    async fn hand_over<A: Portable>(
+        self,
+        actor: &ractor::ActorRef<Envelope<A>>,
+        precopied: Precopied,
+    ) -> Result<MoveReport, MoveError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let name = self.mv.name.clone();
+        let job: Job<A> = Box::new(move |frozen| {
+            Box::pin(async move {
+                // `None`: the instance has moved away already; dropping the
+                // sender tells the mover.
+                let Some(frozen) = frozen else { return };
+                let kept = frozen.kept.clone();
+                match self.frozen(frozen, precopied).await {
+                    Ok(report) => {
+                        self.retire(&kept);
+                        let _ = tx.send(Ok(report));
+                    }
+                    Err(e) => {
+                        self.untrack(&kept);
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            })
+        });
+        if actor.send_message(Envelope::plain(Body::Run(job))).is_err() {
+            return Err(LookupError::NotFound { name }.into());
+        }
+        rx.await.unwrap_or(Err(MoveError::InProgress { name }))
+    }
+
+    /// Runs inside the frozen loop: sends what changed since the copy, the
+    /// snapshot, commits and decides.
+    async fn frozen<A: Portable>(
+        &self,
+        frozen: Frozen<A>,
+        precopied: Precopied,
+    ) -> Result<MoveReport, MoveError> {
+        let frozen_at = Instant::now();
+        let kept = frozen.kept.clone();
+        // Timers stop here and travel; if the move fails they start again.
+        let timers = kept.timers.take_all();
+        let sent = match super::check_portable(&kept, &self.parts) {
+            Ok(()) => self.send_frozen(&frozen, &precopied, &timers).await,
+            Err(e) => Err(e),
+        };
+        let decided = match sent {
+            Ok(sent) => self.commit().await.map(|confirmed| (sent, confirmed)),
+            Err(e) => {
+                self.abort();
+                Err(e)
+            }
+        };
+        let ((resent, bytes), confirmed) = match decided {
+            Ok(done) => done,
+            Err(e) => {
+                kept.timers.restore(
+                    kept.timer_target(),
+                    timers,
+                    Some(super::reencode::<A::Info>),
+                );
+                return Err(e);
+            }
+        };
+        let name = self.mv.name.clone();
+        // Dropping a big table takes a while: not while the mailbox waits.
+        let tables = kept.tables.take();
+        tokio::task::spawn_blocking(move || drop(tables));
+        kept.committed.lock().dict = crate::dictionary::Dictionary::default();
+        self.from.release_moved(
+            &name,
+            kept.id(),
+            format!("{}/{}", self.to_node, self.to_supervisor),
+        );
+        let bytes = precopied.bytes + bytes;
+        self.progress(MovePhase::Committed, precopied.rows, precopied.rows, bytes);
+        tracing::info!(%name, to = %self.to_node, rows = precopied.rows, bytes, "peeper: moved to another node");
+        Ok(MoveReport {
+            name,
+            to_node: self.to_node.clone(),
+            rows: precopied.rows,
+            rows_resent: resent,
+            bytes,
+            frozen_for: frozen_at.elapsed(),
+            took: self.started.elapsed(),
+            confirmed,
+        })
+    }
+
+    /// Sends the catch-up, the timers and the snapshot; the rows sent again
+    /// and the bytes sent.
+    async fn send_frozen<A: Portable>(
+        &self,
+        frozen: &Frozen<A>,
+        precopied: &Precopied,
+        timers: &[Taken<A::Info>],
+    ) -> Result<(u64, u64), MoveError> {
+        let mut travelling = Vec::new();
+        for t in timers {
+            let Some(msg) = t.msg.lock().as_ref().map(postcard::to_stdvec) else {
+                continue;
+            };
+            travelling.push(snapshot::Timer {
+                id: t.id,
+                remaining_us: u64::try_from(t.remaining.as_micros()).unwrap_or(u64::MAX),
+                period_us: t
+                    .period
+                    .map(|p| u64::try_from(p.as_micros()).unwrap_or(u64::MAX)),
+                msg: msg.map_err(|e| self.encode(format!("a timer's message: {e}")))?,
+            });
+        }
+        let snapshot = snapshot::encode::<A>(&frozen.state, &frozen.dict, travelling, &self.parts)
+            .map_err(|what| MoveError::NotPortable {
+                name: self.mv.name.clone(),
+                what,
+            })?;
+        let (resent, bytes) = self.catch_up(&frozen.kept, precopied).await?;
+        self.progress(MovePhase::Snapshot, 0, 0, 0);
+        for piece in snapshot.chunks(CHUNK_BYTES) {
+            self.step(Step::Snapshot {
+                piece: piece.to_vec(),
+            })
+            .await?;
+        }
+        Ok((resent, bytes + snapshot.len() as u64))
+    }
+
+    /// Commits and decides; `Ok(confirmed)` once the decision is go.
+    async fn commit(&self) -> Result<bool, MoveError> {
+        let decisions = &self.node.inner.decisions;
+        decisions.pending(&self.mv);
+        fault::point("source.commit");
+        let verdict = match self.ask(Step::Commit).await {
+            Ok(()) => decisions.decide(&self.mv, Verdict::Go),
+            Err(StepError::Refused(reason)) => {
+                if decisions.decide(&self.mv, Verdict::Aborted) == Verdict::Aborted {
+                    decisions.forget(&self.mv);
+                    return Err(MoveError::Refused {
+                        name: self.mv.name.clone(),
+                        node: self.to_node.clone(),
+                        reason,
+                    });
+                }
+                Verdict::Go
+            }
+            Err(StepError::Lost(reason)) => {
+                tracing::warn!(name = %self.mv.name, %reason, "peeper: commit in doubt");
+                self.settle().await
+            }
+        };
+        if verdict != Verdict::Go {
+            self.abort_acknowledged();
+            return Err(self.lost("the target was lost while committing".to_owned()));
+        }
+        fault::point("source.go");
+        // From here on the target owns the instance, whatever comes of `Go`.
+        let confirmed = self.ask(Step::Go).await.is_ok();
+        if confirmed {
+            decisions.forget(&self.mv);
+        } else {
+            tracing::error!(name = %self.mv.name, "peeper: handed over, but the target did not confirm the start");
+        }
+        Ok(confirmed)
+    }
+
+    /// Commit is in doubt: waits for a fact that decides it.
+    async fn settle(&self) -> Verdict {
+        let decisions = &self.node.inner.decisions;
+        let tick = self.node.config().heartbeat_interval;
+        loop {
+            let changed = decisions.changed();
+            if let Some(verdict) = decisions.get(&self.mv).filter(|v| *v != Verdict::Pending) {
+                return verdict;
+            }
+            match self.node.fate(&self.to_node, self.to_incarnation).await {
+                Fate::Gone => return decisions.decide(&self.mv, Verdict::Aborted),
+                Fate::Back => match self.status().await {
+                    Some(StageStatus::Ready | StageStatus::Started) => {
+                        return decisions.decide(&self.mv, Verdict::Go);
+                    }
+                    Some(StageStatus::Absent | StageStatus::Receiving) => {
+                        return decisions.decide(&self.mv, Verdict::Aborted);
+                    }
+                    None => {}
+                },
+                Fate::Silent => {}
+            }
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep(tick) => {}
+            }
+        }
+    }
+
+    async fn status(&self) -> Option<StageStatus> {
+        let agent = self.node.agent_of(&self.to_node)?;
+        let req = Request::Move {
+            mv: self.mv.clone(),
+            step: Step::Status,
+        };
+        match wire::ask(&agent, &req, self.node.config().step_timeout).await {
+            Some(Response::Status(status)) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Installs the relay and lets the worker retire once its mailbox is
+    /// relayed; see [`relay`](super::relay).
+    fn retire<A: Portable>(&self, kept: &std::sync::Arc<Kept<A>>) {
+        let name = self.mv.name.clone();
+        let forwarder = Forwarder::<A>::new(self.node.clone(), name.clone(), self.to_node.clone());
+        let _ = kept.relay.set(Box::new(forwarder));
+        relay::note_left(&name, &self.to_node);
+        self.node.tell_moved(&name, &self.to_node);
+        let drained = Request::Move {
+            mv: self.mv.clone(),
+            step: Step::Drained,
+        };
+        let (node, to) = (self.node.clone(), self.to_node.clone());
+        // Behind every message relayed, on the same connection.
+        let tell_drained = move || {
+            if let (Some(agent), Ok(bytes)) = (node.agent_of(&to), wire::encode(&drained)) {
+                let _ = agent.send_message(Wire::Cast(bytes));
+            }
+        };
+        let Some(actor) = kept.detach_worker() else {
+            kept.finish_retire();
+            tell_drained();
+            return;
+        };
+        let last = kept.clone();
+        let worker = actor.clone();
+        let job: Job<A> = Box::new(move |_| {
+            Box::pin(async move {
+                last.finish_retire();
+                tell_drained();
+                registry::release(last.name(), last.id());
+                worker.stop(Some("moved away".to_owned()));
+            })
+        });
+        // Behind every message sent to the worker before it was detached.
+        let _ = actor.send_message(Envelope::plain(Body::Run(job)));
+    }
+
+    /// One step of the move: a request the target must answer `Done`.
+    pub(super) async fn step(&self, step: Step) -> Result<(), MoveError> {
+        self.ask(step).await.map_err(|e| match e {
+            StepError::Refused(reason) => MoveError::Refused {
+                name: self.mv.name.clone(),
+                node: self.to_node.clone(),
+                reason,
+            },
+            StepError::Lost(reason) => self.lost(reason),
+        })
+    }
+
+    async fn ask(&self, step: Step) -> Result<(), StepError> {
+        let Some(agent) = self.node.agent_of(&self.to_node) else {
+            return Err(StepError::Lost("not connected".to_owned()));
+        };
+        let what = step.name();
+        let req = Request::Move {
+            mv: self.mv.clone(),
+            step,
+        };
+        let bytes = wire::encode(&req).map_err(StepError::Refused)?;
+        let timeout = self.node.config().step_timeout;
+        let lost_peer = self.node.lost(&self.to_node);
+        let answer = tokio::select! {
+            answer = agent.call(|port| Wire::Call(bytes, port), Some(timeout)) => answer,
+            () = lost_peer => return Err(StepError::Lost("the node was declared lost".to_owned())),
+        };
+        let reply = match answer {
+            Ok(CallResult::Success(reply)) => reply,
+            Ok(CallResult::Timeout) => {
+                return Err(StepError::Lost(format!(
+                    "no answer to {what} within {timeout:?}"
+                )));
+            }
+            Ok(CallResult::SenderError) => return Err(StepError::Lost("connection closed".into())),
+            Err(e) => return Err(StepError::Lost(e.to_string())),
+        };
+        match wire::decode::<Response>(&reply).map_err(StepError::Lost)? {
+            Response::Done => Ok(()),
+            Response::Refused(reason) => Err(StepError::Refused(reason)),
+            other => Err(StepError::Lost(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    pub(super) fn lost(&self, reason: String) -> MoveError {
+        MoveError::Lost {
+            name: self.mv.name.clone(),
+            node: self.to_node.clone(),
+            reason,
+        }
+    }
+
+    pub(super) fn encode(&self, reason: String) -> MoveError {
+        MoveError::Encode {
+            name: self.mv.name.clone(),
+            reason,
+        }
+    }
+
+    pub(super) fn progress(&self, phase: MovePhase, rows_done: u64, rows_total: u64, bytes: u64) {
+        self.node.emit(MoveProgress {
+            name: self.mv.name.clone(),
+            to_node: self.to_node.clone(),
+            phase,
+            rows_done,
+            rows_total,
+            bytes_done: bytes,
+        });
+    }
+
+    /// Tells the target to drop the move, not waiting: before `Commit` the
+    /// target never starts it, and drops it with the session anyway.
+    fn abort(&self) {
+        self.progress(MovePhase::Aborted, 0, 0, 0);
+        let req = Request::Move {
+            mv: self.mv.clone(),
+            step: Step::Abort,
+        };
+        if let (Some(agent), Ok(bytes)) = (self.node.agent_of(&self.to_node), wire::encode(&req)) {
+            let _ = agent.send_message(Wire::Cast(bytes));
+        }
+    }
+
+    /// After an abort decided in doubt: tells the target, and forgets the
+    /// decision once it heard.
+    fn abort_acknowledged(&self) {
+        self.progress(MovePhase::Aborted, 0, 0, 0);
+        let node = self.node.clone();
+        let (mv, to) = (self.mv.clone(), self.to_node.clone());
+        let wait = self.node.config().step_timeout;
+        tokio::spawn(async move {
+            let req = Request::Move {
+                mv: mv.clone(),
+                step: Step::Abort,
+            };
+            let heard = match node.agent_of(&to) {
+                Some(agent) => matches!(wire::ask(&agent, &req, wait).await, Some(Response::Done)),
+                None => false,
+            };
+            if heard {
+                node.inner.decisions.forget(&mv);
+            }
+        });
+    }
+}

@@ -1,0 +1,215 @@
+//! The target side of one move, typed: the slot the steps fill, the
+//! instance it builds on `Commit`, and its start on `Go`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::target::Staging;
+use crate::actor::Start;
+use crate::cluster::portable::{Parts, Portable, RowSink};
+use crate::cluster::snapshot;
+use crate::cluster::wire::{Begin, MoveKey, Step};
+use crate::instance::{Committed, Kept};
+use crate::registry;
+use crate::restart::RestartPolicy;
+use crate::supervisor::Supervisor;
+use crate::table::TableSet;
+use crate::timer::Taken;
+
+/// The target side of one move: a slot filled by the source's requests.
+pub(crate) struct Stage<A: Portable> {
+    mv: MoveKey,
+    begin: Begin,
+    behaviour: Option<A>,
+    prepared: Option<Arc<Kept<A>>>,
+    timers: Vec<Taken<A::Info>>,
+    from: String,
+    parts: Parts,
+    tables: TableSet,
+    sinks: HashMap<String, Box<dyn RowSink>>,
+    snapshot: Vec<u8>,
+}
+
+impl<A: Portable> Stage<A> {
+    pub(crate) fn open(mv: MoveKey, begin: Begin, behaviour: A) -> Result<Self, String> {
+        if !A::accepts(begin.version) {
+            return Err(format!(
+                "state version {} of {:?} is not accepted here (this node writes {})",
+                begin.version,
+                A::KIND,
+                A::VERSION
+            ));
+        }
+        match Supervisor::lookup(&begin.supervisor) {
+            Some(s) if s.is_running() => {}
+            _ => return Err(format!("no running supervisor {:?}", begin.supervisor)),
+        }
+        if registry::get(&mv.name).is_some_and(|i| i.moved_to().is_none()) {
+            return Err(format!("the name {:?} is taken here", mv.name));
+        }
+        let from = begin.from_node.clone();
+        Ok(Stage {
+            mv,
+            begin,
+            behaviour: Some(behaviour),
+            prepared: None,
+            timers: Vec::new(),
+            from,
+            parts: Parts::of::<A>(),
+            tables: TableSet::default(),
+            sinks: HashMap::new(),
+            snapshot: Vec::new(),
+        })
+    }
+}
+
+impl<A: Portable> Stage<A> {
+    /// The sink filling `table`, made on its first rows.
+    fn sink(&mut self, table: &str) -> Result<&mut Box<dyn RowSink>, String> {
+        if !self.sinks.contains_key(table) {
+            let port = self
+                .parts
+                .tables
+                .get(table)
+                .ok_or_else(|| format!("table {table:?} is not declared here"))?;
+            let sink = port.sink(&self.tables, table)?;
+            self.sinks.insert(table.to_owned(), sink);
+        }
+        self.sinks
+            .get_mut(table)
+            .ok_or_else(|| format!("table {table:?} vanished"))
+    }
+}
+
+impl<A: Portable> Staging for Stage<A> {
+    fn from(&self) -> (&str, u64) {
+        (&self.from, self.begin.from_incarnation)
+    }
+
+    fn is_ready(&self) -> bool {
+        self.prepared.is_some()
+    }
+
+    fn apply(&mut self, step: Step) -> Result<(), String> {
+        if self.prepared.is_some() {
+            return Err(format!("a {} step after commit", step.name()));
+        }
+        match step {
+            Step::Rows { table, count, rows } => self.sink(&table)?.absorb(&rows, count),
+            Step::Remove { table, count, keys } => self.sink(&table)?.remove(&keys, count),
+            Step::ResetTable { table } => {
+                self.sinks.remove(&table);
+                self.tables.drop_table(&table);
+                Ok(())
+            }
+            Step::Snapshot { piece } => self.piece(&piece),
+            Step::Commit => self.prepare(),
+            other => Err(format!("{} is not a data step", other.name())),
+        }
+    }
+
+    fn start(mut self: Box<Self>) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move {
+            let shared = self
+                .prepared
+                .take()
+                .ok_or_else(|| "the move was not prepared".to_owned())?;
+            let supervisor = Supervisor::lookup(&self.begin.supervisor)
+                .ok_or_else(|| format!("no running supervisor {:?}", self.begin.supervisor))?;
+            let from = std::mem::take(&mut self.from);
+            super::relay::note_back(shared.name());
+            let started = supervisor
+                .adopt(shared.clone(), Start::Moved { from })
+                .await;
+            if started.is_err() {
+                registry::release(shared.name(), shared.id());
+            } else {
+                let timers = std::mem::take(&mut self.timers);
+                shared.timers.restore(
+                    shared.timer_target(),
+                    timers,
+                    Some(super::reencode::<A::Info>),
+                );
+            }
+            started.map(|_| ()).map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl<A: Portable> Stage<A> {
+    fn piece(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let len = (self.snapshot.len() + bytes.len()) as u64;
+        if len > super::MAX_SNAPSHOT {
+            return Err(format!(
+                "snapshot over the limit of {} bytes",
+                super::MAX_SNAPSHOT
+            ));
+        }
+        self.snapshot.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn prepare(&mut self) -> Result<(), String> {
+        let decoded =
+            snapshot::decode::<A>(&self.snapshot, &self.parts).map_err(|e| e.to_string())?;
+        let (state, dict) = (decoded.state, decoded.dict);
+        self.timers = decoded
+            .timers
+            .into_iter()
+            .map(|(t, msg)| {
+                Taken::arrived(
+                    t.id,
+                    Duration::from_micros(t.remaining_us),
+                    t.period_us.map(Duration::from_micros),
+                    msg,
+                )
+            })
+            .collect();
+        let behaviour = self
+            .behaviour
+            .take()
+            .ok_or_else(|| "the move was already prepared".to_owned())?;
+        let begin = &self.begin;
+        let policy = RestartPolicy::new(
+            begin.max_restarts,
+            Duration::from_millis(begin.restart_window_ms),
+        );
+        let committed = Committed {
+            state: Arc::new(state),
+            dict,
+        };
+        let shared = Arc::new(Kept::new(
+            self.mv.name.clone(),
+            behaviour,
+            committed,
+            std::mem::take(&mut self.tables),
+            policy,
+            self.mv.epoch,
+            begin
+                .capacity
+                .map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
+        ));
+        // A relay still under the name (the instance comes back before the
+        // relay here retired) gives it up: messages reach it by name.
+        registry::release_if(shared.name(), |i| i.moved_to().is_some());
+        if !registry::reserve(shared.name(), shared.id()) {
+            return Err(format!("the name {:?} is taken here", self.mv.name));
+        }
+        self.snapshot = Vec::new();
+        self.sinks.clear();
+        self.prepared = Some(shared);
+        Ok(())
+    }
+}
+
+impl<A: Portable> Drop for Stage<A> {
+    fn drop(&mut self) {
+        // A slot dropped after `Commit` but without `Go` frees the name.
+        if let Some(shared) = self.prepared.take() {
+            registry::release(shared.name(), shared.id());
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The target side of moves: every open move, each step applied by one
+//! function in the order the agent received it, and the resolution of a move
+//! whose source was lost once the target was ready. The state machine it
+//! follows is in the [module docs](super).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use ractor::RpcReplyPort;
+
+use crate::cluster::fault;
+use crate::cluster::node::Node;
+use crate::cluster::peers::{Fate, is_peer};
+use crate::cluster::wire::{
+    self, Decision, Local, MoveKey, Request, Response, StageStatus, Step, Way, Wire,
+};
+
+/// How many started moves are remembered, to answer a repeated `Go`.
+const STARTED_KEPT: usize = 4096;
+
+/// A move being received, its types erased.
+pub(crate) trait Staging: Send {
+    /// The source node and its incarnation.
+    fn from(&self) -> (&str, u64);
+    /// Whether `Commit` succeeded: the instance is built, its name reserved.
+    fn is_ready(&self) -> bool;
+    /// Applies a data step (rows, removals, resets, snapshot) or `Commit`.
+    fn apply(&mut self, step: Step) -> Result<(), String>;
+    /// Starts the instance under its supervisor.
+    fn start(self: Box<Self>) -> BoxFuture<'static, Result<(), String>>;
+}
+
+/// A request for an arriving instance, held back until the source relayed
+/// everything it had queued for it.
+pub(crate) enum Held {
+    Call {
+        kind: String,
+        budget_ms: u64,
+        body: Vec<u8>,
+        reply: Option<RpcReplyPort<Vec<u8>>>,
+        since: Instant,
+    },
+    OneWay {
+        kind: String,
+        way: Way,
+        hops: u8,
+        body: Vec<u8>,
+    },
+}
+
+/// The requests held back for one name, and the node it comes from.
+struct Holding {
+    from: String,
+    held: Vec<Held>,
+}
+
+/// The moves this node receives; see the [module docs](self).
+#[derive(Default)]
+pub(crate) struct Stages {
+    open: Mutex<HashMap<MoveKey, Box<dyn Staging>>>,
+    started: Mutex<VecDeque<MoveKey>>,
+    resolving: Mutex<HashSet<MoveKey>>,
+    /// Names arriving here: requests by name wait until the source relayed
+    /// its queue, so that each sender's order holds across the move.
+    holding: Mutex<HashMap<String, Holding>>,
+    /// Woken when held requests are let in.
+    released: tokio::sync::Notify,
+}
+
+impl Stages {
+    fn status(&self, mv: &MoveKey) -> StageStatus {
+        if let Some(stage) = self.open.lock().get(mv) {
+            return if stage.is_ready() {
+                StageStatus::Ready
+            } else {
+                StageStatus::Receiving
+            };
+        }
+        if self.started.lock().contains(mv) {
+            StageStatus::Started
+        } else {
+            StageStatus::Absent
+        }
+    }
+
+    /// Holds `msg` back if its name is arriving here; hands it back if not.
+    pub(crate) fn try_hold(&self, name: &str, msg: Held) -> Result<(), Held> {
+        match self.holding.lock().get_mut(name) {
+            Some(holding) => {
+                holding.held.push(msg);
+                Ok(())
+            }
+            None => Err(msg),
+        }
+    }
+
+    fn hold(&self, name: &str, from: &str) {
+        let mut holding = self.holding.lock();
+        let entry = holding.entry(name.to_owned()).or_insert_with(|| Holding {
+            from: from.to_owned(),
+            held: Vec::new(),
+        });
+        entry.from = from.to_owned();
+    }
+
+    /// Waits until nothing is held back for `name`, at most `limit`;
+    /// whether it came to that. An instance that just arrived moves on only
+    /// once its previous node relayed its queue.
+    pub(crate) async fn settled(&self, name: &str, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let released = self.released.notified();
+            if !self.holding.lock().contains_key(name) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    fn note_started(&self, mv: MoveKey) {
+        let mut started = self.started.lock();
+        if started.len() >= STARTED_KEPT {
+            started.pop_front();
+        }
+        started.push_back(mv);
+    }
+}
+
+fn done(result: Result<(), String>) -> Response {
+    match result {
+        Ok(()) => Response::Done,
+        Err(reason) => Response::Refused(reason),
+    }
+}
+
+impl Node {
+    /// Applies one step of a move received from another node.
+    pub(crate) async fn apply_step(&self, mv: MoveKey, step: Step) -> Response {
+        let stages = &self.inner.stages;
+        match step {
+            Step::Begin(begin) => {
+                // Only a connected, authenticated node may move an instance in.
+                if !is_peer(&begin.from_node) {
+                    return Response::Refused(format!(
+                        "{:?} is not a connected node",
+                        begin.from_node
+                    ));
+                }
+                let Some(kind) = self.inner.kinds.get(&begin.kind).map(|k| k.clone()) else {
+                    return Response::Refused(format!(
+                        "kind {:?} is not registered here",
+                        begin.kind
+                    ));
+                };
+                let from = begin.from_node.clone();
+                done(kind.stage(mv.clone(), begin).map(|stage| {
+                    stages.hold(&mv.name, &from);
+                    stages.open.lock().insert(mv, stage);
+                }))
+            }
+            Step::Go => self.start_stage(&mv).await,
+            Step::Drained => {
+                self.release_held(&mv.name);
+                Response::Done
+            }
+            Step::Abort => {
+                if stages.open.lock().remove(&mv).is_some() {
+                    self.release_held(&mv.name);
+                }
+                if stages.started.lock().contains(&mv) {
+                    Response::Refused("the move was started here".to_owned())
+                } else {
+                    Response::Done
+                }
+            }
+            Step::Status => Response::Status(stages.status(&mv)),
+            data => {
+                let mut open = stages.open.lock();
+                let Some(stage) = open.get_mut(&mv) else {
+                    return Response::Refused("no such move".to_owned());
+                };
+                let what = data.name();
+                match stage.apply(data) {
+                    Ok(()) => {
+                        if stage.is_ready() {
+                            drop(open);
+                            fault::point("target.ready");
+                        }
+                        Response::Done
+                    }
+                    Err(reason) => {
+                        // A failed step ends the move here: the source aborts.
+                        open.remove(&mv);
+                        drop(open);
+                        self.release_held(&mv.name);
+                        tracing::warn!(name = %mv.name, step = what, %reason, "peeper: move refused");
+                        Response::Refused(reason)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the ready move `mv`: on `Go`, or once its source is known to
+    /// have decided go, or to be gone.
+    pub(crate) async fn start_stage(&self, mv: &MoveKey) -> Response {
+        let stages = &self.inner.stages;
+        let stage = stages.open.lock().remove(mv);
+        let started = match stage {
+            Some(stage) if stage.is_ready() => stage.start().await,
+            Some(_) => Err("the move is not ready".to_owned()),
+            None if stages.started.lock().contains(mv) => return Response::Done,
+            None => Err("no such move".to_owned()),
+        };
+        match &started {
+            Ok(()) => stages.note_started(mv.clone()),
+            Err(e) => {
+                self.release_held(&mv.name);
+                tracing::error!(name = %mv.name, error = %e, "peeper: a moved instance could not start");
+            }
+        }
+        done(started)
+    }
+
+    /// Drops a move that will not start here.
+    pub(crate) fn drop_stage(&self, mv: &MoveKey) {
+        self.inner.stages.open.lock().remove(mv);
+        self.release_held(&mv.name);
+    }
+
+    /// Lets the requests held back for `name` in, in the order they came.
+    pub(crate) fn release_held(&self, name: &str) {
+        let Some(holding) = self.inner.stages.holding.lock().remove(name) else {
+            return;
+        };
+        for held in holding.held {
+            crate::cluster::agent::serve_held(self, name, held);
+        }
+        self.inner.stages.released.notify_waiters();
+    }
+
+    /// The session of `peer` closed: moves from it that are not ready are
+    /// dropped; the ready ones are resolved.
+    pub(crate) fn peer_down(&self, peer: &str) {
+        self.inner.routes.forget_node(peer);
+        let mut open = self.inner.stages.open.lock();
+        open.retain(|_, stage| stage.from().0 != peer || stage.is_ready());
+        let arriving: HashSet<String> = open.keys().map(|mv| mv.name.clone()).collect();
+        // Names from that peer no longer arriving (dropped, or started and
+        // waiting for a `Drained` that cannot come) let their requests in.
+        let stale: Vec<String> = self
+            .inner
+            .stages
+            .holding
+            .lock()
+            .iter()
+            .filter(|(name, h)| h.from == peer && !arriving.contains(*name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let ready: Vec<(MoveKey, u64)> = open
+            .iter()
+            .filter(|(_, stage)| stage.from().0 == peer)
+            .map(|(mv, stage)| (mv.clone(), stage.from().1))
+            .collect();
+        drop(open);
+        for name in stale {
+            self.release_held(&name);
+        }
+        for (mv, incarnation) in ready {
+            self.resolve(mv, peer.to_owned(), incarnation);
+        }
+    }
+
+    /// Finds out what became of a ready move whose source was lost, and
+    /// tells the agent, through its mailbox.
+    fn resolve(&self, mv: MoveKey, from: String, incarnation: u64) {
+        if !self.inner.stages.resolving.lock().insert(mv.clone()) {
+            return;
+        }
+        tracing::warn!(name = %mv.name, source = %from, "peeper: source lost with a ready move; resolving");
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let node = Node { inner };
+                if !node.inner.stages.open.lock().contains_key(&mv) {
+                    break;
+                }
+                let go = match node.fate(&from, incarnation).await {
+                    Fate::Gone => Some(true),
+                    Fate::Back => match node.ask_outcome(&from, &mv).await {
+                        Some(Decision::Go | Decision::Unknown) => Some(true),
+                        Some(Decision::Aborted) => Some(false),
+                        None => None,
+                    },
+                    Fate::Silent => None,
+                };
+                if let Some(go) = go {
+                    tracing::info!(name = %mv.name, go, "peeper: resolved a move whose source was lost");
+                    if let Some(agent) = node.agent() {
+                        let _ =
+                            agent.send_message(Wire::Local(Local::Resolved { mv: mv.clone(), go }));
+                    }
+                    break;
+                }
+                let tick = node.config().heartbeat_interval;
+                drop(node);
+                tokio::time::sleep(tick).await;
+            }
+            if let Some(inner) = weak.upgrade() {
+                inner.stages.resolving.lock().remove(&mv);
+            }
+        });
+    }
+
+    async fn ask_outcome(&self, source: &str, mv: &MoveKey) -> Option<Decision> {
+        let agent = self.agent_of(source)?;
+        let req = Request::Outcome { mv: mv.clone() };
+        match wire::ask(&agent, &req, self.config().step_timeout).await {
+            Some(Response::Outcome(decision)) => Some(decision),
+            _ => None,
+        }
+    }
+}
