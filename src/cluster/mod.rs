@@ -19,10 +19,15 @@
 //! Map: [`node`] (the node and its API), `agent` (the actor that serves other
 //! nodes), [`portable`] (what makes an actor movable), [`snapshot`] (the
 //! versioned encoding of state and dictionary), `stream` (tables in chunks),
-//! [`handoff`] (the fenced move itself), [`drain`] (emptying a node),
+//! `bulk` (the data plane a move's tables travel on), [`handoff`] (the
+//! fenced move itself), [`drain`] (emptying a node),
 //! [`error`](mod@error) (its errors), `kind`, `relays` and `wire` (internals).
 
 pub(crate) mod agent;
+// Moves carry their tables over it once they are wired to it; until then
+// only its tests use it.
+#[allow(dead_code)]
+pub(crate) mod bulk;
 pub mod drain;
 pub mod error;
 pub mod handoff;
