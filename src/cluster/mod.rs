@@ -30,6 +30,7 @@
 //!   `kind`, `wire` and `fault`.
 
 pub(crate) mod agent;
+pub(crate) mod bulk;
 pub mod drain;
 pub mod error;
 pub(crate) mod fault;

@@ -19,6 +19,7 @@ use ractor_cluster::{IncomingEncryptionMode, NodeServer, NodeServerMessage};
 use tokio::sync::broadcast;
 
 use crate::cluster::agent::Agent;
+use crate::cluster::bulk::DataPort;
 use crate::cluster::drain::{DrainProgress, DrainReport};
 use crate::cluster::error::{ClusterError, MoveError};
 use crate::cluster::handoff::{self, Decisions, MoveProgress, MoveReport, Stages};
@@ -104,6 +105,8 @@ pub(crate) struct NodeInner {
     pub(crate) addr: SocketAddr,
     pub(crate) server: ActorRef<NodeServerMessage>,
     pub(crate) agent: OnceLock<ActorRef<Wire>>,
+    /// Where moves' data streams arrive.
+    pub(crate) data: DataPort,
     pub(crate) peers: Peers,
     pub(crate) routes: Routes,
     /// Moves being received, as the target.
@@ -191,7 +194,10 @@ impl Node {
         let (server, _) = ractor::Actor::spawn(None, server, ())
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let peers = Peers::new(&config, addr, None);
+        let data = DataPort::bind(config.listen, config.cookie.clone(), config.tls.clone())
+            .await
+            .map_err(|e| fail(format!("data port: {e}")))?;
+        let peers = Peers::new(&config, addr, Some(data.addr()));
         peers
             .subscribe_to(&server)
             .map_err(|e| fail(e.to_string()))?;
@@ -200,6 +206,7 @@ impl Node {
             addr,
             server,
             agent: OnceLock::new(),
+            data,
             peers,
             routes: Routes::default(),
             stages: Stages::default(),

@@ -65,7 +65,9 @@ struct Header {
 struct Body {
     #[serde(with = "serde_bytes")]
     state: Vec<u8>,
-    dictionary: Vec<(String, Vec<u8>)>,
+    /// Each entry's encoding kept as one block of bytes: the same encoding
+    /// as a `Vec<u8>`, written and read as one copy rather than byte by byte.
+    dictionary: Vec<(String, serde_bytes::ByteBuf)>,
     timers: Vec<Timer>,
 }
 
@@ -93,7 +95,7 @@ pub(crate) fn encode<A: Portable>(
             format!("dictionary entry {key:?} is not declared in Portable::parts")
         })?;
         let bytes = (port.encode)(value).map_err(|e| format!("dictionary entry {key:?}: {e}"))?;
-        dictionary.push((key.to_owned(), bytes));
+        dictionary.push((key.to_owned(), serde_bytes::ByteBuf::from(bytes)));
     }
     let body = Body {
         state: postcard::to_stdvec(state).map_err(|e| format!("state: {e}"))?,

@@ -171,6 +171,9 @@ pub(crate) enum Step {
     Go,
     /// Drop the move: the source decided to keep the instance.
     Abort,
+    /// Expect this move's data stream on your data port: the steps that
+    /// carry rows and the snapshot come that way from now on.
+    Stream,
     /// Where does the move stand with you? Answered `Status`.
     Status,
     /// The source relayed the last message it held for the instance:
@@ -190,6 +193,7 @@ impl Step {
             Step::Commit => "commit",
             Step::Go => "go",
             Step::Abort => "abort",
+            Step::Stream => "stream",
             Step::Status => "status",
             Step::Drained => "drained",
         }

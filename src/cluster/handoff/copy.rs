@@ -56,6 +56,9 @@ impl Mover {
                 sources.push((table.clone(), source));
             }
         }
+        if sources.iter().any(|(_, s)| s.rows() > 0) {
+            self.open_data().await?;
+        }
         let (rows, mut bytes) = self.send_rows(sources, MovePhase::Tables).await?;
         // Rows written during that copy go again, still while the instance
         // runs, until few enough are left for the frozen catch-up.
@@ -122,7 +125,7 @@ impl Mover {
                 }
                 (copied, dirty) => {
                     if copied.is_some() {
-                        self.step(Step::ResetTable {
+                        self.send_data(Step::ResetTable {
                             table: table.clone(),
                         })
                         .await?;
@@ -149,7 +152,7 @@ impl Mover {
         let mut keys_sent = 0;
         for (keys, count) in removed {
             keys_sent += u64::from(count);
-            self.step(Step::Remove {
+            self.send_data(Step::Remove {
                 table: table.to_owned(),
                 count,
                 keys,
@@ -168,6 +171,25 @@ impl Mover {
         let total: u64 = sources.iter().map(|(_, s)| s.rows()).sum();
         let (mut rows, mut bytes) = (0_u64, 0_u64);
         self.progress(phase, 0, total, 0);
+        if self.has_data().await {
+            // The stream's window keeps it busy and bounds memory.
+            for (table, mut source) in sources {
+                while let Some((chunk, count)) =
+                    source.next_chunk(CHUNK_BYTES).map_err(|e| self.encode(e))?
+                {
+                    bytes += chunk.len() as u64;
+                    rows += u64::from(count);
+                    self.send_data(Step::Rows {
+                        table: table.clone(),
+                        count,
+                        rows: chunk,
+                    })
+                    .await?;
+                    self.progress(phase, rows, total, bytes);
+                }
+            }
+            return Ok((rows, bytes));
+        }
         // Up to WINDOW chunks in flight: enough to keep the connection busy,
         // few enough that memory stays bounded on both sides.
         let mut in_flight = futures::stream::FuturesOrdered::new();

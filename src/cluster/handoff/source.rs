@@ -9,6 +9,7 @@ use ractor::rpc::CallResult;
 use super::decisions::Verdict;
 use super::relay::{self, Forwarder};
 use super::{MovePhase, MoveProgress, MoveReport};
+use crate::cluster::bulk::{BulkError, Frame, FrameKind, Outgoing};
 use crate::cluster::error::MoveError;
 use crate::cluster::fault;
 use crate::cluster::node::Node;
@@ -24,6 +25,24 @@ use crate::supervisor::Supervisor;
 use crate::timer::Taken;
 
 use super::copy::Precopied;
+
+/// The frame that carries a data step.
+fn frame_of(step: Step) -> Frame {
+    let (kind, table, count, bytes) = match step {
+        Step::Rows { table, count, rows } => (FrameKind::Rows, table, count, rows),
+        Step::Remove { table, count, keys } => (FrameKind::Remove, table, count, keys),
+        Step::ResetTable { table } => (FrameKind::Reset, table, 0, Vec::new()),
+        Step::Snapshot { piece } => (FrameKind::Snapshot, String::new(), 0, piece),
+        // Only data steps are sent this way.
+        other => (FrameKind::Snapshot, other.name().to_owned(), 0, Vec::new()),
+    };
+    Frame {
+        kind,
+        table,
+        count,
+        bytes,
+    }
+}
 
 /// Why a step did not get `Done`.
 pub(super) enum StepError {
@@ -94,6 +113,7 @@ pub(crate) async fn move_out<A: Portable>(
             epoch: kept.epoch + 1,
         },
         started: Instant::now(),
+        data: tokio::sync::Mutex::new(None),
     };
     let out = match mover.precopy(&kept).await {
         Ok(precopied) => mover.hand_over(&actor, precopied).await,
@@ -120,6 +140,8 @@ pub(super) struct Mover {
     pub(super) parts: Parts,
     pub(super) mv: MoveKey,
     started: Instant,
+    /// The move's data stream, once opened; see [`crate::cluster::bulk`].
+    data: tokio::sync::Mutex<Option<Outgoing>>,
 }
 
 impl Mover {
@@ -182,6 +204,10 @@ impl Mover {
         let timers = kept.timers.take_all();
         let sent = match super::check_portable(&kept, &self.parts) {
             Ok(()) => self.send_frozen(&frozen, &precopied, &timers).await,
+            Err(e) => Err(e),
+        };
+        let sent = match sent {
+            Ok(sent) => self.close_data().await.map(|()| sent),
             Err(e) => Err(e),
         };
         let decided = match sent {
@@ -256,8 +282,11 @@ impl Mover {
             })?;
         let (resent, bytes) = self.catch_up(&frozen.kept, precopied).await?;
         self.progress(MovePhase::Snapshot, 0, 0, 0);
+        if snapshot.len() > CHUNK_BYTES {
+            self.open_data().await?;
+        }
         for piece in snapshot.chunks(CHUNK_BYTES) {
-            self.step(Step::Snapshot {
+            self.send_data(Step::Snapshot {
                 piece: piece.to_vec(),
             })
             .await?;
@@ -380,6 +409,87 @@ impl Mover {
         });
         // Behind every message sent to the worker before it was detached.
         let _ = actor.send_message(Envelope::plain(Body::Run(job)));
+    }
+
+    /// Opens the move's data stream, unless it is open or the target has no
+    /// data port (then data goes as steps).
+    pub(super) async fn open_data(&self) -> Result<(), MoveError> {
+        let mut data = self.data.lock().await;
+        let addr = self
+            .node
+            .inner
+            .peers
+            .known(&self.to_node)
+            .and_then(|k| k.data_addr);
+        let Some(addr) = addr.filter(|_| data.is_none()) else {
+            return Ok(());
+        };
+        self.step(Step::Stream).await?;
+        let key = postcard::to_stdvec(&self.mv).map_err(|e| self.encode(e.to_string()))?;
+        let config = self.node.config();
+        let out = Outgoing::open(
+            addr,
+            &config.cookie,
+            config.tls.as_ref(),
+            key,
+            config.connect_timeout,
+        )
+        .await
+        .map_err(|e| self.bulk(e))?;
+        *data = Some(out);
+        Ok(())
+    }
+
+    pub(super) async fn has_data(&self) -> bool {
+        self.data.lock().await.is_some()
+    }
+
+    /// Sends rows, removals, a reset or a piece of the snapshot: on the data
+    /// stream if it is open, as a step if not.
+    pub(super) async fn send_data(&self, step: Step) -> Result<(), MoveError> {
+        let mut data = self.data.lock().await;
+        match data.as_mut() {
+            Some(out) => self.unless_lost(out.send(frame_of(step))).await,
+            None => {
+                drop(data);
+                self.step(step).await
+            }
+        }
+    }
+
+    /// Waits until the target applied everything the data stream carried,
+    /// and closes it.
+    async fn close_data(&self) -> Result<(), MoveError> {
+        let open = self.data.lock().await.take();
+        match open {
+            Some(out) => self.unless_lost(out.finish()).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Runs a data stream's `work`, unless the target is declared lost
+    /// first: a frozen target stops reading, and the stream would wait for
+    /// its TCP window for as long as the freeze lasts.
+    async fn unless_lost(
+        &self,
+        work: impl std::future::Future<Output = Result<(), BulkError>>,
+    ) -> Result<(), MoveError> {
+        let lost = self.node.lost(&self.to_node);
+        tokio::select! {
+            done = work => done.map_err(|e| self.bulk(e)),
+            () = lost => Err(self.lost("the node was declared lost".to_owned())),
+        }
+    }
+
+    fn bulk(&self, e: BulkError) -> MoveError {
+        match e {
+            BulkError::Apply(reason) => MoveError::Refused {
+                name: self.mv.name.clone(),
+                node: self.to_node.clone(),
+                reason,
+            },
+            other => self.lost(format!("data stream: {other}")),
+        }
     }
 
     /// One step of the move: a request the target must answer `Done`.

@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use ractor::RpcReplyPort;
 
+use crate::cluster::bulk::{Frame, FrameKind};
 use crate::cluster::fault;
 use crate::cluster::node::Node;
 use crate::cluster::peers::{Fate, is_peer};
@@ -131,6 +132,30 @@ impl Stages {
     }
 }
 
+/// The step a data frame carries.
+fn step_of(frame: Frame) -> Step {
+    let Frame {
+        kind,
+        table,
+        count,
+        bytes,
+    } = frame;
+    match kind {
+        FrameKind::Rows => Step::Rows {
+            table,
+            count,
+            rows: bytes,
+        },
+        FrameKind::Remove => Step::Remove {
+            table,
+            count,
+            keys: bytes,
+        },
+        FrameKind::Reset => Step::ResetTable { table },
+        FrameKind::Snapshot => Step::Snapshot { piece: bytes },
+    }
+}
+
 fn done(result: Result<(), String>) -> Response {
     match result {
         Ok(()) => Response::Done,
@@ -179,6 +204,7 @@ impl Node {
                 }
             }
             Step::Status => Response::Status(stages.status(&mv)),
+            Step::Stream => self.expect_stream(mv),
             data => {
                 let mut open = stages.open.lock();
                 let Some(stage) = open.get_mut(&mv) else {
@@ -225,6 +251,35 @@ impl Node {
             }
         }
         done(started)
+    }
+
+    /// Opens the way for `mv`'s data stream: its frames are applied to the
+    /// move's slot as they come, each before it is acknowledged.
+    fn expect_stream(&self, mv: MoveKey) -> Response {
+        if !self.inner.stages.open.lock().contains_key(&mv) {
+            return Response::Refused("no such move".to_owned());
+        }
+        let Ok(key) = postcard::to_stdvec(&mv) else {
+            return Response::Refused("bad move key".to_owned());
+        };
+        let incoming = self.inner.data.expect(key);
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        let wait = self.config().step_timeout;
+        tokio::spawn(async move {
+            let name = mv.name.clone();
+            let applied = incoming
+                .run(wait, move |frame| {
+                    let inner = weak.upgrade().ok_or("the node stopped")?;
+                    let mut open = inner.stages.open.lock();
+                    let stage = open.get_mut(&mv).ok_or("no such move")?;
+                    stage.apply(step_of(frame))
+                })
+                .await;
+            if let Err(e) = applied {
+                tracing::warn!(%name, error = %e, "peeper: a move's data stream failed");
+            }
+        });
+        Response::Done
     }
 
     /// Drops a move that will not start here.

@@ -1,0 +1,118 @@
+//! The target's side of one stream: wait for the source, apply its frames
+//! in order, acknowledge them, answer the end.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::sync::oneshot;
+
+use super::codec::{self, Reply};
+use super::handshake::Halves;
+use super::registry::Registration;
+use super::{BulkError, Frame, WINDOW};
+
+/// Buffered reads of headers and small frames; a payload at least this big
+/// is read straight into its own buffer.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Applied bytes after which the target acknowledges even while more frames
+/// are buffered, so that a fast run of small frames costs few replies yet
+/// keeps the source's window moving.
+const ACK_EVERY: u64 = WINDOW / 4;
+
+/// The stream of one move, as its target expects it.
+pub(crate) struct Incoming {
+    registration: Registration,
+    delivered: oneshot::Receiver<Halves>,
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming").finish_non_exhaustive()
+    }
+}
+
+impl Incoming {
+    pub(super) fn new(registration: Registration, delivered: oneshot::Receiver<Halves>) -> Self {
+        Incoming {
+            registration,
+            delivered,
+        }
+    }
+
+    /// Waits (up to `timeout` for the sender to connect), then reads frames
+    /// and applies each with `apply`, in order, acknowledging applied frames
+    /// to the sender, until the sender finishes (returns the number of
+    /// frames applied) or fails. If `apply` returns `Err(text)`, the
+    /// sender's next `send`/`flush` fails with [`BulkError::Apply`] carrying
+    /// that text (cut to 16 KiB), and this returns that error.
+    ///
+    /// `apply` runs inline, between reads of the socket: a slow `apply`
+    /// slows the stream but does not let it grow, as the sender waits for
+    /// acknowledgements.
+    ///
+    /// # Errors
+    /// [`BulkError::Timeout`] if no sender connects in time,
+    /// [`BulkError::PortClosed`] if the port closes first,
+    /// [`BulkError::ClosedEarly`] if the sender goes away before finishing,
+    /// [`BulkError::Apply`] as above, and others for a broken stream.
+    pub(crate) async fn run(
+        self,
+        timeout: Duration,
+        mut apply: impl FnMut(Frame) -> Result<(), String> + Send,
+    ) -> Result<u64, BulkError> {
+        let Incoming {
+            registration,
+            delivered,
+        } = self;
+        let halves = match tokio::time::timeout(timeout, delivered).await {
+            Err(_) => {
+                return Err(BulkError::Timeout {
+                    during: "waiting for the sender to connect",
+                    after: timeout,
+                });
+            }
+            Ok(Err(_)) => return Err(BulkError::PortClosed),
+            Ok(Ok(halves)) => halves,
+        };
+        drop(registration);
+        receive(halves, &mut apply).await
+    }
+}
+
+async fn receive(
+    halves: Halves,
+    apply: &mut (impl FnMut(Frame) -> Result<(), String> + Send),
+) -> Result<u64, BulkError> {
+    let Halves { reader, mut writer } = halves;
+    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
+    let mut frames = 0_u64;
+    let mut applied = 0_u64;
+    let mut acked = 0_u64;
+    loop {
+        let Some(frame) = codec::read_frame(&mut reader).await? else {
+            codec::write_reply(&mut writer, &Reply::Done(frames)).await?;
+            // The source has its answer; a failed close changes nothing.
+            let _ = writer.shutdown().await;
+            tracing::debug!(frames, bytes = applied, "peeper: bulk stream complete");
+            return Ok(frames);
+        };
+        let size = codec::wire_size(&frame);
+        if let Err(reason) = apply(frame) {
+            let reason = codec::cut(reason);
+            // Best effort: if the source is gone it cannot be told, and the
+            // failure is returned here all the same.
+            let _ = codec::write_reply(&mut writer, &Reply::Failed(reason.clone())).await;
+            let _ = writer.shutdown().await;
+            return Err(BulkError::Apply(reason));
+        }
+        frames += 1;
+        applied += size;
+        // With nothing more buffered the source may be waiting on this very
+        // acknowledgement (its window full), so it goes out now.
+        if reader.buffer().is_empty() || applied - acked >= ACK_EVERY {
+            codec::write_reply(&mut writer, &Reply::Applied(applied)).await?;
+            acked = applied;
+        }
+    }
+}
