@@ -2,32 +2,51 @@
 //! production): at a named point of a move, the process sends itself a
 //! signal, so that a test can `kill -9` or freeze it exactly there.
 //!
-//! `PEEPER_FAULT=<point>:<signal>`, e.g. `source.go:KILL` or
-//! `target.ready:STOP`. Points: `source.commit` (the source is about to send
+//! `PEEPER_FAULT=<point>:<action>[,<point>:<action>…]`, e.g. `source.go:KILL`
+//! or `target.ready:STOP`; the action is a signal name (`KILL`, `STOP`) or
+//! `SLEEP<ms>` (the thread sleeps, the rest of the process runs on). Points: `source.commit` (the source is about to send
 //! `Commit`), `source.go` (it decided go and is about to send `Go`),
+//! `source.sent_go` (`Go` left, its answer not yet back),
 //! `target.ready` (the target is ready and about to answer `Commit`),
 //! `relay.call` (a relay passed a call on).
 
-/// Signals this process if `PEEPER_FAULT` names `point`. The signal is sent
-/// once per process.
+/// Acts if `PEEPER_FAULT` names `point`, once per point and process.
 #[cfg(feature = "faults")]
 pub(crate) fn point(point: &str) {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, Ordering};
-    static SPEC: OnceLock<Option<(String, String)>> = OnceLock::new();
-    static FIRED: AtomicBool = AtomicBool::new(false);
-    let spec = SPEC.get_or_init(|| {
-        let value = std::env::var("PEEPER_FAULT").ok()?;
-        let (at, signal) = value.split_once(':')?;
-        Some((at.to_owned(), signal.to_owned()))
+    struct Fault {
+        at: String,
+        action: String,
+        fired: AtomicBool,
+    }
+    static SPECS: OnceLock<Vec<Fault>> = OnceLock::new();
+    let specs = SPECS.get_or_init(|| {
+        let value = std::env::var("PEEPER_FAULT").unwrap_or_default();
+        value
+            .split(',')
+            .filter_map(|spec| spec.split_once(':'))
+            .map(|(at, action)| Fault {
+                at: at.to_owned(),
+                action: action.to_owned(),
+                fired: AtomicBool::new(false),
+            })
+            .collect()
     });
-    let Some((at, signal)) = spec else { return };
-    if at != point || FIRED.swap(true, Ordering::AcqRel) {
+    let Some(fault) = specs.iter().find(|f| f.at == point) else {
+        return;
+    };
+    if fault.fired.swap(true, Ordering::AcqRel) {
         return;
     }
-    eprintln!("peeper-fault: {point}: SIG{signal}");
+    eprintln!("peeper-fault: {point}: {}", fault.action);
+    if let Some(ms) = fault.action.strip_prefix("SLEEP") {
+        let ms = ms.parse().unwrap_or(0);
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        return;
+    }
     let _ = std::process::Command::new("kill")
-        .arg(format!("-{signal}"))
+        .arg(format!("-{}", fault.action))
         .arg(std::process::id().to_string())
         .status();
 }

@@ -38,6 +38,25 @@ impl NodeProc {
         NodeProc::start_with(Command::new(program), name, cookie, 120)
     }
 
+    /// As [`NodeProc::start`], with environment variables (`PEEPER_FAULT`,
+    /// see `peeper::cluster`'s fault points) and more shell flags (the
+    /// node's timings, see [`shell`](crate::shell)).
+    ///
+    /// # Panics
+    ///
+    /// As [`NodeProc::start`].
+    pub fn start_opts(
+        program: impl AsRef<OsStr>,
+        name: &str,
+        cookie: &str,
+        env: &[(&str, &str)],
+        flags: &[&str],
+    ) -> NodeProc {
+        let mut command = Command::new(program);
+        command.envs(env.iter().copied()).args(flags);
+        NodeProc::start_with(command, name, cookie, 120)
+    }
+
     /// Starts a node shell with `command`, which must accept the shell's
     /// arguments after its own, for `lifetime` seconds at most.
     ///
@@ -154,6 +173,48 @@ impl NodeProc {
         assert!(status.success());
     }
 
+    /// `kill -CONT` of this process after [`NodeProc::freeze`] (or after it
+    /// stopped itself at a fault point).
+    pub fn thaw(&mut self) {
+        let status = Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits until the process ended by itself (a fault point killed it).
+    pub fn wait_dead(&mut self) {
+        let _ = self.child.wait();
+    }
+
+    /// Waits until the process stopped itself (a fault point sent it
+    /// `SIGSTOP`), reading its state from `/proc`; at most `limit`.
+    ///
+    /// # Panics
+    ///
+    /// If it is not stopped by then.
+    pub fn wait_stopped(&mut self, limit: Duration) {
+        let stat = format!("/proc/{}/stat", self.child.id());
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let state = std::fs::read_to_string(&stat).unwrap_or_default();
+            // The state follows the command name, which is in parentheses.
+            let stopped = state
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'));
+            if stopped {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node {} did not stop within {limit:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// `kill -9` of this process (our own child, by its PID), then reaps it.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -186,6 +247,8 @@ pub struct Check {
     pub once: u64,
     /// Deliveries of its interval timer.
     pub every: u64,
+    /// Numbered messages handled twice (or older than one handled).
+    pub dups: u64,
 }
 
 /// Asks `node` what the instance `name` holds (the `check` command).
@@ -200,5 +263,6 @@ pub fn check(node: &mut NodeProc, name: &str) -> Check {
         supervisor: w[5].clone(),
         once: w[6].parse().expect("once"),
         every: w[7].parse().expect("every"),
+        dups: w[8].parse().expect("dups"),
     }
 }

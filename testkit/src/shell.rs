@@ -7,6 +7,8 @@
 //!
 //! ```text
 //! peeper-node --name a --cookie secret [--port 0] [--lifetime-secs 120]
+//!             [--heartbeat-ms 1000] [--heartbeat-timeout-ms 10000]
+//!             [--step-timeout-ms 30000] [--call-timeout-ms 5000]
 //! ```
 //!
 //! It prints `listening <addr>` first. Commands (answers start with `ok` or
@@ -15,7 +17,7 @@
 //! ```text
 //! connect <addr>                      ok <peer name>
 //! supervisor <name>                   ok
-//! spawn <sup> <name> <rows> <bytes>   ok          (a tally with a table of <rows> rows)
+//! spawn <sup> <name> <rows> <bytes>   ok          (a tally with a table of <rows> rows, filled in batches)
 //! load <name> <sender> <calls>        ok          (calls in the background; 0: until wait)
 //! wait <sender>                       ok <answered> <failed> <longest wait µs> [first error]
 //! callbench <name> <calls>            ok <mean ns per call, one at a time>
@@ -23,9 +25,12 @@
 //! move <name> <sup> <node> <sup>      progress … lines, then ok <rows> <bytes> <frozen_us> <resent>
 //! castload <name> <sender> <casts>   ok          (numbered casts through one held handle, then a
 //!                                                 call behind them; wait <sender>)
+//! casts <name> <sender> <casts>       ok          (numbered casts through a held handle, at once)
+//! hold <name>                         ok          (keeps a handle to the instance, for heldbench)
+//! heldbench <calls>                   ok <mean ns per call through the held handle>
 //! churn <name> <rounds> <rows>        ok          (table-writing casts in the background; wait churn)
 //! digest <name>                       ok <rows> <digest of the table>
-//! check <name>                        ok <value> <handled> <violations> <rows> <label> <children> <once> <every>
+//! check <name>                        ok <value> <handled> <violations> <rows> <label> <children> <once> <every> <dups>
 //! timers <name> <once ms> <every ms>  ok          (a one-shot and an interval timer)
 //! pause <ms>                          ok          (for polling a condition)
 //! spawnmany <sup> <prefix> <n>        ok          (n small tallies, named <prefix>0…)
@@ -34,6 +39,10 @@
 //! stop <sup>                          ok          (stops a supervisor and its children)
 //! callall <prefix> <n>                ok <answered> <failed>
 //! rss                                 ok <resident MiB> <peak resident MiB>
+//! slow <name> <ms>                    ok          (a cast that keeps the instance busy <ms>)
+//! calltimeout <name> <sender> <seq> <ms>  ok | error <kind> <text>  (one numbered call, <ms> to answer)
+//! names                               ok <instances registered here>
+//! peers                               ok <connected peers>
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +70,9 @@ fn count(state: &mut StateMut<Counts>, sender: String, seq: u64) {
     if seq != *last + 1 {
         counts.violations += 1;
     }
+    if seq <= *last {
+        counts.dups += 1;
+    }
     *last = seq;
     counts.handled += 1;
     counts.value += 1;
@@ -75,6 +87,8 @@ struct Counts {
     last: BTreeMap<String, u64>,
     handled: u64,
     violations: u64,
+    /// Numbered messages seen again, or older than one seen: handled twice.
+    dups: u64,
     /// Deliveries of the one-shot timer and of the interval timer.
     once: u64,
     every: u64,
@@ -107,24 +121,20 @@ enum Reply {
 #[derive(Serialize, Deserialize)]
 enum Cast {
     /// Counted like `Call::Seq`.
-    Seq {
-        sender: String,
-        seq: u64,
-    },
+    Seq { sender: String, seq: u64 },
+    /// Keeps the instance busy (awaiting) for this long.
+    Sleep { ms: u64 },
     /// Sets a one-shot timer and an interval timer.
-    Timers {
-        once_ms: u64,
-        every_ms: u64,
-    },
+    Timers { once_ms: u64, every_ms: u64 },
+    /// Inserts rows `from..to`; the last batch (`to == rows`) sets the label.
     Fill {
+        from: u64,
+        to: u64,
         rows: u64,
         bytes: usize,
     },
     /// Overwrites and removes rows, the same way for the same round.
-    Churn {
-        round: u64,
-        rows: u64,
-    },
+    Churn { round: u64, rows: u64 },
 }
 
 impl Actor for Tally {
@@ -181,6 +191,10 @@ impl Actor for Tally {
             count(state, sender, seq);
             return Ok(());
         }
+        if let Cast::Sleep { ms } = msg {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            return Ok(());
+        }
         if let Cast::Timers { once_ms, every_ms } = msg {
             ctx.send_after(Duration::from_millis(once_ms), Tick::Once);
             ctx.send_interval(Duration::from_millis(every_ms), Tick::Every);
@@ -188,11 +202,18 @@ impl Actor for Tally {
         }
         let table = ctx.table::<u64, Row>("rows")?;
         match msg {
-            Cast::Fill { rows, bytes } => {
-                for i in 0..rows {
+            Cast::Fill {
+                from,
+                to,
+                rows,
+                bytes,
+            } => {
+                for i in from..to {
                     table.insert(i, Row::from(vec![(i % 251) as u8; bytes]));
                 }
-                ctx.dictionary_mut().put("label", format!("{rows} rows"));
+                if to == rows {
+                    ctx.dictionary_mut().put("label", format!("{rows} rows"));
+                }
             }
             Cast::Churn { round, rows } => {
                 for k in 0..50 {
@@ -204,7 +225,7 @@ impl Actor for Tally {
                     }
                 }
             }
-            Cast::Timers { .. } | Cast::Seq { .. } => {}
+            Cast::Timers { .. } | Cast::Seq { .. } | Cast::Sleep { .. } => {}
         }
         Ok(())
     }
@@ -227,6 +248,9 @@ struct Args {
     cookie: String,
     port: u16,
     lifetime: Duration,
+    /// Node timings given in milliseconds: heartbeat, heartbeat timeout,
+    /// step timeout, call timeout.
+    timings: [Option<Duration>; 4],
 }
 
 fn args(raw: Vec<String>) -> Result<Args, String> {
@@ -235,6 +259,7 @@ fn args(raw: Vec<String>) -> Result<Args, String> {
         cookie: String::new(),
         port: 0,
         lifetime: Duration::from_secs(120),
+        timings: [None; 4],
     };
     let mut it = raw.into_iter();
     while let Some(flag) = it.next() {
@@ -245,6 +270,22 @@ fn args(raw: Vec<String>) -> Result<Args, String> {
             "--port" => a.port = value.parse().map_err(|_| "bad --port")?,
             "--lifetime-secs" => {
                 a.lifetime = Duration::from_secs(value.parse().map_err(|_| "bad --lifetime-secs")?);
+            }
+            "--heartbeat-ms"
+            | "--heartbeat-timeout-ms"
+            | "--step-timeout-ms"
+            | "--call-timeout-ms" => {
+                let i = [
+                    "--heartbeat-ms",
+                    "--heartbeat-timeout-ms",
+                    "--step-timeout-ms",
+                    "--call-timeout-ms",
+                ]
+                .iter()
+                .position(|f| *f == flag)
+                .unwrap_or(0);
+                let ms = value.parse().map_err(|_| format!("bad {flag}"))?;
+                a.timings[i] = Some(Duration::from_millis(ms));
             }
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -260,6 +301,8 @@ type LoadResult = (u64, u64, Duration, Option<String>);
 
 struct Shell {
     node: Node,
+    /// A handle kept across moves (`hold`).
+    held: Option<peeper::Handle<Tally>>,
     loads: HashMap<String, JoinHandle<LoadResult>>,
     stops: HashMap<String, Arc<AtomicBool>>,
 }
@@ -281,16 +324,28 @@ impl Shell {
                     .start_child(*name, Tally, Counts::default())
                     .await
                     .map_err(|e| e.to_string())?;
-                let rows = rows.parse().map_err(|_| "bad rows")?;
+                let rows: u64 = rows.parse().map_err(|_| "bad rows")?;
                 let bytes = bytes.parse().map_err(|_| "bad bytes")?;
-                h.cast(Cast::Fill { rows, bytes })
+                // In batches, each a callback of its own, each waited for:
+                // no callback and no call runs long, even in a debug build on
+                // a busy machine.
+                const BATCH: u64 = 20_000;
+                let mut from = 0;
+                while from < rows || from == 0 {
+                    let to = (from + BATCH).min(rows);
+                    h.cast(Cast::Fill {
+                        from,
+                        to,
+                        rows,
+                        bytes,
+                    })
                     .map_err(|e| e.to_string())?;
-                // The call queues behind the fill: once answered, it is done.
-                // A million rows take seconds in a debug build on a busy
-                // machine, more than a call's default 5 s.
-                h.call_timeout(Call::Get, Duration::from_secs(120))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    h.call(Call::Get).await.map_err(|e| e.to_string())?;
+                    if to == rows {
+                        break;
+                    }
+                    from = to;
+                }
                 Ok(String::new())
             }
             ["load", name, sender, calls] => {
@@ -365,6 +420,27 @@ impl Shell {
                     r.rows_resent
                 ))
             }
+            ["slow", name, ms] => {
+                let ms = ms.parse().map_err(|_| "bad ms")?;
+                self.node
+                    .cast::<Tally>(name, Cast::Sleep { ms })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(String::new())
+            }
+            ["calltimeout", name, sender, seq, ms] => {
+                let msg = Call::Seq {
+                    sender: (*sender).to_owned(),
+                    seq: seq.parse().map_err(|_| "bad seq")?,
+                };
+                let timeout = Duration::from_millis(ms.parse().map_err(|_| "bad ms")?);
+                match self.node.call_timeout::<Tally>(name, msg, timeout).await {
+                    Ok(_) => Ok(String::new()),
+                    Err(e) => Err(format!("{} {e}", error_kind(&e))),
+                }
+            }
+            ["names"] => Ok(peeper::registered().len().to_string()),
+            ["peers"] => Ok(self.node.peers().join(" ")),
             ["check", name] => {
                 let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;
                 let reply = self.node.call::<Tally>(name, Call::Get).await;
@@ -379,13 +455,14 @@ impl Shell {
                     .unwrap_or_else(|| "-".into());
                 let children = h.supervisor_name().unwrap_or_else(|| "-".into());
                 Ok(format!(
-                    "{} {} {} {rows} {} {children} {} {}",
+                    "{} {} {} {rows} {} {children} {} {} {}",
                     counts.value,
                     counts.handled,
                     counts.violations,
                     label.replace(' ', "_"),
                     counts.once,
-                    counts.every
+                    counts.every,
+                    counts.dups
                 ))
             }
             ["castload", name, sender, casts] => {
@@ -416,6 +493,29 @@ impl Shell {
                 });
                 self.loads.insert((*sender).to_owned(), task);
                 Ok(String::new())
+            }
+            ["casts", name, sender, casts] => {
+                let casts: u64 = casts.parse().map_err(|_| "bad casts")?;
+                let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;
+                for seq in 1..=casts {
+                    let sender = (*sender).to_owned();
+                    h.cast(Cast::Seq { sender, seq })
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(String::new())
+            }
+            ["hold", name] => {
+                self.held = Some(peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?);
+                Ok(String::new())
+            }
+            ["heldbench", calls] => {
+                let calls: u32 = calls.parse().map_err(|_| "bad calls")?;
+                let h = self.held.clone().ok_or("nothing held")?;
+                let started = Instant::now();
+                for _ in 0..calls {
+                    h.call(Call::Get).await.map_err(|e| e.to_string())?;
+                }
+                Ok((started.elapsed().as_nanos() / u128::from(calls.max(1))).to_string())
             }
             ["churn", name, rounds, rows] => {
                 let rounds: u64 = rounds.parse().map_err(|_| "bad rounds")?;
@@ -529,6 +629,18 @@ impl Shell {
     }
 }
 
+/// A one-word name for a remote call's error, for tests to match.
+fn error_kind(e: &peeper::cluster::RemoteCallError) -> &'static str {
+    use peeper::cluster::RemoteCallError as E;
+    match e {
+        E::Lookup(_) => "notfound",
+        E::Unreachable { .. } => "unreachable",
+        E::Call(peeper::CallError::Timeout { .. }) => "timeout",
+        E::Call(_) => "call",
+        _ => "other",
+    }
+}
+
 /// Runs a node shell with these arguments (without the program name) until
 /// its input closes; returns the process's exit status.
 pub async fn serve(raw: Vec<String>) -> i32 {
@@ -541,6 +653,11 @@ pub async fn serve(raw: Vec<String>) -> i32 {
     };
     let mut config = NodeConfig::new(&args.name, &args.cookie);
     config.port = args.port;
+    let [heartbeat, heartbeat_timeout, step, call] = args.timings;
+    config.heartbeat_interval = heartbeat.unwrap_or(config.heartbeat_interval);
+    config.heartbeat_timeout = heartbeat_timeout.unwrap_or(config.heartbeat_timeout);
+    config.step_timeout = step.unwrap_or(config.step_timeout);
+    config.call_timeout = call.unwrap_or(config.call_timeout);
     let node = match Node::start(config).await {
         Ok(n) => n,
         Err(e) => {
@@ -552,6 +669,7 @@ pub async fn serve(raw: Vec<String>) -> i32 {
     println!("listening {}", node.addr());
     let mut shell = Shell {
         node,
+        held: None,
         loads: HashMap::new(),
         stops: HashMap::new(),
     };

@@ -4,8 +4,6 @@
 
 use std::time::Instant;
 
-use ractor::rpc::CallResult;
-
 use super::decisions::Verdict;
 use super::relay::{self, Forwarder};
 use super::{MovePhase, MoveProgress, MoveReport};
@@ -323,7 +321,7 @@ impl Mover {
         }
         fault::point("source.go");
         // From here on the target owns the instance, whatever comes of `Go`.
-        let confirmed = self.ask(Step::Go).await.is_ok();
+        let confirmed = self.ask_then(Step::Go, "source.sent_go").await.is_ok();
         if confirmed {
             decisions.forget(&self.mv);
         } else {
@@ -505,6 +503,12 @@ impl Mover {
     }
 
     async fn ask(&self, step: Step) -> Result<(), StepError> {
+        self.ask_then(step, "").await
+    }
+
+    /// Sends `step`, runs the fault point `after` once it left, and waits
+    /// for the answer.
+    async fn ask_then(&self, step: Step, after: &str) -> Result<(), StepError> {
         let Some(agent) = self.node.agent_of(&self.to_node) else {
             return Err(StepError::Lost("not connected".to_owned()));
         };
@@ -516,19 +520,22 @@ impl Mover {
         let bytes = wire::encode(&req).map_err(StepError::Refused)?;
         let timeout = self.node.config().step_timeout;
         let lost_peer = self.node.lost(&self.to_node);
-        let answer = tokio::select! {
-            answer = agent.call(|port| Wire::Call(bytes, port), Some(timeout)) => answer,
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Err(e) = agent.send_message(Wire::Call(bytes, tx.into())) {
+            return Err(StepError::Lost(e.to_string()));
+        }
+        if !after.is_empty() {
+            fault::point(after);
+        }
+        let reply = tokio::select! {
+            answer = tokio::time::timeout(timeout, rx) => match answer {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(_)) => return Err(StepError::Lost("connection closed".into())),
+                Err(_) => {
+                    return Err(StepError::Lost(format!("no answer to {what} within {timeout:?}")));
+                }
+            },
             () = lost_peer => return Err(StepError::Lost("the node was declared lost".to_owned())),
-        };
-        let reply = match answer {
-            Ok(CallResult::Success(reply)) => reply,
-            Ok(CallResult::Timeout) => {
-                return Err(StepError::Lost(format!(
-                    "no answer to {what} within {timeout:?}"
-                )));
-            }
-            Ok(CallResult::SenderError) => return Err(StepError::Lost("connection closed".into())),
-            Err(e) => return Err(StepError::Lost(e.to_string())),
         };
         match wire::decode::<Response>(&reply).map_err(StepError::Lost)? {
             Response::Done => Ok(()),

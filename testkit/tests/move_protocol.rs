@@ -1,0 +1,265 @@
+//! Each transition of the move protocol (see `peeper::cluster::handoff`),
+//! with real node processes stopped or killed at the exact step: the node
+//! signals itself at a fault point (`PEEPER_FAULT`, feature `faults`). In
+//! every case the instance ends up running on exactly one node, with the
+//! state it had when it froze, and no message is handled twice.
+
+use std::time::Duration;
+
+use peeper_testkit::nodes::{Check, NodeProc, check};
+
+const PEEPER_NODE: &str = env!("CARGO_BIN_EXE_peeper-node");
+
+const ROWS: u64 = 20_000;
+
+/// Short heartbeats, so that a frozen peer is declared lost in about a
+/// second; long steps, so that only the heartbeat decides.
+const TIMINGS: &[&str] = &[
+    "--heartbeat-ms",
+    "200",
+    "--heartbeat-timeout-ms",
+    "1500",
+    "--step-timeout-ms",
+    "60000",
+];
+
+fn node(name: &str, cookie: &str, fault: Option<&str>) -> NodeProc {
+    let env: Vec<(&str, &str)> = fault.map(|f| ("PEEPER_FAULT", f)).into_iter().collect();
+    NodeProc::start_opts(PEEPER_NODE, name, cookie, &env, TIMINGS)
+}
+
+/// a runs `p` (100 calls handled, a table, a label), connected to b.
+fn two_nodes(cookie: &str, fault_a: Option<&str>, fault_b: Option<&str>) -> (NodeProc, NodeProc) {
+    let mut a = node("a", cookie, fault_a);
+    let mut b = node("b", cookie, fault_b);
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok(&format!("spawn src p {ROWS} 8"));
+    a.ok("load p before 100");
+    a.ok("wait before");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    (a, b)
+}
+
+/// Polls `check p` on `n` until it answers, at most about 20 s.
+fn runs(n: &mut NodeProc) -> Check {
+    for _ in 0..400 {
+        if n.send("check p").starts_with("ok") {
+            return check(n, "p");
+        }
+        n.ok("pause 50");
+    }
+    panic!("p never ran on {}", n.name);
+}
+
+/// `p` has everything it had when it froze, and answers.
+fn whole(n: &mut NodeProc, supervisor: &str) {
+    let at = runs(n);
+    assert_eq!(at.handled, 100, "the state it froze with: {at:?}");
+    assert_eq!(at.rows, ROWS, "the table is whole");
+    assert_eq!(at.label, "20000_rows", "the dictionary is whole");
+    assert_eq!(at.supervisor, supervisor);
+    assert_eq!((at.violations, at.dups), (0, 0));
+    n.ok("load p after 50");
+    assert_eq!(n.ok("wait after")[..2], ["50", "0"], "it answers");
+}
+
+#[test]
+fn the_target_starts_the_instance_when_the_source_dies_before_go() {
+    // Ready at the target, decided at the source, `Go` not sent: the source
+    // is gone for certain (its address refuses), so the target runs it.
+    let (mut a, mut b) = two_nodes("p-src-dies", Some("source.go:KILL"), None);
+    a.send_only("move p src b dst");
+    a.wait_dead();
+    whole(&mut b, "dst");
+}
+
+#[test]
+fn go_is_applied_even_when_the_source_dies_as_it_leaves() {
+    // `Go` is in the target's mailbox when the source's connection closes:
+    // the clean-up comes behind it, and the instance starts.
+    let (mut a, mut b) = two_nodes("p-go-leaves", Some("source.sent_go:KILL"), None);
+    a.send_only("move p src b dst");
+    a.wait_dead();
+    whole(&mut b, "dst");
+}
+
+#[test]
+fn the_target_waits_for_a_frozen_source_and_runs_the_instance_once_it_decides() {
+    // The source froze after deciding go, before sending `Go`. Silence
+    // proves nothing: the target must not start the instance, whatever the
+    // heartbeat says. When the source resumes, it goes on, and the instance
+    // runs at the target only.
+    let (mut a, mut b) = two_nodes("p-src-frozen", Some("source.go:STOP"), None);
+    a.send_only("move p src b dst");
+    a.wait_stopped(Duration::from_secs(60));
+    // Past the heartbeat timeout, b has dropped the connection: still no
+    // instance there.
+    for _ in 0..3 {
+        b.ok("pause 1000");
+        assert!(
+            b.send("check p").starts_with("error"),
+            "b must not run p while a is silent"
+        );
+    }
+    a.thaw();
+    whole(&mut b, "dst");
+    let moved = a.answer();
+    assert!(moved.starts_with("ok"), "the move completes: {moved}");
+    let at_a = a.send("check p");
+    if at_a.starts_with("ok") {
+        // A relay that has not retired yet: it answers from b.
+        assert_eq!(check(&mut a, "p").supervisor, "-");
+    }
+}
+
+#[test]
+fn the_source_runs_on_when_the_target_dies_while_committing() {
+    // The target got ready and died before answering: the source probes
+    // it, finds it gone, and the instance runs on where it was.
+    let (mut a, mut b) = two_nodes("p-dst-dies", None, Some("target.ready:KILL"));
+    let moved = a.send("move p src b dst");
+    assert!(moved.starts_with("error"), "the move fails: {moved}");
+    b.wait_dead();
+    whole(&mut a, "src");
+}
+
+#[test]
+fn a_frozen_target_keeps_the_instance_frozen_until_it_answers() {
+    // The target froze once ready, before answering `Commit`: the source
+    // cannot know whether it will start the instance, so it stays frozen
+    // (calls wait, or time out unhandled) until the target answers. Then
+    // the move completes, and the instance runs at the target only.
+    let (mut a, mut b) = two_nodes("p-dst-frozen", None, Some("target.ready:STOP"));
+    a.ok("load p during 0");
+    a.send_only("move p src b dst");
+    b.wait_stopped(Duration::from_secs(60));
+    // Frozen past the heartbeat timeout: a declares b lost, and cannot tell
+    // a frozen b from a dead one (its port still accepts connections).
+    std::thread::sleep(Duration::from_secs(4));
+    b.thaw();
+    let moved = a.answer();
+    assert!(moved.starts_with("ok"), "the move completes: {moved}");
+    let during = a.ok("wait during");
+    let answered: u64 = during[0].parse().unwrap();
+    let at_b = runs(&mut b);
+    assert_eq!(at_b.supervisor, "dst");
+    assert_eq!(at_b.rows, ROWS);
+    // Every call answered was handled once; a call that timed out while
+    // the instance was frozen was dropped unhandled.
+    assert_eq!(at_b.handled, 100 + answered, "{at_b:?}, {during:?}");
+    assert_eq!(at_b.dups, 0);
+}
+
+#[test]
+fn a_call_that_timed_out_is_never_handled_later() {
+    let mut a = node("a", "p-deadline", None);
+    let mut b = node("b", "p-deadline", None);
+    b.ok("supervisor dst");
+    b.ok("spawn dst p 0 8");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    // The instance is busy for 1.5 s; the call gives up after 0.3 s.
+    a.ok("slow p 1500");
+    let late = a.send("calltimeout p x 1 300");
+    assert!(late.starts_with("error timeout"), "{late}");
+    // The same number again, once it is free: handled as the first.
+    a.ok("calltimeout p x 1 10000");
+    let at_b = check(&mut b, "p");
+    assert_eq!(
+        (at_b.handled, at_b.violations, at_b.dups),
+        (1, 0, 0),
+        "the call that timed out was dropped unhandled: {at_b:?}"
+    );
+}
+
+#[test]
+fn a_call_whose_relay_dies_is_not_sent_again() {
+    // A call from c waits in p's mailbox at a while p is frozen for its move
+    // to b (the source pauses before `Commit`); once a hands over, it relays
+    // that call to b and dies as it does. c must not send the call again:
+    // it may have been handled.
+    let fault = "source.commit:SLEEP500,relay.call:KILL";
+    let mut a = node("a", "p-relay-dies", Some(fault));
+    let mut b = node("b", "p-relay-dies", None);
+    let mut c = node("c", "p-relay-dies", None);
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok("spawn src p 0 8");
+    assert_eq!(c.ok(&format!("connect {}", a.addr)), ["a"]);
+    assert_eq!(c.ok(&format!("connect {}", b.addr)), ["b"]);
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    c.ok("load p c 0");
+    a.send_only("move p src b dst");
+    a.wait_dead();
+    let done = c.ok("wait c");
+    let (answered, failed): (u64, u64) = (done[0].parse().unwrap(), done[1].parse().unwrap());
+    assert_eq!(failed, 1, "the relayed call failed for c: {done:?}");
+    let at_b = runs(&mut b);
+    assert_eq!(at_b.dups, 0, "no call handled twice: {at_b:?}");
+    // Each answered call was handled once, and the failed one at most once.
+    assert!(
+        (answered..=answered + 1).contains(&at_b.handled),
+        "{at_b:?} {done:?}"
+    );
+}
+
+#[test]
+fn a_lost_peer_comes_back_and_its_instances_answer_again() {
+    let mut a = node("a", "p-heal", None);
+    let mut b = node("b", "p-heal", None);
+    b.ok("supervisor dst");
+    b.ok("spawn dst p 0 8");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    a.ok("calltimeout p x 1 5000");
+    b.freeze();
+    // Declared lost after the heartbeat timeout (bounded wait).
+    for _ in 0..200 {
+        if a.ok("peers").is_empty() {
+            break;
+        }
+        a.ok("pause 50");
+    }
+    assert!(a.ok("peers").is_empty(), "b is declared lost");
+    let meanwhile = a.send("calltimeout p x 2 500");
+    assert!(
+        meanwhile.starts_with("error unreachable"),
+        "unreachable, not \"no such instance\": {meanwhile}"
+    );
+    b.thaw();
+    for _ in 0..400 {
+        if a.ok("peers") == ["b"] {
+            break;
+        }
+        a.ok("pause 50");
+    }
+    assert_eq!(a.ok("peers"), ["b"], "b is back");
+    a.ok("calltimeout p x 2 5000");
+    let at_b = check(&mut b, "p");
+    assert_eq!((at_b.handled, at_b.violations, at_b.dups), (2, 0, 0));
+}
+
+#[test]
+fn relays_retire_after_moves_there_and_back() {
+    let mut a = node("a", "p-retire", None);
+    let mut b = node("b", "p-retire", None);
+    a.ok("supervisor rooms");
+    b.ok("supervisor rooms");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    a.ok("spawnmany rooms r 500");
+    for _ in 0..3 {
+        assert_eq!(a.ok("drain")[..2], ["500", "0"]);
+        assert_eq!(b.ok("drain")[..2], ["500", "0"]);
+    }
+    // Once their queues are relayed, the relays let their names go: only
+    // the live instances are named, on a; b keeps none.
+    for (n, live) in [(&mut a, "500"), (&mut b, "0")] {
+        for _ in 0..200 {
+            if n.ok("names") == [live] {
+                break;
+            }
+            n.ok("pause 50");
+        }
+        assert_eq!(n.ok("names"), [live], "names on {}", n.name);
+    }
+    assert_eq!(a.ok("callall r 500")[..2], ["500", "0"]);
+}
