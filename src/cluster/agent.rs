@@ -65,6 +65,12 @@ impl ractor::Actor for Agent {
                 node.drop_stage(&mv);
                 return Ok(());
             }
+            Wire::Local(Local::Barrier { name, done }) => {
+                if let Err(held) = node.inner.stages.try_hold(&name, Held::LocalBarrier(done)) {
+                    serve_held(&node, &name, held);
+                }
+                return Ok(());
+            }
         };
         match wire::decode::<Request>(&bytes) {
             Ok(req) => serve(&node, req, reply).await,
@@ -144,6 +150,18 @@ async fn serve(node: &Node, req: Request, reply: Option<RpcReplyPort<Vec<u8>>>) 
             let response = node.apply_step(mv, step).await;
             answer(reply, &response);
         }
+        Request::Barrier {
+            name,
+            kind,
+            from,
+            token,
+        } => {
+            let held = Held::Barrier { kind, from, token };
+            if let Err(held) = node.inner.stages.try_hold(&name, held) {
+                serve_held(node, &name, held);
+            }
+        }
+        Request::BarrierPassed { token } => relay::barrier_passed(token),
         Request::Outcome { mv } => {
             let decision = node.inner.decisions.outcome(&mv);
             answer(reply, &Response::Outcome(decision));
@@ -171,6 +189,30 @@ pub(crate) fn serve_held(node: &Node, name: &str, held: Held) {
             hops,
             body,
         } => one_way(node, name, &kind, way, hops, body),
+        Held::LocalBarrier(done) => {
+            let _ = done.send(());
+        }
+        Held::Barrier { kind, from, token } => {
+            let passed = Request::BarrierPassed { token };
+            let (Ok(bytes), Some(agent)) = (wire::encode(&passed), node.agent_of(&from)) else {
+                return;
+            };
+            // Sent the way relayed messages go, so it arrives behind them.
+            let tell = move || {
+                let _ = agent.send_message(Wire::Cast(bytes));
+            };
+            match node.inner.kinds.get(&kind).and_then(|k| k.barrier(name)) {
+                // Through the instance's loop: behind its queue.
+                Some(waiting) => {
+                    tokio::spawn(async move {
+                        let _ = waiting.await;
+                        tell();
+                    });
+                }
+                // Nothing queued here: passed on already, in order.
+                None => tell(),
+            }
+        }
     }
 }
 

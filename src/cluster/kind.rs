@@ -29,6 +29,9 @@ pub(crate) trait AnyKind: Send + Sync {
     fn call(&self, name: &str, budget: Duration, body: &[u8]) -> Result<Answer, Failure>;
     /// Queues a cast or an info message.
     fn one_way(&self, name: &str, body: &[u8], way: Way) -> Result<(), Failure>;
+    /// Queues a barrier in the loop of the instance or relay `name` here;
+    /// `None` if there is none (nothing of it is queued here).
+    fn barrier(&self, name: &str) -> Option<tokio::sync::oneshot::Receiver<()>>;
     /// Prepares to receive a moved instance.
     fn stage(&self, mv: MoveKey, begin: Begin) -> Result<Box<dyn Staging>, String>;
     /// The Rust type of the kind's behaviour, as instances report it.
@@ -147,6 +150,18 @@ impl<A: Portable> AnyKind for Kind<A> {
                 .map_err(|e| e.without_message()),
         };
         sent.map_err(|e| Failure::Unreachable(e.to_string()))
+    }
+
+    fn barrier(&self, name: &str) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let h = handle::<A>(name).ok()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: crate::instance::Job<A> = Box::new(move |_| {
+            Box::pin(async move {
+                let _ = tx.send(());
+            })
+        });
+        h.kept().deliver(Body::Run(job)).ok()?;
+        Some(rx)
     }
 
     fn actor_type(&self) -> &'static str {

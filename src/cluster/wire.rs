@@ -34,6 +34,12 @@ pub(crate) enum Local {
     PeerDown(String),
     /// A ready move whose source was lost is resolved: start it or drop it.
     Resolved { mv: MoveKey, go: bool },
+    /// Answered once everything sent before it to the instance `name`
+    /// through this agent went in (including what is held back for it).
+    Barrier {
+        name: String,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
 }
 
 impl ractor::Message for Wire {
@@ -104,6 +110,20 @@ pub(crate) enum Request {
     /// From the target of a move that is ready, to its source: what did you
     /// decide? Answered `Outcome`.
     Outcome { mv: MoveKey },
+    /// Once everything sent before it to the instance `name` here has been
+    /// passed on (its relay's queue, or its forwarding note), the node sends
+    /// `BarrierPassed` back to `from`: a relay that finds the instance back
+    /// on its own node sends it the old way before it changes ways. The
+    /// answer is a message, not a reply, because a reply may overtake the
+    /// messages a node sent before it.
+    Barrier {
+        name: String,
+        kind: String,
+        from: String,
+        token: u64,
+    },
+    /// The barrier `token` passed.
+    BarrierPassed { token: u64 },
     /// The instance `name` left the node `from` for `to`: a route to `from`
     /// for `name` is stale.
     Moved {

@@ -27,9 +27,10 @@ use parking_lot::Mutex;
 use crate::cluster::kind::call_error;
 use crate::cluster::node::Node;
 use crate::cluster::portable::Portable;
-use crate::cluster::wire::{self, Failure, Request, Response, Way, Wire};
+use crate::cluster::wire::{self, Failure, Local, Request, Response, Way, Wire};
 use crate::error::CallError;
 use crate::instance::{Body, Relay};
+use crate::registry;
 
 /// How long a forwarding note is kept.
 const NOTE_KEPT: Duration = Duration::from_secs(300);
@@ -43,6 +44,18 @@ struct Note {
 }
 
 static NOTES: LazyLock<DashMap<String, Note>> = LazyLock::new(DashMap::new);
+
+/// Barriers sent by this node's relays, waiting to come back.
+static BARRIERS: LazyLock<DashMap<u64, tokio::sync::oneshot::Sender<()>>> =
+    LazyLock::new(DashMap::new);
+static NEXT_BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The barrier `token` came back.
+pub(crate) fn barrier_passed(token: u64) {
+    if let Some((_, done)) = BARRIERS.remove(&token) {
+        let _ = done.send(());
+    }
+}
 static LAST_SWEEP: LazyLock<Mutex<Instant>> = LazyLock::new(|| Mutex::new(Instant::now()));
 
 /// Notes that `name` left this node for `to`; drops old notes.
@@ -76,28 +89,120 @@ pub(crate) fn forwarded(name: &str) -> Option<String> {
 
 /// Relays the messages of an instance that moved away; see the
 /// [module docs](self).
-pub(crate) struct Forwarder<A> {
+pub(crate) struct Forwarder<A: Portable>(std::sync::Arc<Route<A>>);
+
+/// What a [`Forwarder`] knows; shared with its barrier's task.
+struct Route<A: Portable> {
     node: Node,
     name: String,
     /// Where the instance went; later hops are followed per call.
     to: String,
     /// Retired: the loop is gone and messages go straight out.
     direct: AtomicBool,
-    marker: std::marker::PhantomData<fn() -> A>,
+    /// Which way messages go; see [`Path`].
+    path: Mutex<Path<A>>,
+}
+
+/// Which way a relay sends, once the instance may have come back to this
+/// node: each change keeps every sender's order (see `Forwarder::relay`).
+enum Path<A: Portable> {
+    /// To the node it went to, by name.
+    Away,
+    /// The instance is back here: a barrier went the old way; what comes
+    /// meanwhile waits, in order, until it returns.
+    Probing(Vec<Body<A>>),
+    /// Through this node's agent, behind what the old way brought back.
+    ViaAgent,
+    /// Straight into the instance, once the agent passed a barrier.
+    Here,
 }
 
 impl<A: Portable> Forwarder<A> {
     pub(crate) fn new(node: Node, name: String, to: String) -> Self {
-        Forwarder {
+        Forwarder(std::sync::Arc::new(Route {
             node,
             name,
             to,
             direct: AtomicBool::new(false),
-            marker: std::marker::PhantomData,
+            path: Mutex::new(Path::Away),
+        }))
+    }
+}
+
+impl<A: Portable> Route<A> {
+    /// Sends `body` to `node`'s agent, by name.
+    fn send_to(&self, node: &str, body: Body<A>) {
+        match body {
+            Body::Call(msg, reply) => self.call(node, msg, reply),
+            Body::Cast(msg) => self.one_way(node, postcard::to_stdvec(&msg), Way::Cast),
+            Body::Info(msg) => self.one_way(node, postcard::to_stdvec(&msg), Way::Info),
+            Body::Wake => {}
+            // A job for an instance that left has nothing to run on.
+            Body::Run(job) => drop(tokio::spawn(job(None))),
         }
     }
 
-    fn one_way(&self, body: Result<Vec<u8>, postcard::Error>, way: Way) {
+    /// Whether the instance runs on this node again.
+    fn back_here(&self) -> bool {
+        registry::get(&self.name).is_some_and(|i| i.moved_to().is_none())
+    }
+
+    /// Sends a barrier the old way: once it returns, everything sent that
+    /// way before it is in this node's agent's mailbox.
+    fn probe(self: &std::sync::Arc<Self>) {
+        let token = NEXT_BARRIER.fetch_add(1, Ordering::Relaxed);
+        let req = Request::Barrier {
+            name: self.name.clone(),
+            kind: A::KIND.to_owned(),
+            from: self.node.name().to_owned(),
+            token,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        BARRIERS.insert(token, tx);
+        let sent = match (self.node.agent_of(&self.to), wire::encode(&req)) {
+            (Some(agent), Ok(bytes)) => agent.send_message(Wire::Cast(bytes)).is_ok(),
+            _ => false,
+        };
+        let relay = self.clone();
+        tokio::spawn(async move {
+            if sent {
+                // A node lost meanwhile brings nothing back: wait no longer
+                // than a step.
+                let wait = relay.node.config().step_timeout;
+                let lost = relay.node.lost(&relay.to);
+                tokio::select! {
+                    _ = tokio::time::timeout(wait, rx) => {}
+                    () = lost => {}
+                }
+            }
+            BARRIERS.remove(&token);
+            relay.switch_to_agent().await;
+        });
+    }
+
+    async fn switch_to_agent(&self) {
+        let here = self.node.name().to_owned();
+        {
+            let mut path = self.path.lock();
+            if let Path::Probing(waiting) = std::mem::replace(&mut *path, Path::ViaAgent) {
+                for body in waiting {
+                    self.send_to(&here, body);
+                }
+            }
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Some(agent) = self.node.agent() {
+            let _ = agent.send_message(Wire::Local(Local::Barrier {
+                name: self.name.clone(),
+                done: tx,
+            }));
+        }
+        if rx.await.is_ok() {
+            *self.path.lock() = Path::Here;
+        }
+    }
+
+    fn one_way(&self, to: &str, body: Result<Vec<u8>, postcard::Error>, way: Way) {
         let Ok(body) = body else {
             tracing::error!(name = %self.name, "peeper: could not encode a relayed message");
             return;
@@ -109,16 +214,21 @@ impl<A: Portable> Forwarder<A> {
             hops: 1,
             body,
         };
-        let sent = match (self.node.agent_of(&self.to), wire::encode(&req)) {
+        let sent = match (self.node.agent_of(to), wire::encode(&req)) {
             (Some(agent), Ok(bytes)) => agent.send_message(Wire::Cast(bytes)).is_ok(),
             _ => false,
         };
         if !sent {
-            tracing::error!(name = %self.name, node = %self.to, "peeper: could not relay a message");
+            tracing::error!(name = %self.name, node = %to, "peeper: could not relay a message");
         }
     }
 
-    fn call(&self, msg: A::Call, reply: ractor::RpcReplyPort<Result<A::Reply, CallError>>) {
+    fn call(
+        &self,
+        to: &str,
+        msg: A::Call,
+        reply: ractor::RpcReplyPort<Result<A::Reply, CallError>>,
+    ) {
         let name = self.name.clone();
         let budget = reply
             .get_timeout()
@@ -133,10 +243,10 @@ impl<A: Portable> Forwarder<A> {
                 return;
             }
         };
-        let Some(agent) = self.node.agent_of(&self.to) else {
+        let Some(agent) = self.node.agent_of(to) else {
             let _ = reply.send(Err(CallError::Unreachable {
                 name,
-                reason: format!("node {} is not connected", self.to),
+                reason: format!("node {to} is not connected"),
             }));
             return;
         };
@@ -249,25 +359,58 @@ async fn wait_reply<A: Portable>(
 
 impl<A: Portable> Relay<A> for Forwarder<A> {
     fn node(&self) -> &str {
-        &self.to
+        &self.0.to
     }
 
     fn relay(&self, body: Body<A>) {
-        match body {
-            Body::Call(msg, reply) => self.call(msg, reply),
-            Body::Cast(msg) => self.one_way(postcard::to_stdvec(&msg), Way::Cast),
-            Body::Info(msg) => self.one_way(postcard::to_stdvec(&msg), Way::Info),
-            Body::Wake => {}
-            // A job for an instance that left has nothing to run on.
-            Body::Run(job) => drop(tokio::spawn(job(None))),
-        }
+        self.0.relay(body);
     }
 
     fn is_direct(&self) -> bool {
-        self.direct.load(Ordering::Acquire)
+        self.0.direct.load(Ordering::Acquire)
     }
 
     fn go_direct(&self) {
-        self.direct.store(true, Ordering::Release);
+        self.0.direct.store(true, Ordering::Release);
+    }
+}
+
+impl<A: Portable> Route<A> {
+    /// Sends `body` on, in order with everything relayed before. While the
+    /// instance is away, messages go to the node it went to, which passes
+    /// them on. Once it is back here (a held handle, after moves there and
+    /// back), a barrier goes the old way; messages wait until it returns,
+    /// then go through this node's agent (behind what the old way brought
+    /// back), and once the agent has passed a barrier of its own, straight
+    /// into the instance: a held handle then costs what a call by name does.
+    fn relay(self: &std::sync::Arc<Self>, body: Body<A>) {
+        let mut path = self.path.lock();
+        match &mut *path {
+            Path::Away if self.back_here() && self.node.agent().is_some() => {
+                *path = Path::Probing(vec![body]);
+                drop(path);
+                self.probe();
+            }
+            Path::Away => {
+                drop(path);
+                self.send_to(&self.to, body);
+            }
+            Path::Probing(waiting) => waiting.push(body),
+            Path::ViaAgent => {
+                drop(path);
+                self.send_to(self.node.name(), body);
+            }
+            Path::Here => {
+                drop(path);
+                match registry::lookup::<A>(&self.name) {
+                    Ok(h) => {
+                        if let Err((body, _)) = h.kept().deliver(body) {
+                            self.send_to(self.node.name(), body);
+                        }
+                    }
+                    Err(_) => self.send_to(self.node.name(), body),
+                }
+            }
+        }
     }
 }

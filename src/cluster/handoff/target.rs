@@ -50,6 +50,15 @@ pub(crate) enum Held {
         hops: u8,
         body: Vec<u8>,
     },
+    /// A barrier from this node's relay: passed once what came before it
+    /// went in.
+    LocalBarrier(tokio::sync::oneshot::Sender<()>),
+    /// A barrier from another node's relay.
+    Barrier {
+        kind: String,
+        from: String,
+        token: u64,
+    },
 }
 
 /// The requests held back for one name, and the node it comes from.
