@@ -15,7 +15,8 @@
 //!   `peeper-node` binary of this crate is nothing else.
 //! - [`bench`]: the actors and workloads that the criterion benches and the
 //!   report measure, so that both measure the same code.
-//! - [`rss`]: this process's resident memory, from `/proc`.
+//! - [`rss`]: this process's resident memory, from `/proc`; [`heap`]: the
+//!   heap bytes in use, as the allocator counts them.
 //!
 //! A multi-node test starts `peeper-node`, whose path cargo gives to this
 //! crate's tests and benches:
@@ -34,6 +35,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod heap;
 pub mod nodes;
 pub mod rss;
 pub mod shell;

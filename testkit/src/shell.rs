@@ -42,6 +42,7 @@
 //! slow <name> <ms>                    ok          (a cast that keeps the instance busy <ms>)
 //! calltimeout <name> <sender> <seq> <ms>  ok | error <kind> <text>  (one numbered call, <ms> to answer)
 //! names                               ok <instances registered here>
+//! heap                                ok <heap MiB in use, as glibc's allocator counts it>
 //! peers                               ok <connected peers>
 //! ```
 
@@ -440,6 +441,10 @@ impl Shell {
                 }
             }
             ["names"] => Ok(peeper::registered().len().to_string()),
+            ["heap"] => Ok(format!(
+                "{:.2}",
+                crate::heap::in_use() as f64 / (1024.0 * 1024.0)
+            )),
             ["peers"] => Ok(self.node.peers().join(" ")),
             ["check", name] => {
                 let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;

@@ -448,10 +448,13 @@ impl Mover {
         let mut data = self.data.lock().await;
         match data.as_mut() {
             Some(out) => self.unless_lost(out.send(frame_of(step))).await,
-            None => {
+            // Rows are answered, so that a big table without a stream is
+            // still sent a window at a time; the rest is answered by `Commit`.
+            None if matches!(step, Step::Rows { .. }) => {
                 drop(data);
                 self.step(step).await
             }
+            None => self.post(step),
         }
     }
 
@@ -488,6 +491,23 @@ impl Mover {
             },
             other => self.lost(format!("data stream: {other}")),
         }
+    }
+
+    /// Sends a step without waiting: the target applies it in order, and a
+    /// failure makes it refuse `Commit`, with the reason.
+    pub(super) fn post(&self, step: Step) -> Result<(), MoveError> {
+        let req = Request::Move {
+            mv: self.mv.clone(),
+            step,
+        };
+        let bytes = wire::encode(&req).map_err(|e| self.encode(e))?;
+        let agent = self
+            .node
+            .agent_of(&self.to_node)
+            .ok_or_else(|| self.lost("not connected".to_owned()))?;
+        agent
+            .send_message(Wire::Cast(bytes))
+            .map_err(|e| self.lost(e.to_string()))
     }
 
     /// One step of the move: a request the target must answer `Done`.

@@ -78,6 +78,8 @@ pub(crate) struct Stages {
     holding: Mutex<HashMap<String, Holding>>,
     /// Woken when held requests are let in.
     released: tokio::sync::Notify,
+    /// Why a step sent without waiting was refused, for `Commit` to say.
+    refused: Mutex<HashMap<MoveKey, String>>,
 }
 
 impl Stages {
@@ -130,6 +132,24 @@ impl Stages {
                 return false;
             }
         }
+    }
+
+    /// Notes why `mv` was refused; bounded, as nothing may ever ask.
+    fn note_refused(&self, mv: MoveKey, reason: &str) {
+        let mut refused = self.refused.lock();
+        if refused.len() >= STARTED_KEPT {
+            refused.clear();
+        }
+        refused.insert(mv, reason.to_owned());
+    }
+
+    /// Why `mv` has no slot here.
+    fn why_absent(&self, mv: &MoveKey) -> String {
+        self.refused
+            .lock()
+            .get(mv)
+            .cloned()
+            .unwrap_or_else(|| "no such move".to_owned())
     }
 
     fn note_started(&self, mv: MoveKey) {
@@ -203,6 +223,7 @@ impl Node {
                 Response::Done
             }
             Step::Abort => {
+                stages.refused.lock().remove(&mv);
                 if stages.open.lock().remove(&mv).is_some() {
                     self.release_held(&mv.name);
                 }
@@ -217,7 +238,7 @@ impl Node {
             data => {
                 let mut open = stages.open.lock();
                 let Some(stage) = open.get_mut(&mv) else {
-                    return Response::Refused("no such move".to_owned());
+                    return Response::Refused(stages.why_absent(&mv));
                 };
                 let what = data.name();
                 match stage.apply(data) {
@@ -232,6 +253,7 @@ impl Node {
                         // A failed step ends the move here: the source aborts.
                         open.remove(&mv);
                         drop(open);
+                        stages.note_refused(mv.clone(), &reason);
                         self.release_held(&mv.name);
                         tracing::warn!(name = %mv.name, step = what, %reason, "peeper: move refused");
                         Response::Refused(reason)
