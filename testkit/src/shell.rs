@@ -40,6 +40,8 @@
 //! callall <prefix> <n>                ok <answered> <failed>
 //! rss                                 ok <resident MiB> <peak resident MiB>
 //! slow <name> <ms>                    ok          (a cast that keeps the instance busy <ms>)
+//! bigentry <name> <mib>               ok          (a cast that puts <mib> MiB of bytes under the
+//!                                                 dictionary key `blob`, then a call behind it)
 //! calltimeout <name> <sender> <seq> <ms>  ok | error <kind> <text>  (one numbered call, <ms> to answer)
 //! names                               ok <instances registered here>
 //! heap                                ok <heap MiB in use, as glibc's allocator counts it>
@@ -136,6 +138,9 @@ enum Cast {
     },
     /// Overwrites and removes rows, the same way for the same round.
     Churn { round: u64, rows: u64 },
+    /// Puts this many MiB of bytes under the dictionary key `blob`: one
+    /// large entry, which a move carries as one block.
+    Blob { mib: usize },
 }
 
 impl Actor for Tally {
@@ -201,6 +206,11 @@ impl Actor for Tally {
             ctx.send_interval(Duration::from_millis(every_ms), Tick::Every);
             return Ok(());
         }
+        if let Cast::Blob { mib } = msg {
+            let blob = serde_bytes::ByteBuf::from(vec![0x5a_u8; mib << 20]);
+            ctx.dictionary_mut().put("blob", blob);
+            return Ok(());
+        }
         let table = ctx.table::<u64, Row>("rows")?;
         match msg {
             Cast::Fill {
@@ -226,7 +236,7 @@ impl Actor for Tally {
                     }
                 }
             }
-            Cast::Timers { .. } | Cast::Seq { .. } | Cast::Sleep { .. } => {}
+            Cast::Timers { .. } | Cast::Seq { .. } | Cast::Sleep { .. } | Cast::Blob { .. } => {}
         }
         Ok(())
     }
@@ -239,7 +249,8 @@ impl Portable for Tally {
     fn parts(parts: &mut Parts) {
         parts
             .table::<u64, Row>("rows")
-            .dictionary::<String>("label");
+            .dictionary::<String>("label")
+            .dictionary::<serde_bytes::ByteBuf>("blob");
     }
 }
 
@@ -427,6 +438,14 @@ impl Shell {
                     .cast::<Tally>(name, Cast::Sleep { ms })
                     .await
                     .map_err(|e| e.to_string())?;
+                Ok(String::new())
+            }
+            ["bigentry", name, mib] => {
+                let mib = mib.parse().map_err(|_| "bad mib")?;
+                let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;
+                h.cast(Cast::Blob { mib }).map_err(|e| e.to_string())?;
+                // The call queues behind the cast: once answered, the entry is in.
+                h.call(Call::Get).await.map_err(|e| e.to_string())?;
                 Ok(String::new())
             }
             ["calltimeout", name, sender, seq, ms] => {

@@ -8,7 +8,13 @@
 //!   resident memory during the move against resident memory before);
 //! - the frozen time of a small move, to show it does not grow with tables;
 //! - a remote call against a plain ractor_cluster call (a ping);
-//! - draining N small instances to a peer.
+//! - draining N small instances to a peer;
+//! - on a fresh pair of nodes, resident memory before and after N small
+//!   instances are drained back and forth (relays left by the moves must
+//!   retire and free what they held), then the cost of a call through a
+//!   handle held across many moves there and back, against a call by name,
+//!   and the frozen time of a move whose dictionary holds one 96 MiB entry,
+//!   against the small move's.
 
 use std::process::Command;
 use std::time::Instant;
@@ -179,4 +185,116 @@ pub fn run(report: &mut Report, quick: bool) {
         }
         report.value(&format!("drain.{n}"), number(&drained, 2), "ms");
     }
+
+    // The figures below want processes whose memory the ones above have
+    // not grown.
+    drop(a);
+    drop(b);
+    let (mut a, mut b) = memory_after_moves(report, quick);
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    held_handle_after_moves(report, &mut a, &mut b, quick);
+    big_dictionary_move(report, &mut a, &b.name, small_frozen);
+}
+
+/// Instances registered on a node (its `names` command).
+fn names(n: &mut NodeProc) -> u64 {
+    n.ok("names")
+        .first()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Drains N small instances from a fresh node `a2` to a fresh node `b2` and
+/// back, round after round, and reports resident memory on both before and
+/// after, once every relay the moves left has retired. Returns the two
+/// nodes, connected, each with a supervisor `rooms`, the N instances on
+/// `a2`.
+fn memory_after_moves(report: &mut Report, quick: bool) -> (NodeProc, NodeProc) {
+    let (n, rounds): (u64, u64) = if quick { (5_000, 1) } else { (10_000, 3) };
+    let mut a = node("a2");
+    let mut b = node("b2");
+    a.ok("supervisor rooms");
+    b.ok("supervisor rooms");
+    a.ok(&format!("connect {}", b.addr));
+    a.ok(&format!("spawnmany rooms m {n}"));
+    let (a_before, _) = memory(&mut a);
+    let (b_before, _) = memory(&mut b);
+    for round in 0..rounds {
+        for side in [&mut a, &mut b] {
+            let drained = side.ok("drain");
+            if number(&drained, 0) != n as f64 || number(&drained, 1) != 0.0 {
+                eprintln!(
+                    "round {round}: drain on {} moved not all of {n}: {drained:?}",
+                    side.name
+                );
+            }
+        }
+    }
+    // A relay frees its name once it has relayed its queue: with every name
+    // back where it lives, whatever the relays held is released.
+    let mut settled = false;
+    for _ in 0..200 {
+        if names(&mut a) == n && names(&mut b) == 0 {
+            settled = true;
+            break;
+        }
+        a.ok("pause 50");
+    }
+    if !settled {
+        eprintln!(
+            "relays not retired after 10 s: {} names on a2, {} on b2",
+            names(&mut a),
+            names(&mut b)
+        );
+    }
+    let (a_after, _) = memory(&mut a);
+    let (b_after, _) = memory(&mut b);
+    report.value("moves.memory_before.a", a_before, "MiB");
+    report.value("moves.memory_before.b", b_before, "MiB");
+    report.value("moves.memory_after.a", a_after, "MiB");
+    report.value("moves.memory_after.b", b_after, "MiB");
+    report.value("moves.count", (2 * n * rounds) as f64, "moves");
+    report.ratio("ratio.memory_after_moves_vs_before.a", a_after / a_before);
+    report.ratio("ratio.memory_after_moves_vs_before.b", b_after / b_before);
+    (a, b)
+}
+
+/// A handle held on `a` while its instance moves to `b` and back many
+/// times: a call through it against a call by name. `a` has a supervisor
+/// `src`, `b` one named `dst`.
+fn held_handle_after_moves(report: &mut Report, a: &mut NodeProc, b: &mut NodeProc, quick: bool) {
+    let round_trips = if quick { 100 } else { 500 };
+    a.ok("spawn src h 0 8");
+    a.ok("hold h");
+    let (there, back) = (
+        format!("move h src {} dst", b.name),
+        format!("move h dst {} src", a.name),
+    );
+    for _ in 0..round_trips {
+        a.ok(&there);
+        b.ok(&back);
+    }
+    a.ok("heldbench 100");
+    a.ok("callbench h 100");
+    let held = number(&a.ok("heldbench 2000"), 0) / 1e3;
+    let by_name = number(&a.ok("callbench h 2000"), 0) / 1e3;
+    report.value("held_handle.call_after_moves", held, "us");
+    report.value("by_name.call_after_moves", by_name, "us");
+    report.ratio("ratio.held_vs_by_name_after_moves", held / by_name);
+}
+
+/// The frozen time of a move whose dictionary holds one 96 MiB entry, with
+/// a caller calling it all along as for the small move it is set against.
+/// `a` has a supervisor `src` and is connected to `b`, which has one named
+/// `dst`.
+fn big_dictionary_move(report: &mut Report, a: &mut NodeProc, b: &str, small_frozen: f64) {
+    a.ok("spawn src d 0 8");
+    a.ok("bigentry d 96");
+    let (_, frozen, _) = timed_move(a, "d", &format!("move d src {b} dst"), true);
+    report.value("remote_move.dict_96mib.frozen", frozen, "ms");
+    report.ratio(
+        "ratio.remote_move_frozen_dict_96mib_vs_1mib",
+        frozen / small_frozen,
+    );
 }
