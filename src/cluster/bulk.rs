@@ -101,6 +101,8 @@ pub(crate) enum FrameKind {
     Reset,
     /// An instance's snapshot.
     Snapshot,
+    /// A piece of one dictionary entry, sent ahead of the snapshot.
+    Entry,
 }
 
 /// One unit of a stream: opaque bytes and what they are about.

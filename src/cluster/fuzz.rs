@@ -42,7 +42,9 @@ pub(crate) fn decode_all(bytes: &[u8]) -> usize {
     let mut accepted = 0;
     accepted += usize::from(wire::decode::<Request>(bytes).is_ok());
     accepted += usize::from(wire::decode::<Response>(bytes).is_ok());
-    accepted += usize::from(snapshot::decode::<Sample>(bytes, &Parts::of::<Sample>()).is_ok());
+    accepted += usize::from(
+        snapshot::decode::<Sample>(bytes, &Parts::of::<Sample>(), &mut Default::default()).is_ok(),
+    );
     let tables = TableSet::default();
     if let Ok(table) = tables.open_or_create::<u64, String>("rows") {
         let mut fill = TableFill::new(table);
@@ -108,7 +110,14 @@ pub(crate) fn seeds() -> Vec<Vec<u8>> {
         msg: postcard::to_stdvec(&(1_u8, "t")).unwrap_or_default(),
     };
     seeds.extend(
-        snapshot::encode::<Sample>(&state, &dict, vec![timer], &Parts::of::<Sample>()).ok(),
+        snapshot::encode::<Sample>(
+            &state,
+            &dict,
+            vec![timer],
+            &Parts::of::<Sample>(),
+            &Default::default(),
+        )
+        .ok(),
     );
     seeds
 }

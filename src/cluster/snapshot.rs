@@ -11,13 +11,16 @@
 //! input's own size because of a length prefix (postcard reads lengths
 //! against the bytes actually there).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::portable::{Parts, Portable};
-use crate::dictionary::Dictionary;
+use crate::dictionary::{Dictionary, Value};
 
 const MAGIC: [u8; 4] = *b"PEEP";
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 
 /// Why a snapshot could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +71,8 @@ struct Body {
     /// Each entry's encoding kept as one block of bytes: the same encoding
     /// as a `Vec<u8>`, written and read as one copy rather than byte by byte.
     dictionary: Vec<(String, serde_bytes::ByteBuf)>,
+    /// Entries sent ahead, while the instance ran, and unchanged since.
+    ahead: Vec<String>,
     timers: Vec<Timer>,
 }
 
@@ -82,15 +87,22 @@ pub(crate) struct Timer {
 }
 
 /// Encodes `state` and `dict`; `Err` names the first part that cannot
-/// travel (an undeclared dictionary entry) or fails to encode.
+/// travel (an undeclared dictionary entry) or fails to encode. Entries in
+/// `ahead` that still hold the very value sent ahead are only named.
 pub(crate) fn encode<A: Portable>(
     state: &A::State,
     dict: &Dictionary,
     timers: Vec<Timer>,
     parts: &Parts,
+    ahead: &HashMap<String, Value>,
 ) -> Result<Vec<u8>, String> {
     let mut dictionary = Vec::new();
+    let mut named = Vec::new();
     for (key, value) in dict.entries() {
+        if ahead.get(key).is_some_and(|sent| Arc::ptr_eq(sent, value)) {
+            named.push(key.to_owned());
+            continue;
+        }
         let port = parts.dictionary.get(key).ok_or_else(|| {
             format!("dictionary entry {key:?} is not declared in Portable::parts")
         })?;
@@ -100,6 +112,7 @@ pub(crate) fn encode<A: Portable>(
     let body = Body {
         state: postcard::to_stdvec(state).map_err(|e| format!("state: {e}"))?,
         dictionary,
+        ahead: named,
         timers,
     };
     let header = Header {
@@ -130,10 +143,12 @@ pub(crate) struct Decoded<A: Portable> {
     pub(crate) timers: Vec<(Timer, A::Info)>,
 }
 
-/// Decodes a snapshot written by [`encode`] for kind `A`.
+/// Decodes a snapshot written by [`encode`] for kind `A`; the entries it
+/// names come from `ahead`, the entries received (and decoded) before it.
 pub(crate) fn decode<A: Portable>(
     bytes: &[u8],
     parts: &Parts,
+    ahead: &mut HashMap<String, Value>,
 ) -> Result<Decoded<A>, SnapshotError> {
     let (header, rest) = header(bytes)?;
     if header.kind != A::KIND {
@@ -159,6 +174,12 @@ pub(crate) fn decode<A: Portable>(
     }
     let state = postcard::from_bytes::<A::State>(&body.state).map_err(corrupt)?;
     let mut dict = Dictionary::default();
+    for key in body.ahead {
+        let value = ahead.remove(&key).ok_or_else(|| {
+            SnapshotError::Corrupt(format!("dictionary entry {key:?} was not sent ahead"))
+        })?;
+        dict.put_erased(key, value);
+    }
     for (key, bytes) in body.dictionary {
         let port = parts
             .dictionary
@@ -231,12 +252,19 @@ mod tests {
             period_us: None,
             msg: postcard::to_stdvec(&()).unwrap(),
         };
-        encode::<Thing>(&vec![1, 2, 3], &dict, vec![timer], &Parts::of::<Thing>()).unwrap()
+        encode::<Thing>(
+            &vec![1, 2, 3],
+            &dict,
+            vec![timer],
+            &Parts::of::<Thing>(),
+            &HashMap::new(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn round_trip_keeps_state_dictionary_and_timers() {
-        let back = decode::<Thing>(&sample(), &Parts::of::<Thing>()).unwrap();
+        let back = decode::<Thing>(&sample(), &Parts::of::<Thing>(), &mut HashMap::new()).unwrap();
         assert_eq!(back.state, vec![1, 2, 3]);
         let label = back.dict.get::<String>("label").map(String::as_str);
         assert_eq!(label, Some("seven"));
@@ -247,7 +275,8 @@ mod tests {
 
     #[test]
     fn another_version_is_refused_before_the_body_is_read() {
-        let Err(err) = decode::<Newer>(&sample(), &Parts::of::<Newer>()) else {
+        let Err(err) = decode::<Newer>(&sample(), &Parts::of::<Newer>(), &mut HashMap::new())
+        else {
             panic!("a newer version must be refused");
         };
         assert!(
@@ -267,7 +296,14 @@ mod tests {
     fn undeclared_dictionary_entries_do_not_travel() {
         let mut dict = Dictionary::default();
         dict.put("secret", 1_u8);
-        let err = encode::<Thing>(&vec![], &dict, vec![], &Parts::of::<Thing>()).unwrap_err();
+        let err = encode::<Thing>(
+            &vec![],
+            &dict,
+            vec![],
+            &Parts::of::<Thing>(),
+            &HashMap::new(),
+        )
+        .unwrap_err();
         assert!(err.contains("secret"), "{err}");
     }
 
@@ -275,13 +311,15 @@ mod tests {
     fn every_truncation_and_flip_is_an_error_or_a_value_never_a_panic() {
         let good = sample();
         for cut in 0..good.len() {
-            assert!(decode::<Thing>(&good[..cut], &Parts::of::<Thing>()).is_err());
+            assert!(
+                decode::<Thing>(&good[..cut], &Parts::of::<Thing>(), &mut HashMap::new()).is_err()
+            );
         }
         for i in 0..good.len() {
             for bit in 0..8 {
                 let mut bad = good.clone();
                 bad[i] ^= 1 << bit;
-                let _ = decode::<Thing>(&bad, &Parts::of::<Thing>());
+                let _ = decode::<Thing>(&bad, &Parts::of::<Thing>(), &mut HashMap::new());
             }
         }
     }

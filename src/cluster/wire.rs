@@ -184,6 +184,17 @@ pub(crate) enum Step {
         #[serde(with = "serde_bytes")]
         piece: Vec<u8>,
     },
+    /// The next piece of a large dictionary entry's encoding, sent while the
+    /// instance still runs; the snapshot then names it instead of carrying
+    /// it, if it has not changed since.
+    Entry {
+        key: String,
+        /// The length of the whole encoding: the target decodes the entry
+        /// as soon as it has it all, still before the freeze.
+        total: u32,
+        #[serde(with = "serde_bytes")]
+        piece: Vec<u8>,
+    },
     /// Get ready: decode everything, build the instance and reserve the
     /// name, but do not start it.
     Commit,
@@ -210,6 +221,7 @@ impl Step {
             Step::Remove { .. } => "remove",
             Step::ResetTable { .. } => "reset",
             Step::Snapshot { .. } => "snapshot",
+            Step::Entry { .. } => "entry",
             Step::Commit => "commit",
             Step::Go => "go",
             Step::Abort => "abort",

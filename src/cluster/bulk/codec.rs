@@ -48,6 +48,7 @@ fn kind_code(kind: FrameKind) -> u8 {
         FrameKind::Remove => 1,
         FrameKind::Reset => 2,
         FrameKind::Snapshot => 3,
+        FrameKind::Entry => 4,
     }
 }
 
@@ -57,6 +58,7 @@ fn kind_of(code: u8) -> Option<FrameKind> {
         1 => Some(FrameKind::Remove),
         2 => Some(FrameKind::Reset),
         3 => Some(FrameKind::Snapshot),
+        4 => Some(FrameKind::Entry),
         _ => None,
     }
 }

@@ -1,6 +1,8 @@
 //! The tables of a move, source side: copied in chunks while the instance
 //! runs, then what changed, and the last changes once it is frozen.
 
+use std::collections::HashMap;
+
 use futures::StreamExt;
 
 use super::MovePhase;
@@ -9,6 +11,7 @@ use crate::cluster::error::MoveError;
 use crate::cluster::portable::{Portable, RowSource};
 use crate::cluster::stream::CHUNK_BYTES;
 use crate::cluster::wire::Step;
+use crate::dictionary::Value;
 use crate::instance::Kept;
 use crate::table::TableId;
 
@@ -21,12 +24,19 @@ const RECOPY_ENOUGH: u64 = 1024;
 /// Chunks of rows in flight at once during a move.
 const WINDOW: usize = 8;
 
+/// Dictionary entries whose encoding is at least this large go ahead of the
+/// freeze, like tables: the frozen time does not grow with them.
+const ENTRY_AHEAD: usize = 64 * 1024;
+
 /// The tables copied while the instance ran: their ids then, rows and bytes
 /// sent.
 pub(in crate::cluster::handoff) struct Precopied {
     tables: Vec<(String, TableId)>,
     pub(super) rows: u64,
     pub(super) bytes: u64,
+    /// Dictionary entries sent ahead, with the very values sent: an entry
+    /// that still holds it at the freeze is only named in the snapshot.
+    pub(super) entries: HashMap<String, Value>,
 }
 
 impl Mover {
@@ -55,7 +65,19 @@ impl Mover {
                 sources.push((table.clone(), source));
             }
         }
-        if sources.iter().any(|(_, s)| s.rows() > 0) {
+        let dict = shared.committed.lock().dict.clone();
+        let mut ahead = Vec::new();
+        for (key, value) in dict.entries() {
+            let Some(codec) = self.parts.dictionary.get(key) else {
+                continue;
+            };
+            let encoded =
+                (codec.encode)(value).map_err(|e| self.encode(format!("{key:?}: {e}")))?;
+            if encoded.len() >= ENTRY_AHEAD {
+                ahead.push((key.to_owned(), value.clone(), encoded));
+            }
+        }
+        if sources.iter().any(|(_, s)| s.rows() > 0) || !ahead.is_empty() {
             self.step(self.begin(shared)).await?;
             self.open_data().await?;
         } else {
@@ -65,6 +87,21 @@ impl Mover {
             self.post(self.begin(shared))?;
         }
         let (rows, mut bytes) = self.send_rows(sources, MovePhase::Tables).await?;
+        let mut entries = HashMap::new();
+        for (key, value, encoded) in ahead {
+            bytes += encoded.len() as u64;
+            let total = u32::try_from(encoded.len())
+                .map_err(|_| self.encode(format!("dictionary entry {key:?} over 4 GiB")))?;
+            for piece in encoded.chunks(CHUNK_BYTES) {
+                self.send_data(Step::Entry {
+                    key: key.clone(),
+                    total,
+                    piece: piece.to_vec(),
+                })
+                .await?;
+            }
+            entries.insert(key, value);
+        }
         // Rows written during that copy go again, still while the instance
         // runs, until few enough are left for the frozen catch-up.
         for _ in 0..RECOPY_ROUNDS {
@@ -74,10 +111,14 @@ impl Mover {
                 break;
             }
         }
+        // Whatever is still in flight is applied before the freeze, not
+        // during it.
+        self.flush_data().await?;
         Ok(Precopied {
             tables,
             rows,
             bytes,
+            entries,
         })
     }
 

@@ -31,6 +31,7 @@ fn frame_of(step: Step) -> Frame {
         Step::Remove { table, count, keys } => (FrameKind::Remove, table, count, keys),
         Step::ResetTable { table } => (FrameKind::Reset, table, 0, Vec::new()),
         Step::Snapshot { piece } => (FrameKind::Snapshot, String::new(), 0, piece),
+        Step::Entry { key, total, piece } => (FrameKind::Entry, key, total, piece),
         // Only data steps are sent this way.
         other => (FrameKind::Snapshot, other.name().to_owned(), 0, Vec::new()),
     };
@@ -273,11 +274,17 @@ impl Mover {
                 msg: msg.map_err(|e| self.encode(format!("a timer's message: {e}")))?,
             });
         }
-        let snapshot = snapshot::encode::<A>(&frozen.state, &frozen.dict, travelling, &self.parts)
-            .map_err(|what| MoveError::NotPortable {
-                name: self.mv.name.clone(),
-                what,
-            })?;
+        let snapshot = snapshot::encode::<A>(
+            &frozen.state,
+            &frozen.dict,
+            travelling,
+            &self.parts,
+            &precopied.entries,
+        )
+        .map_err(|what| MoveError::NotPortable {
+            name: self.mv.name.clone(),
+            what,
+        })?;
         let (resent, bytes) = self.catch_up(&frozen.kept, precopied).await?;
         self.progress(MovePhase::Snapshot, 0, 0, 0);
         if snapshot.len() > CHUNK_BYTES {
@@ -455,6 +462,16 @@ impl Mover {
                 self.step(step).await
             }
             None => self.post(step),
+        }
+    }
+
+    /// Waits until the target applied everything sent so far on the data
+    /// stream, if one is open.
+    pub(super) async fn flush_data(&self) -> Result<(), MoveError> {
+        let mut data = self.data.lock().await;
+        match data.as_mut() {
+            Some(out) => self.unless_lost(out.flush()).await,
+            None => Ok(()),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::actor::Start;
 use crate::cluster::portable::{Parts, Portable, RowSink};
 use crate::cluster::snapshot;
 use crate::cluster::wire::{Begin, MoveKey, Step};
+use crate::dictionary::Value;
 use crate::instance::{Committed, Kept};
 use crate::registry;
 use crate::restart::RestartPolicy;
@@ -31,6 +32,12 @@ pub(crate) struct Stage<A: Portable> {
     tables: TableSet,
     sinks: HashMap<String, Box<dyn RowSink>>,
     snapshot: Vec<u8>,
+    /// Dictionary entries sent ahead of the snapshot, decoded once whole.
+    ahead: HashMap<String, Value>,
+    /// Entries still arriving.
+    pieces: HashMap<String, Vec<u8>>,
+    /// Bytes of those received so far.
+    received: u64,
 }
 
 impl<A: Portable> Stage<A> {
@@ -62,6 +69,9 @@ impl<A: Portable> Stage<A> {
             tables: TableSet::default(),
             sinks: HashMap::new(),
             snapshot: Vec::new(),
+            ahead: HashMap::new(),
+            pieces: HashMap::new(),
+            received: 0,
         })
     }
 }
@@ -106,6 +116,7 @@ impl<A: Portable> Staging for Stage<A> {
                 Ok(())
             }
             Step::Snapshot { piece } => self.piece(&piece),
+            Step::Entry { key, total, piece } => self.entry(key, total, &piece),
             Step::Commit => self.prepare(),
             other => Err(format!("{} is not a data step", other.name())),
         }
@@ -140,6 +151,34 @@ impl<A: Portable> Staging for Stage<A> {
 }
 
 impl<A: Portable> Stage<A> {
+    /// Adds a piece of a dictionary entry sent ahead; decodes it once whole.
+    fn entry(&mut self, key: String, total: u32, piece: &[u8]) -> Result<(), String> {
+        self.received += piece.len() as u64;
+        if self.received > super::MAX_SNAPSHOT {
+            return Err(format!(
+                "dictionary entries over the limit of {} bytes",
+                super::MAX_SNAPSHOT
+            ));
+        }
+        let codec = *self
+            .parts
+            .dictionary
+            .get(&key)
+            .ok_or_else(|| format!("dictionary entry {key:?} is not declared here"))?;
+        let bytes = self.pieces.entry(key.clone()).or_default();
+        bytes.extend_from_slice(piece);
+        if bytes.len() as u64 > u64::from(total) {
+            return Err(format!("dictionary entry {key:?} longer than announced"));
+        }
+        if bytes.len() as u64 == u64::from(total) {
+            let bytes = self.pieces.remove(&key).unwrap_or_default();
+            let value =
+                (codec.decode)(&bytes).map_err(|e| format!("dictionary entry {key:?}: {e}"))?;
+            self.ahead.insert(key, value);
+        }
+        Ok(())
+    }
+
     fn piece(&mut self, bytes: &[u8]) -> Result<(), String> {
         let len = (self.snapshot.len() + bytes.len()) as u64;
         if len > super::MAX_SNAPSHOT {
@@ -153,8 +192,8 @@ impl<A: Portable> Stage<A> {
     }
 
     fn prepare(&mut self) -> Result<(), String> {
-        let decoded =
-            snapshot::decode::<A>(&self.snapshot, &self.parts).map_err(|e| e.to_string())?;
+        let decoded = snapshot::decode::<A>(&self.snapshot, &self.parts, &mut self.ahead)
+            .map_err(|e| e.to_string())?;
         let (state, dict) = (decoded.state, decoded.dict);
         self.timers = decoded
             .timers
@@ -199,6 +238,7 @@ impl<A: Portable> Stage<A> {
             return Err(format!("the name {:?} is taken here", self.mv.name));
         }
         self.snapshot = Vec::new();
+        self.ahead = HashMap::new();
         self.sinks.clear();
         self.prepared = Some(shared);
         Ok(())

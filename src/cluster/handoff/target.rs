@@ -182,6 +182,11 @@ fn step_of(frame: Frame) -> Step {
         },
         FrameKind::Reset => Step::ResetTable { table },
         FrameKind::Snapshot => Step::Snapshot { piece: bytes },
+        FrameKind::Entry => Step::Entry {
+            key: table,
+            total: count,
+            piece: bytes,
+        },
     }
 }
 
