@@ -107,7 +107,8 @@
 //! | stop | an instance ending for good ([`StopReason`]) |
 //! | transfer | a move between supervisors of one node, O(1) |
 //! | move | a move to a supervisor on another node (feature `cluster`) |
-//! | relay | what a moved instance leaves at the source: it passes messages on |
+//! | relay | what a moved instance leaves at the source while anyone can address it: it passes messages on, then retires |
+//! | decision | the source's go or abort for a move, written down before the target learns it |
 //!
 //! ## Map of the crate
 //!
@@ -135,7 +136,9 @@
 //!   and respawns).
 //! - [`transfer`](mod@transfer): moving an instance between supervisors.
 //! - `cluster` (feature `cluster`): nodes over ractor_cluster, calls by name
-//!   across them, fenced live moves between nodes, drain. It reaches the core
+//!   across them (at most once, with deadlines), fenced live moves between
+//!   nodes with their bulk on a data stream, healing peers, drain. It reaches
+//!   the core
 //!   through seams that need no feature gate: a job that runs in an
 //!   instance's loop, a relay for a moved instance, a table write observer,
 //!   timers that can be taken out and put back.

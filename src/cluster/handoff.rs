@@ -8,7 +8,7 @@
 //! process, a partition) is never taken for death.
 //!
 //! # Steps
-//! Every step is one [`Step`](crate::cluster::wire) sent by the source and
+//! Every step is one `Step` (in `cluster/wire.rs`) sent by the source and
 //! applied by one function at the target (`Stages::apply`), in the order
 //! sent:
 //!
@@ -86,7 +86,7 @@
 //! through handles held there; once its mailbox is drained, the worker stops
 //! and the relay sends straight to where the instance went, by name. The
 //! name is freed here, and a forwarding note, kept a few minutes, tells
-//! late callers and casts where the instance went ([`relay`]).
+//! late callers and casts where the instance went (`handoff/relay.rs`).
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! This module holds its configuration and its life cycle; each role has a
 //! module of its own, which owns its state: [`peers`](super::peers) (who is
 //! connected and alive), `routes` (calls and casts by name),
-//! [`handoff`](super::handoff) (moves), `agent` (serving other nodes).
+//! [`handoff`] (moves), `agent` (serving other nodes).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -283,7 +283,7 @@ impl Node {
     /// this node, to the supervisor `to_supervisor` on the node `to_node`,
     /// with its state, dictionary, tables and queued messages. Returns once
     /// the target runs it. What happens in each failure is written in
-    /// [`handoff`](crate::cluster::handoff).
+    /// [`handoff`].
     ///
     /// # Errors
     /// A [`MoveError`]; in every case the instance runs on here, with its

@@ -11,7 +11,7 @@
 //!   and nothing that needs certainty is decided on it.
 //!
 //! # Who owns what
-//! [`Peers`] owns the book of every peer met (its address, incarnation and
+//! `Peers` owns the book of every peer met (its address, incarnation and
 //! data port, learnt by a `Hello` exchange on each connection), the
 //! heartbeat, and the redial of lost peers. ractor_cluster owns the
 //! connections; a session that closes is reported to the node's agent through

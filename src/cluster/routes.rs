@@ -106,7 +106,7 @@ impl Node {
     /// answered; [`RemoteCallError::Unreachable`] if a node that runs it, or
     /// may run it, cannot be reached (then the call may or may not have been
     /// handled if it had left), and the instance's own
-    /// [`CallError`](crate::CallError)s.
+    /// [`CallError`]s.
     pub async fn call_timeout<A: Portable>(
         &self,
         name: &str,
