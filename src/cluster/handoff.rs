@@ -90,7 +90,9 @@
 
 use std::time::Duration;
 
+mod commit;
 mod copy;
+mod data;
 mod decisions;
 pub(crate) mod relay;
 mod source;

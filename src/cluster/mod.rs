@@ -19,6 +19,7 @@
 //! Map, by role, each module owning its own state:
 //! - [`node`]: the node, its configuration and life cycle;
 //! - [`peers`]: who is connected and alive, and how a lost peer comes back;
+//!   `heartbeat`: how a silent peer is told from a live one;
 //! - `routes`: calls and casts by name, at most once, with deadlines;
 //! - `agent`: the actor that serves other nodes;
 //! - [`handoff`]: the fenced move, written down as a state machine per side
@@ -35,6 +36,7 @@ pub mod drain;
 pub mod error;
 pub(crate) mod fault;
 pub mod handoff;
+pub(crate) mod heartbeat;
 pub(crate) mod kind;
 pub mod node;
 pub mod peers;

@@ -4,18 +4,16 @@
 
 use std::time::Instant;
 
-use super::decisions::Verdict;
 use super::relay::{self, Forwarder};
 use super::{MovePhase, MoveProgress, MoveReport};
-use crate::cluster::bulk::{BulkError, Frame, FrameKind, Outgoing};
+use crate::cluster::bulk::Outgoing;
 use crate::cluster::error::MoveError;
 use crate::cluster::fault;
 use crate::cluster::node::Node;
-use crate::cluster::peers::Fate;
 use crate::cluster::portable::{Parts, Portable};
 use crate::cluster::snapshot;
 use crate::cluster::stream::CHUNK_BYTES;
-use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, StageStatus, Step, Wire};
+use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, Step, Wire};
 use crate::error::LookupError;
 use crate::instance::{AnyInstance, Body, Envelope, Frozen, Job, Kept};
 use crate::registry;
@@ -23,25 +21,6 @@ use crate::supervisor::Supervisor;
 use crate::timer::Taken;
 
 use super::copy::Precopied;
-
-/// The frame that carries a data step.
-fn frame_of(step: Step) -> Frame {
-    let (kind, table, count, bytes) = match step {
-        Step::Rows { table, count, rows } => (FrameKind::Rows, table, count, rows),
-        Step::Remove { table, count, keys } => (FrameKind::Remove, table, count, keys),
-        Step::ResetTable { table } => (FrameKind::Reset, table, 0, Vec::new()),
-        Step::Snapshot { piece } => (FrameKind::Snapshot, String::new(), 0, piece),
-        Step::Entry { key, total, piece } => (FrameKind::Entry, key, total, piece),
-        // Only data steps are sent this way.
-        other => (FrameKind::Snapshot, other.name().to_owned(), 0, Vec::new()),
-    };
-    Frame {
-        kind,
-        table,
-        count,
-        bytes,
-    }
-}
 
 /// Why a step did not get `Done`.
 pub(super) enum StepError {
@@ -133,14 +112,14 @@ pub(crate) async fn move_out<A: Portable>(
 pub(super) struct Mover {
     pub(super) node: Node,
     pub(super) to_node: String,
-    to_incarnation: u64,
+    pub(super) to_incarnation: u64,
     to_supervisor: String,
     from: Supervisor,
     pub(super) parts: Parts,
     pub(super) mv: MoveKey,
     started: Instant,
     /// The move's data stream, once opened; see [`crate::cluster::bulk`].
-    data: tokio::sync::Mutex<Option<Outgoing>>,
+    pub(super) data: tokio::sync::Mutex<Option<Outgoing>>,
 }
 
 impl Mover {
@@ -299,85 +278,6 @@ impl Mover {
         Ok((resent, bytes + snapshot.len() as u64))
     }
 
-    /// Commits and decides; `Ok(confirmed)` once the decision is go.
-    async fn commit(&self) -> Result<bool, MoveError> {
-        let decisions = &self.node.inner.decisions;
-        decisions.pending(&self.mv);
-        fault::point("source.commit");
-        let verdict = match self.ask(Step::Commit).await {
-            Ok(()) => decisions.decide(&self.mv, Verdict::Go),
-            Err(StepError::Refused(reason)) => {
-                if decisions.decide(&self.mv, Verdict::Aborted) == Verdict::Aborted {
-                    decisions.forget(&self.mv);
-                    return Err(MoveError::Refused {
-                        name: self.mv.name.clone(),
-                        node: self.to_node.clone(),
-                        reason,
-                    });
-                }
-                Verdict::Go
-            }
-            Err(StepError::Lost(reason)) => {
-                tracing::warn!(name = %self.mv.name, %reason, "peeper: commit in doubt");
-                self.settle().await
-            }
-        };
-        if verdict != Verdict::Go {
-            self.abort_acknowledged();
-            return Err(self.lost("the target was lost while committing".to_owned()));
-        }
-        fault::point("source.go");
-        // From here on the target owns the instance, whatever comes of `Go`.
-        let confirmed = self.ask_then(Step::Go, "source.sent_go").await.is_ok();
-        if confirmed {
-            decisions.forget(&self.mv);
-        } else {
-            tracing::error!(name = %self.mv.name, "peeper: handed over, but the target did not confirm the start");
-        }
-        Ok(confirmed)
-    }
-
-    /// Commit is in doubt: waits for a fact that decides it.
-    async fn settle(&self) -> Verdict {
-        let decisions = &self.node.inner.decisions;
-        let tick = self.node.config().heartbeat_interval;
-        loop {
-            let changed = decisions.changed();
-            if let Some(verdict) = decisions.get(&self.mv).filter(|v| *v != Verdict::Pending) {
-                return verdict;
-            }
-            match self.node.fate(&self.to_node, self.to_incarnation).await {
-                Fate::Gone => return decisions.decide(&self.mv, Verdict::Aborted),
-                Fate::Back => match self.status().await {
-                    Some(StageStatus::Ready | StageStatus::Started) => {
-                        return decisions.decide(&self.mv, Verdict::Go);
-                    }
-                    Some(StageStatus::Absent | StageStatus::Receiving) => {
-                        return decisions.decide(&self.mv, Verdict::Aborted);
-                    }
-                    None => {}
-                },
-                Fate::Silent => {}
-            }
-            tokio::select! {
-                () = changed => {}
-                () = tokio::time::sleep(tick) => {}
-            }
-        }
-    }
-
-    async fn status(&self) -> Option<StageStatus> {
-        let agent = self.node.agent_of(&self.to_node)?;
-        let req = Request::Move {
-            mv: self.mv.clone(),
-            step: Step::Status,
-        };
-        match wire::ask(&agent, &req, self.node.config().step_timeout).await {
-            Some(Response::Status(status)) => Some(status),
-            _ => None,
-        }
-    }
-
     /// Installs the relay and lets the worker retire once its mailbox is
     /// relayed; see [`relay`](super::relay).
     fn retire<A: Portable>(&self, kept: &std::sync::Arc<Kept<A>>) {
@@ -416,100 +316,6 @@ impl Mover {
         let _ = actor.send_message(Envelope::plain(Body::Run(job)));
     }
 
-    /// Opens the move's data stream, unless it is open or the target has no
-    /// data port (then data goes as steps).
-    pub(super) async fn open_data(&self) -> Result<(), MoveError> {
-        let mut data = self.data.lock().await;
-        let addr = self
-            .node
-            .inner
-            .peers
-            .known(&self.to_node)
-            .and_then(|k| k.data_addr);
-        let Some(addr) = addr.filter(|_| data.is_none()) else {
-            return Ok(());
-        };
-        self.step(Step::Stream).await?;
-        let key = postcard::to_stdvec(&self.mv).map_err(|e| self.encode(e.to_string()))?;
-        let config = self.node.config();
-        let out = Outgoing::open(
-            addr,
-            &config.cookie,
-            config.tls.as_ref(),
-            key,
-            config.connect_timeout,
-        )
-        .await
-        .map_err(|e| self.bulk(e))?;
-        *data = Some(out);
-        Ok(())
-    }
-
-    pub(super) async fn has_data(&self) -> bool {
-        self.data.lock().await.is_some()
-    }
-
-    /// Sends rows, removals, a reset or a piece of the snapshot: on the data
-    /// stream if it is open, as a step if not.
-    pub(super) async fn send_data(&self, step: Step) -> Result<(), MoveError> {
-        let mut data = self.data.lock().await;
-        match data.as_mut() {
-            Some(out) => self.unless_lost(out.send(frame_of(step))).await,
-            // Rows are answered, so that a big table without a stream is
-            // still sent a window at a time; the rest is answered by `Commit`.
-            None if matches!(step, Step::Rows { .. }) => {
-                drop(data);
-                self.step(step).await
-            }
-            None => self.post(step),
-        }
-    }
-
-    /// Waits until the target applied everything sent so far on the data
-    /// stream, if one is open.
-    pub(super) async fn flush_data(&self) -> Result<(), MoveError> {
-        let mut data = self.data.lock().await;
-        match data.as_mut() {
-            Some(out) => self.unless_lost(out.flush()).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Waits until the target applied everything the data stream carried,
-    /// and closes it.
-    async fn close_data(&self) -> Result<(), MoveError> {
-        let open = self.data.lock().await.take();
-        match open {
-            Some(out) => self.unless_lost(out.finish()).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Runs a data stream's `work`, unless the target is declared lost
-    /// first: a frozen target stops reading, and the stream would wait for
-    /// its TCP window for as long as the freeze lasts.
-    async fn unless_lost(
-        &self,
-        work: impl std::future::Future<Output = Result<(), BulkError>>,
-    ) -> Result<(), MoveError> {
-        let lost = self.node.lost(&self.to_node);
-        tokio::select! {
-            done = work => done.map_err(|e| self.bulk(e)),
-            () = lost => Err(self.lost("the node was declared lost".to_owned())),
-        }
-    }
-
-    fn bulk(&self, e: BulkError) -> MoveError {
-        match e {
-            BulkError::Apply(reason) => MoveError::Refused {
-                name: self.mv.name.clone(),
-                node: self.to_node.clone(),
-                reason,
-            },
-            other => self.lost(format!("data stream: {other}")),
-        }
-    }
-
     /// Sends a step without waiting: the target applies it in order, and a
     /// failure makes it refuse `Commit`, with the reason.
     pub(super) fn post(&self, step: Step) -> Result<(), MoveError> {
@@ -539,13 +345,13 @@ impl Mover {
         })
     }
 
-    async fn ask(&self, step: Step) -> Result<(), StepError> {
+    pub(super) async fn ask(&self, step: Step) -> Result<(), StepError> {
         self.ask_then(step, "").await
     }
 
     /// Sends `step`, runs the fault point `after` once it left, and waits
     /// for the answer.
-    async fn ask_then(&self, step: Step, after: &str) -> Result<(), StepError> {
+    pub(super) async fn ask_then(&self, step: Step, after: &str) -> Result<(), StepError> {
         let Some(agent) = self.node.agent_of(&self.to_node) else {
             return Err(StepError::Lost("not connected".to_owned()));
         };
@@ -609,7 +415,7 @@ impl Mover {
 
     /// Tells the target to drop the move, not waiting: before `Commit` the
     /// target never starts it, and drops it with the session anyway.
-    fn abort(&self) {
+    pub(super) fn abort(&self) {
         self.progress(MovePhase::Aborted, 0, 0, 0);
         let req = Request::Move {
             mv: self.mv.clone(),
@@ -618,27 +424,5 @@ impl Mover {
         if let (Some(agent), Ok(bytes)) = (self.node.agent_of(&self.to_node), wire::encode(&req)) {
             let _ = agent.send_message(Wire::Cast(bytes));
         }
-    }
-
-    /// After an abort decided in doubt: tells the target, and forgets the
-    /// decision once it heard.
-    fn abort_acknowledged(&self) {
-        self.progress(MovePhase::Aborted, 0, 0, 0);
-        let node = self.node.clone();
-        let (mv, to) = (self.mv.clone(), self.to_node.clone());
-        let wait = self.node.config().step_timeout;
-        tokio::spawn(async move {
-            let req = Request::Move {
-                mv: mv.clone(),
-                step: Step::Abort,
-            };
-            let heard = match node.agent_of(&to) {
-                Some(agent) => matches!(wire::ask(&agent, &req, wait).await, Some(Response::Done)),
-                None => false,
-            };
-            if heard {
-                node.inner.decisions.forget(&mv);
-            }
-        });
     }
 }

@@ -1,0 +1,114 @@
+//! The decision of a move, source side: `Commit`, and when its answer is in
+//! doubt, the facts that settle it; see the state machine in the
+//! [module docs](super).
+
+use super::MovePhase;
+use super::decisions::Verdict;
+use super::source::{Mover, StepError};
+use crate::cluster::error::MoveError;
+use crate::cluster::fault;
+use crate::cluster::peers::Fate;
+use crate::cluster::wire::{self, Request, Response, StageStatus, Step};
+
+impl Mover {
+    /// Commits and decides; `Ok(confirmed)` once the decision is go.
+    pub(super) async fn commit(&self) -> Result<bool, MoveError> {
+        let decisions = &self.node.inner.decisions;
+        decisions.pending(&self.mv);
+        fault::point("source.commit");
+        let verdict = match self.ask(Step::Commit).await {
+            Ok(()) => decisions.decide(&self.mv, Verdict::Go),
+            Err(StepError::Refused(reason)) => {
+                if decisions.decide(&self.mv, Verdict::Aborted) == Verdict::Aborted {
+                    decisions.forget(&self.mv);
+                    return Err(MoveError::Refused {
+                        name: self.mv.name.clone(),
+                        node: self.to_node.clone(),
+                        reason,
+                    });
+                }
+                Verdict::Go
+            }
+            Err(StepError::Lost(reason)) => {
+                tracing::warn!(name = %self.mv.name, %reason, "peeper: commit in doubt");
+                self.settle().await
+            }
+        };
+        if verdict != Verdict::Go {
+            self.abort_acknowledged();
+            return Err(self.lost("the target was lost while committing".to_owned()));
+        }
+        fault::point("source.go");
+        // From here on the target owns the instance, whatever comes of `Go`.
+        let confirmed = self.ask_then(Step::Go, "source.sent_go").await.is_ok();
+        if confirmed {
+            decisions.forget(&self.mv);
+        } else {
+            tracing::error!(name = %self.mv.name, "peeper: handed over, but the target did not confirm the start");
+        }
+        Ok(confirmed)
+    }
+
+    /// Commit is in doubt: waits for a fact that decides it.
+    async fn settle(&self) -> Verdict {
+        let decisions = &self.node.inner.decisions;
+        let tick = self.node.config().heartbeat_interval;
+        loop {
+            let changed = decisions.changed();
+            if let Some(verdict) = decisions.get(&self.mv).filter(|v| *v != Verdict::Pending) {
+                return verdict;
+            }
+            match self.node.fate(&self.to_node, self.to_incarnation).await {
+                Fate::Gone => return decisions.decide(&self.mv, Verdict::Aborted),
+                Fate::Back => match self.status().await {
+                    Some(StageStatus::Ready | StageStatus::Started) => {
+                        return decisions.decide(&self.mv, Verdict::Go);
+                    }
+                    Some(StageStatus::Absent | StageStatus::Receiving) => {
+                        return decisions.decide(&self.mv, Verdict::Aborted);
+                    }
+                    None => {}
+                },
+                Fate::Silent => {}
+            }
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep(tick) => {}
+            }
+        }
+    }
+
+    async fn status(&self) -> Option<StageStatus> {
+        let agent = self.node.agent_of(&self.to_node)?;
+        let req = Request::Move {
+            mv: self.mv.clone(),
+            step: Step::Status,
+        };
+        match wire::ask(&agent, &req, self.node.config().step_timeout).await {
+            Some(Response::Status(status)) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// After an abort decided in doubt: tells the target, and forgets the
+    /// decision once it heard.
+    fn abort_acknowledged(&self) {
+        self.progress(MovePhase::Aborted, 0, 0, 0);
+        let node = self.node.clone();
+        let (mv, to) = (self.mv.clone(), self.to_node.clone());
+        let wait = self.node.config().step_timeout;
+        tokio::spawn(async move {
+            let req = Request::Move {
+                mv: mv.clone(),
+                step: Step::Abort,
+            };
+            let heard = match node.agent_of(&to) {
+                Some(agent) => matches!(wire::ask(&agent, &req, wait).await, Some(Response::Done)),
+                None => false,
+            };
+            if heard {
+                node.inner.decisions.forget(&mv);
+            }
+        });
+    }
+}

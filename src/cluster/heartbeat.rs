@@ -1,0 +1,111 @@
+//! The heartbeat: how a node tells a silent peer from a live one.
+//!
+//! Each interval the node pings every peer (a ractor_cluster call to the
+//! peer's own responder actor, so that a busy agent does not delay it). A
+//! peer silent for the heartbeat timeout, counted from the first ping it did
+//! not answer, is declared lost and its connection closed. A round during
+//! which this node's own runtime lagged (its timers fired late by more than a
+//! quarter of the timeout) does not count: late answers are then this node's
+//! fault, not the peer's.
+//!
+//! The first round counts from the moment the peer was first pinged, so a
+//! peer that freezes right after connecting is declared lost after one
+//! timeout, not two.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ractor::{ActorRef, pg};
+
+use crate::cluster::node::{Node, ping_group};
+use crate::cluster::wire::{self, Request, Wire};
+
+/// Notes how late this node's own timers fire: a saturated runtime makes
+/// every peer look slow.
+pub(crate) fn spawn_lag_monitor(lag_ms: Arc<AtomicU64>, stopped: Arc<AtomicBool>) {
+    const TICK: Duration = Duration::from_millis(100);
+    tokio::spawn(async move {
+        while !stopped.load(Ordering::Acquire) {
+            let before = tokio::time::Instant::now();
+            tokio::time::sleep(TICK).await;
+            let late = before.elapsed().saturating_sub(TICK);
+            lag_ms.fetch_max(late.as_millis() as u64, Ordering::AcqRel);
+        }
+    });
+}
+
+impl Node {
+    /// The round trip of one ping to `peer` (a plain ractor_cluster call to
+    /// its heartbeat responder), or `None` if it did not answer within the
+    /// heartbeat timeout.
+    pub async fn ping_peer(&self, peer: &str) -> Option<Duration> {
+        let started = std::time::Instant::now();
+        self.ping(peer, self.config().heartbeat_timeout)
+            .await
+            .then(|| started.elapsed())
+    }
+
+    async fn ping(&self, peer: &str, timeout: Duration) -> bool {
+        let Some(cell) = pg::get_members(&ping_group(peer))
+            .into_iter()
+            .find(|cell| !cell.get_id().is_local())
+        else {
+            return false;
+        };
+        let pinger: ActorRef<Wire> = cell.into();
+        wire::ask(&pinger, &Request::Ping, timeout).await.is_some()
+    }
+
+    /// Pings every peer each interval; closes the connection to one that
+    /// stays silent longer than the heartbeat timeout. ractor_cluster only
+    /// logs late pongs, so without this a frozen peer would hold moves and
+    /// calls until their own timeouts.
+    pub(crate) fn watch_peers(&self, pinger: ActorRef<Wire>) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            // Since when each peer has not answered: the start of the first
+            // round whose ping it missed.
+            let mut silent_since: std::collections::HashMap<String, tokio::time::Instant> =
+                std::collections::HashMap::new();
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let node = Node { inner };
+                let interval = node.config().heartbeat_interval;
+                let limit = node.config().heartbeat_timeout;
+                if pinger.get_status() != ractor::ActorStatus::Running
+                    || node.inner.peers.stopped.load(Ordering::Acquire)
+                {
+                    return;
+                }
+                let peers = node.peers();
+                silent_since.retain(|p, _| peers.contains(p));
+                let round = tokio::time::Instant::now();
+                let pings = peers.iter().map(|peer| node.ping(peer, limit));
+                let answers = futures::future::join_all(pings).await;
+                let now = tokio::time::Instant::now();
+                let lag = Duration::from_millis(node.inner.peers.lag_ms.swap(0, Ordering::AcqRel));
+                let lagging = lag > limit / 4;
+                for (peer, alive) in peers.into_iter().zip(answers) {
+                    if alive {
+                        silent_since.remove(&peer);
+                        continue;
+                    }
+                    let since = *silent_since.entry(peer.clone()).or_insert(round);
+                    if lagging {
+                        // This node could not keep time: give the peer the
+                        // benefit of the doubt for this round.
+                        silent_since.insert(peer.clone(), now);
+                        tracing::warn!(node = %node.name(), %peer, ?lag, "peeper: own runtime lagging, not judging peer");
+                    } else if now.duration_since(since) >= limit {
+                        tracing::warn!(node = %node.name(), %peer, "peeper: peer silent, disconnecting");
+                        node.disconnect(&peer).await;
+                        silent_since.remove(&peer);
+                    }
+                }
+                drop(node);
+                tokio::time::sleep(interval.saturating_sub(now.duration_since(round))).await;
+            }
+        });
+    }
+}
