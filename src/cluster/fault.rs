@@ -3,7 +3,8 @@
 //! signal, so that a test can `kill -9` or freeze it exactly there.
 //!
 //! `PEEPER_FAULT=<point>:<action>[,<point>:<action>…]`, e.g. `source.go:KILL`
-//! or `target.ready:STOP`; the action is a signal name (`KILL`, `STOP`) or
+//! or `target.ready:STOP`; the action is `KILL` or `STOP` (the process sends
+//! itself that signal, at once: nothing else of it runs after the point) or
 //! `SLEEP<ms>` (the thread sleeps, the rest of the process runs on). Points: `source.commit` (the source is about to send
 //! `Commit`), `source.go` (it decided go and is about to send `Go`),
 //! `source.sent_go` (`Go` left, its answer not yet back),
@@ -45,10 +46,12 @@ pub(crate) fn point(point: &str) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
         return;
     }
-    let _ = std::process::Command::new("kill")
-        .arg(format!("-{}", fault.action))
-        .arg(std::process::id().to_string())
-        .status();
+    let signal = match fault.action.as_str() {
+        "KILL" => rustix::process::Signal::KILL,
+        "STOP" => rustix::process::Signal::STOP,
+        _ => return,
+    };
+    let _ = rustix::process::kill_process(rustix::process::getpid(), signal);
 }
 
 /// Does nothing without the `faults` feature.

@@ -50,7 +50,8 @@ where
     }
 
     fn next_chunk(&mut self, max_bytes: usize) -> Result<Option<(Vec<u8>, u32)>, String> {
-        let mut buf = Vec::new();
+        // Sized once: growing by doubling would copy each chunk twice over.
+        let mut buf = Vec::with_capacity(max_bytes.saturating_add(max_bytes / 8));
         let mut count = 0_u32;
         while buf.len() < max_bytes && count < u32::MAX {
             let Some(key) = self.keys.next() else { break };
