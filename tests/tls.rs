@@ -6,35 +6,14 @@
 
 #![cfg(feature = "cluster")]
 
-use std::sync::Arc;
-
 use peeper::ClusterError;
-use peeper::cluster::tokio_rustls::rustls::pki_types::pem::PemObject;
-use peeper::cluster::tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use peeper::cluster::tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
-use peeper::cluster::tokio_rustls::{TlsAcceptor, TlsConnector};
 use peeper::cluster::{Node, NodeConfig, Tls};
 
 const CERT: &[u8] = include_bytes!("tls/cert.pem");
 const KEY: &[u8] = include_bytes!("tls/key.pem");
 
 fn tls() -> Tls {
-    let cert = CertificateDer::from_pem_slice(CERT).expect("the test certificate");
-    let key = PrivateKeyDer::from_pem_slice(KEY).expect("the test key");
-    let server = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .expect("a server config");
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).expect("a root");
-    let client = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Tls {
-        acceptor: TlsAcceptor::from(Arc::new(server)),
-        connector: TlsConnector::from(Arc::new(client)),
-        server_name: "peeper.test".to_owned(),
-    }
+    Tls::from_pem(CERT, CERT, KEY, "peeper.test").expect("the test certificate and key")
 }
 
 fn config(name: &str, tls: Option<Tls>) -> NodeConfig {
@@ -61,4 +40,12 @@ async fn tls_nodes_connect_and_a_plain_node_cannot_join() {
         ),
         "{refused:?}"
     );
+}
+
+#[test]
+fn a_bad_certificate_or_key_is_a_typed_error() {
+    let bad = Tls::from_pem(CERT, b"not a certificate", KEY, "peeper.test");
+    assert!(matches!(bad, Err(ClusterError::Tls { .. })), "{bad:?}");
+    let bad = Tls::from_pem(CERT, CERT, b"not a key", "peeper.test");
+    assert!(matches!(bad, Err(ClusterError::Tls { .. })), "{bad:?}");
 }

@@ -33,6 +33,12 @@ pub enum ClusterError {
         /// The peer's address.
         addr: String,
     },
+    /// A TLS certificate, key or authority could not be used.
+    #[error("TLS: {reason}")]
+    Tls {
+        /// What failed.
+        reason: String,
+    },
     /// The handshake did not finish in time.
     #[error("no handshake with {addr} within {after:?}")]
     Timeout {

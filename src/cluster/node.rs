@@ -74,6 +74,51 @@ pub struct Tls {
     pub server_name: String,
 }
 
+impl Tls {
+    /// TLS from PEM: the certificate authority every node's certificate is
+    /// checked against, this node's certificate chain and private key, and
+    /// the server name the certificates carry. A cluster that shares one
+    /// self-signed certificate passes it as both `ca` and `cert`.
+    ///
+    /// # Errors
+    /// [`ClusterError::Tls`] if a PEM block cannot be read or rustls refuses
+    /// the certificate or the key.
+    pub fn from_pem(
+        ca: &[u8],
+        cert: &[u8],
+        key: &[u8],
+        server_name: &str,
+    ) -> Result<Tls, ClusterError> {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
+        let fail = |what: &str, e: &dyn fmt::Display| ClusterError::Tls {
+            reason: format!("{what}: {e}"),
+        };
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
+            .collect::<Result<_, _>>()
+            .map_err(|e| fail("the certificate", &e))?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| fail("the key", &e))?;
+        let mut roots = RootCertStore::empty();
+        for ca in CertificateDer::pem_slice_iter(ca) {
+            let ca = ca.map_err(|e| fail("the authority", &e))?;
+            roots.add(ca).map_err(|e| fail("the authority", &e))?;
+        }
+        let server = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| fail("the certificate and key", &e))?;
+        let client = ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Tls {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+            connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
+            server_name: server_name.to_owned(),
+        })
+    }
+}
+
 impl fmt::Debug for Tls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tls")

@@ -166,18 +166,18 @@ impl NodeProc {
     /// `kill -STOP` of this process: it stays, with its sockets open, but
     /// says nothing more.
     pub fn freeze(&mut self) {
-        let status = Command::new("kill")
-            .args(["-STOP", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
+        self.signal("-STOP");
     }
 
     /// `kill -CONT` of this process after [`NodeProc::freeze`] (or after it
     /// stopped itself at a fault point).
     pub fn thaw(&mut self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&mut self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());

@@ -1,13 +1,6 @@
 //! A bulk stream over TLS, with the test certificate of `tests/tls/` (a
 //! self-signed one for `peeper.test`, the one the node TLS tests use).
 
-use std::sync::Arc;
-
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
-
 use super::{COOKIE, LOCALHOST, LONG, Seen, bounded, frame, seen};
 use crate::cluster::bulk::{BulkError, DataPort, Outgoing};
 use crate::cluster::node::Tls;
@@ -16,22 +9,7 @@ const CERT: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/t
 const KEY: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls/key.pem"));
 
 fn tls() -> Tls {
-    let cert = CertificateDer::from_pem_slice(CERT).expect("the test certificate");
-    let key = PrivateKeyDer::from_pem_slice(KEY).expect("the test key");
-    let server = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .expect("a server config");
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).expect("a root");
-    let client = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Tls {
-        acceptor: TlsAcceptor::from(Arc::new(server)),
-        connector: TlsConnector::from(Arc::new(client)),
-        server_name: "peeper.test".to_owned(),
-    }
+    Tls::from_pem(CERT, CERT, KEY, "peeper.test").expect("the test certificate and key")
 }
 
 #[tokio::test]
