@@ -4,9 +4,12 @@
 //!
 //! `PEEPER_FAULT=<point>:<action>[,<point>:<action>…]`, e.g. `source.go:KILL`
 //! or `target.ready:STOP`; the action is `KILL` or `STOP` (the process sends
-//! itself that signal, at once: nothing else of it runs after the point) or
+//! itself that signal; the thread at the point waits until it takes effect,
+//! so nothing after the point runs before) or
 //! `SLEEP<ms>` (the thread sleeps, the rest of the process runs on). Points: `source.commit` (the source is about to send
-//! `Commit`), `source.go` (it decided go and is about to send `Go`),
+//! `Commit`), `source.sent_commit` (`Commit` left, its answer not yet
+//! back: nothing decided), `source.go` (it decided go and is about to send
+//! `Go`),
 //! `source.sent_go` (`Go` left, its answer not yet back),
 //! `target.ready` (the target is ready and about to answer `Commit`),
 //! `relay.call` (a relay passed a call on).
@@ -52,6 +55,9 @@ pub(crate) fn point(point: &str) {
         _ => return,
     };
     let _ = rustix::process::kill_process(rustix::process::getpid(), signal);
+    // Another thread may take the signal and stop the process a little
+    // later: this one must not go on meanwhile.
+    std::thread::sleep(std::time::Duration::from_secs(2));
 }
 
 /// Does nothing without the `faults` feature.

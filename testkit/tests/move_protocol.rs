@@ -23,15 +23,40 @@ const TIMINGS: &[&str] = &[
     "60000",
 ];
 
+/// For the test in which a silent node must not be mistaken for a dead one
+/// before it froze: a heartbeat patient enough that a busy machine does not
+/// make a live node look lost.
+const PATIENT: &[&str] = &[
+    "--heartbeat-ms",
+    "500",
+    "--heartbeat-timeout-ms",
+    "5000",
+    "--step-timeout-ms",
+    "60000",
+];
+
 fn node(name: &str, cookie: &str, fault: Option<&str>) -> NodeProc {
+    node_with(name, cookie, fault, TIMINGS)
+}
+
+fn node_with(name: &str, cookie: &str, fault: Option<&str>, timings: &[&str]) -> NodeProc {
     let env: Vec<(&str, &str)> = fault.map(|f| ("PEEPER_FAULT", f)).into_iter().collect();
-    NodeProc::start_opts(PEEPER_NODE, name, cookie, &env, TIMINGS)
+    NodeProc::start_opts(PEEPER_NODE, name, cookie, &env, timings)
 }
 
 /// a runs `p` (100 calls handled, a table, a label), connected to b.
 fn two_nodes(cookie: &str, fault_a: Option<&str>, fault_b: Option<&str>) -> (NodeProc, NodeProc) {
-    let mut a = node("a", cookie, fault_a);
-    let mut b = node("b", cookie, fault_b);
+    two_nodes_with(cookie, fault_a, fault_b, TIMINGS)
+}
+
+fn two_nodes_with(
+    cookie: &str,
+    fault_a: Option<&str>,
+    fault_b: Option<&str>,
+    timings: &[&str],
+) -> (NodeProc, NodeProc) {
+    let mut a = node_with("a", cookie, fault_a, timings);
+    let mut b = node_with("b", cookie, fault_b, timings);
     a.ok("supervisor src");
     b.ok("supervisor dst");
     a.ok(&format!("spawn src p {ROWS} 8"));
@@ -86,17 +111,18 @@ fn go_is_applied_even_when_the_source_dies_as_it_leaves() {
 
 #[test]
 fn the_target_waits_for_a_frozen_source_and_runs_the_instance_once_it_decides() {
-    // The source froze after deciding go, before sending `Go`. Silence
-    // proves nothing: the target must not start the instance, whatever the
-    // heartbeat says. When the source resumes, it goes on, and the instance
-    // runs at the target only.
-    let (mut a, mut b) = two_nodes("p-src-frozen", Some("source.go:STOP"), None);
+    // The source froze once it had decided go, before sending `Go`; the
+    // target is ready. Silence proves nothing: the target must not start
+    // the instance, whatever the heartbeat says. When the source resumes,
+    // it sends `Go` or answers the target's question, and the instance runs
+    // at the target only.
+    let (mut a, mut b) = two_nodes_with("p-src-frozen", Some("source.go:STOP"), None, PATIENT);
     a.send_only("move p src b dst");
     a.wait_stopped(Duration::from_secs(60));
     // Past the heartbeat timeout, b has dropped the connection: still no
     // instance there.
-    for _ in 0..3 {
-        b.ok("pause 1000");
+    for _ in 0..4 {
+        b.ok("pause 2000");
         assert!(
             b.send("check p").starts_with("error"),
             "b must not run p while a is silent"

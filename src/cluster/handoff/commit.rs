@@ -16,7 +16,7 @@ impl Mover {
         let decisions = &self.node.inner.decisions;
         decisions.pending(&self.mv);
         fault::point("source.commit");
-        let verdict = match self.ask(Step::Commit).await {
+        let verdict = match self.ask_then(Step::Commit, "source.sent_commit").await {
             Ok(()) => decisions.decide(&self.mv, Verdict::Go),
             Err(StepError::Refused(reason)) => {
                 if decisions.decide(&self.mv, Verdict::Aborted) == Verdict::Aborted {
@@ -55,21 +55,32 @@ impl Mover {
         let tick = self.node.config().heartbeat_interval;
         loop {
             let changed = decisions.changed();
+            tokio::pin!(changed);
             if let Some(verdict) = decisions.get(&self.mv).filter(|v| *v != Verdict::Pending) {
                 return verdict;
             }
-            match self.node.fate(&self.to_node, self.to_incarnation).await {
-                Fate::Gone => return decisions.decide(&self.mv, Verdict::Aborted),
-                Fate::Back => match self.status().await {
-                    Some(StageStatus::Ready | StageStatus::Started) => {
-                        return decisions.decide(&self.mv, Verdict::Go);
+            // A question from the target may decide it meanwhile: no look
+            // at the target holds that up.
+            let look = async {
+                match self.node.fate(&self.to_node, self.to_incarnation).await {
+                    Fate::Gone => Some(Verdict::Aborted),
+                    Fate::Back => match self.status().await {
+                        Some(StageStatus::Ready | StageStatus::Started) => Some(Verdict::Go),
+                        Some(StageStatus::Absent | StageStatus::Receiving) => {
+                            Some(Verdict::Aborted)
+                        }
+                        None => None,
+                    },
+                    Fate::Silent => None,
+                }
+            };
+            tokio::select! {
+                () = &mut changed => continue,
+                found = look => {
+                    if let Some(verdict) = found {
+                        return decisions.decide(&self.mv, verdict);
                     }
-                    Some(StageStatus::Absent | StageStatus::Receiving) => {
-                        return decisions.decide(&self.mv, Verdict::Aborted);
-                    }
-                    None => {}
-                },
-                Fate::Silent => {}
+                }
             }
             tokio::select! {
                 () = changed => {}
