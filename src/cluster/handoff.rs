@@ -101,7 +101,7 @@ mod target;
 
 pub(crate) use decisions::Decisions;
 pub(crate) use source::move_out;
-pub(crate) use stage::Stage;
+pub(crate) use stage::{Stage, StageError};
 pub(crate) use target::{Held, Stages, Staging};
 /// Where a move stands, as reported to [`Node::subscribe_moves`](crate::cluster::Node::subscribe_moves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::cluster::error::MoveError;
-use crate::cluster::handoff::{MoveReport, Stage, Staging};
+use crate::cluster::handoff::{MoveReport, Stage, StageError, Staging};
 use crate::cluster::node::Node;
 use crate::cluster::portable::Portable;
 use crate::cluster::wire::{Begin, Failure, MoveKey, Way};
@@ -33,7 +33,7 @@ pub(crate) trait AnyKind: Send + Sync {
     /// `None` if there is none (nothing of it is queued here).
     fn barrier(&self, name: &str) -> Option<tokio::sync::oneshot::Receiver<()>>;
     /// Prepares to receive a moved instance.
-    fn stage(&self, mv: MoveKey, begin: Begin) -> Result<Box<dyn Staging>, String>;
+    fn stage(&self, mv: MoveKey, begin: Begin) -> Result<Box<dyn Staging>, StageError>;
     /// The Rust type of the kind's behaviour, as instances report it.
     fn actor_type(&self) -> &'static str;
     /// Moves the local instance `name` (see [`Node::move_to`]).
@@ -183,7 +183,7 @@ impl<A: Portable> AnyKind for Kind<A> {
         })
     }
 
-    fn stage(&self, mv: MoveKey, begin: Begin) -> Result<Box<dyn Staging>, String> {
+    fn stage(&self, mv: MoveKey, begin: Begin) -> Result<Box<dyn Staging>, StageError> {
         Stage::<A>::open(mv, begin, (self.factory)()).map(|s| Box::new(s) as Box<dyn Staging>)
     }
 }

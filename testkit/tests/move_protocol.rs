@@ -289,3 +289,26 @@ fn relays_retire_after_moves_there_and_back() {
     }
     assert_eq!(a.ok("callall r 500")[..2], ["500", "0"]);
 }
+
+#[test]
+fn a_refused_move_says_why_and_the_instance_runs_on() {
+    // No rows: `Begin` goes without waiting, and `Commit` reports why it
+    // was refused.
+    let mut a = node("a", "p-refused", None);
+    let mut b = node("b", "p-refused", None);
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok("spawn src q 0 8");
+    a.ok("load q before 10");
+    a.ok("wait before");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    let refused = a.send("move q src b nowhere");
+    assert!(
+        refused.starts_with("error") && refused.contains("no running supervisor"),
+        "{refused}"
+    );
+    let at_a = check(&mut a, "q");
+    assert_eq!((at_a.handled, at_a.supervisor.as_str()), (10, "src"));
+    a.ok("load q after 10");
+    assert_eq!(a.ok("wait after")[..2], ["10", "0"]);
+}

@@ -40,22 +40,60 @@ pub(crate) struct Stage<A: Portable> {
     received: u64,
 }
 
+/// Why the target refuses a step of a move; its text is the reason the
+/// source reports in [`MoveError::Refused`](crate::cluster::MoveError::Refused).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StageError {
+    #[error("state version {found} of {kind:?} is not accepted here (this node writes {ours})")]
+    Version {
+        kind: &'static str,
+        found: u32,
+        ours: u32,
+    },
+    #[error("no running supervisor {0:?}")]
+    NoSupervisor(String),
+    #[error("the name {0:?} is taken here")]
+    NameTaken(String),
+    #[error("table {0:?} is not declared here")]
+    UndeclaredTable(String),
+    #[error("dictionary entry {0:?} is not declared here")]
+    UndeclaredEntry(String),
+    #[error("{what} over the limit of {limit} bytes")]
+    TooLarge { what: &'static str, limit: u64 },
+    #[error("dictionary entry {0:?} is longer than announced")]
+    LongerThanAnnounced(String),
+    #[error("a {0} step after commit")]
+    AfterCommit(&'static str),
+    #[error("{0} is not a data step")]
+    NotData(&'static str),
+    #[error("the move was not prepared")]
+    NotPrepared,
+    #[error("could not decode {what}: {reason}")]
+    Decode { what: String, reason: String },
+    #[error("the instance could not start: {0}")]
+    Start(String),
+}
+
+fn decode(what: impl Into<String>) -> impl FnOnce(String) -> StageError {
+    let what = what.into();
+    move |reason| StageError::Decode { what, reason }
+}
+
 impl<A: Portable> Stage<A> {
-    pub(crate) fn open(mv: MoveKey, begin: Begin, behaviour: A) -> Result<Self, String> {
+    pub(crate) fn open(mv: MoveKey, begin: Begin, behaviour: A) -> Result<Self, StageError> {
         if !A::accepts(begin.version) {
-            return Err(format!(
-                "state version {} of {:?} is not accepted here (this node writes {})",
-                begin.version,
-                A::KIND,
-                A::VERSION
-            ));
+            return Err(StageError::Version {
+                kind: A::KIND,
+                found: begin.version,
+                ours: A::VERSION,
+            });
         }
         match Supervisor::lookup(&begin.supervisor) {
             Some(s) if s.is_running() => {}
-            _ => return Err(format!("no running supervisor {:?}", begin.supervisor)),
+            _ => return Err(StageError::NoSupervisor(begin.supervisor.clone())),
         }
         if registry::get(&mv.name).is_some_and(|i| i.moved_to().is_none()) {
-            return Err(format!("the name {:?} is taken here", mv.name));
+            return Err(StageError::NameTaken(mv.name.clone()));
         }
         let from = begin.from_node.clone();
         Ok(Stage {
@@ -78,19 +116,21 @@ impl<A: Portable> Stage<A> {
 
 impl<A: Portable> Stage<A> {
     /// The sink filling `table`, made on its first rows.
-    fn sink(&mut self, table: &str) -> Result<&mut Box<dyn RowSink>, String> {
+    fn sink(&mut self, table: &str) -> Result<&mut Box<dyn RowSink>, StageError> {
         if !self.sinks.contains_key(table) {
             let port = self
                 .parts
                 .tables
                 .get(table)
-                .ok_or_else(|| format!("table {table:?} is not declared here"))?;
-            let sink = port.sink(&self.tables, table)?;
+                .ok_or_else(|| StageError::UndeclaredTable(table.to_owned()))?;
+            let sink = port
+                .sink(&self.tables, table)
+                .map_err(decode(format!("table {table:?}")))?;
             self.sinks.insert(table.to_owned(), sink);
         }
         self.sinks
             .get_mut(table)
-            .ok_or_else(|| format!("table {table:?} vanished"))
+            .ok_or_else(|| StageError::UndeclaredTable(table.to_owned()))
     }
 }
 
@@ -103,13 +143,19 @@ impl<A: Portable> Staging for Stage<A> {
         self.prepared.is_some()
     }
 
-    fn apply(&mut self, step: Step) -> Result<(), String> {
+    fn apply(&mut self, step: Step) -> Result<(), StageError> {
         if self.prepared.is_some() {
-            return Err(format!("a {} step after commit", step.name()));
+            return Err(StageError::AfterCommit(step.name()));
         }
         match step {
-            Step::Rows { table, count, rows } => self.sink(&table)?.absorb(&rows, count),
-            Step::Remove { table, count, keys } => self.sink(&table)?.remove(&keys, count),
+            Step::Rows { table, count, rows } => self
+                .sink(&table)?
+                .absorb(&rows, count)
+                .map_err(decode(format!("rows of {table:?}"))),
+            Step::Remove { table, count, keys } => self
+                .sink(&table)?
+                .remove(&keys, count)
+                .map_err(decode(format!("removed keys of {table:?}"))),
             Step::ResetTable { table } => {
                 self.sinks.remove(&table);
                 self.tables.drop_table(&table);
@@ -118,18 +164,15 @@ impl<A: Portable> Staging for Stage<A> {
             Step::Snapshot { piece } => self.piece(&piece),
             Step::Entry { key, total, piece } => self.entry(key, total, &piece),
             Step::Commit => self.prepare(),
-            other => Err(format!("{} is not a data step", other.name())),
+            other => Err(StageError::NotData(other.name())),
         }
     }
 
-    fn start(mut self: Box<Self>) -> BoxFuture<'static, Result<(), String>> {
+    fn start(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StageError>> {
         Box::pin(async move {
-            let shared = self
-                .prepared
-                .take()
-                .ok_or_else(|| "the move was not prepared".to_owned())?;
+            let shared = self.prepared.take().ok_or(StageError::NotPrepared)?;
             let supervisor = Supervisor::lookup(&self.begin.supervisor)
-                .ok_or_else(|| format!("no running supervisor {:?}", self.begin.supervisor))?;
+                .ok_or_else(|| StageError::NoSupervisor(self.begin.supervisor.clone()))?;
             let from = std::mem::take(&mut self.from);
             super::relay::note_back(shared.name());
             let started = supervisor
@@ -145,55 +188,57 @@ impl<A: Portable> Staging for Stage<A> {
                     Some(super::reencode::<A::Info>),
                 );
             }
-            started.map(|_| ()).map_err(|e| e.to_string())
+            started
+                .map(|_| ())
+                .map_err(|e| StageError::Start(e.to_string()))
         })
     }
 }
 
 impl<A: Portable> Stage<A> {
     /// Adds a piece of a dictionary entry sent ahead; decodes it once whole.
-    fn entry(&mut self, key: String, total: u32, piece: &[u8]) -> Result<(), String> {
+    fn entry(&mut self, key: String, total: u32, piece: &[u8]) -> Result<(), StageError> {
         self.received += piece.len() as u64;
         if self.received > super::MAX_SNAPSHOT {
-            return Err(format!(
-                "dictionary entries over the limit of {} bytes",
-                super::MAX_SNAPSHOT
-            ));
+            return Err(StageError::TooLarge {
+                what: "dictionary entries",
+                limit: super::MAX_SNAPSHOT,
+            });
         }
         let codec = *self
             .parts
             .dictionary
             .get(&key)
-            .ok_or_else(|| format!("dictionary entry {key:?} is not declared here"))?;
+            .ok_or_else(|| StageError::UndeclaredEntry(key.clone()))?;
         let bytes = self.pieces.entry(key.clone()).or_default();
         bytes.extend_from_slice(piece);
         if bytes.len() as u64 > u64::from(total) {
-            return Err(format!("dictionary entry {key:?} longer than announced"));
+            return Err(StageError::LongerThanAnnounced(key));
         }
         if bytes.len() as u64 == u64::from(total) {
             let bytes = self.pieces.remove(&key).unwrap_or_default();
             let value =
-                (codec.decode)(&bytes).map_err(|e| format!("dictionary entry {key:?}: {e}"))?;
+                (codec.decode)(&bytes).map_err(decode(format!("dictionary entry {key:?}")))?;
             self.ahead.insert(key, value);
         }
         Ok(())
     }
 
-    fn piece(&mut self, bytes: &[u8]) -> Result<(), String> {
+    fn piece(&mut self, bytes: &[u8]) -> Result<(), StageError> {
         let len = (self.snapshot.len() + bytes.len()) as u64;
         if len > super::MAX_SNAPSHOT {
-            return Err(format!(
-                "snapshot over the limit of {} bytes",
-                super::MAX_SNAPSHOT
-            ));
+            return Err(StageError::TooLarge {
+                what: "snapshot",
+                limit: super::MAX_SNAPSHOT,
+            });
         }
         self.snapshot.extend_from_slice(bytes);
         Ok(())
     }
 
-    fn prepare(&mut self) -> Result<(), String> {
+    fn prepare(&mut self) -> Result<(), StageError> {
         let decoded = snapshot::decode::<A>(&self.snapshot, &self.parts, &mut self.ahead)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| decode("the snapshot")(e.to_string()))?;
         let (state, dict) = (decoded.state, decoded.dict);
         self.timers = decoded
             .timers
@@ -210,7 +255,7 @@ impl<A: Portable> Stage<A> {
         let behaviour = self
             .behaviour
             .take()
-            .ok_or_else(|| "the move was already prepared".to_owned())?;
+            .ok_or(StageError::AfterCommit("commit"))?;
         let begin = &self.begin;
         let policy = RestartPolicy::new(
             begin.max_restarts,
@@ -235,7 +280,7 @@ impl<A: Portable> Stage<A> {
         // relay here retired) gives it up: messages reach it by name.
         registry::release_if(shared.name(), |i| i.moved_to().is_some());
         if !registry::reserve(shared.name(), shared.id()) {
-            return Err(format!("the name {:?} is taken here", self.mv.name));
+            return Err(StageError::NameTaken(self.mv.name.clone()));
         }
         self.snapshot = Vec::new();
         self.ahead = HashMap::new();

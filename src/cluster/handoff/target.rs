@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use ractor::RpcReplyPort;
 
+use super::stage::StageError;
 use crate::cluster::bulk::{Frame, FrameKind};
 use crate::cluster::fault;
 use crate::cluster::node::Node;
@@ -29,9 +30,9 @@ pub(crate) trait Staging: Send {
     /// Whether `Commit` succeeded: the instance is built, its name reserved.
     fn is_ready(&self) -> bool;
     /// Applies a data step (rows, removals, resets, snapshot) or `Commit`.
-    fn apply(&mut self, step: Step) -> Result<(), String>;
+    fn apply(&mut self, step: Step) -> Result<(), StageError>;
     /// Starts the instance under its supervisor.
-    fn start(self: Box<Self>) -> BoxFuture<'static, Result<(), String>>;
+    fn start(self: Box<Self>) -> BoxFuture<'static, Result<(), StageError>>;
 }
 
 /// A request for an arriving instance, held back until the source relayed
@@ -204,23 +205,24 @@ impl Node {
         match step {
             Step::Begin(begin) => {
                 // Only a connected, authenticated node may move an instance in.
-                if !is_peer(&begin.from_node) {
-                    return Response::Refused(format!(
-                        "{:?} is not a connected node",
-                        begin.from_node
-                    ));
-                }
-                let Some(kind) = self.inner.kinds.get(&begin.kind).map(|k| k.clone()) else {
-                    return Response::Refused(format!(
-                        "kind {:?} is not registered here",
-                        begin.kind
-                    ));
+                let opened = if !is_peer(&begin.from_node) {
+                    Err(format!("{:?} is not a connected node", begin.from_node))
+                } else if let Some(kind) = self.inner.kinds.get(&begin.kind).map(|k| k.clone()) {
+                    let from = begin.from_node.clone();
+                    kind.stage(mv.clone(), begin)
+                        .map(|stage| {
+                            stages.hold(&mv.name, &from);
+                            stages.open.lock().insert(mv.clone(), stage);
+                        })
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err(format!("kind {:?} is not registered here", begin.kind))
                 };
-                let from = begin.from_node.clone();
-                done(kind.stage(mv.clone(), begin).map(|stage| {
-                    stages.hold(&mv.name, &from);
-                    stages.open.lock().insert(mv, stage);
-                }))
+                // `Begin` may have been sent without waiting: `Commit` says why.
+                if let Err(reason) = &opened {
+                    stages.note_refused(mv, reason);
+                }
+                done(opened)
             }
             Step::Go => self.start_stage(&mv).await,
             Step::Drained => {
@@ -258,6 +260,7 @@ impl Node {
                         // A failed step ends the move here: the source aborts.
                         open.remove(&mv);
                         drop(open);
+                        let reason = reason.to_string();
                         stages.note_refused(mv.clone(), &reason);
                         self.release_held(&mv.name);
                         tracing::warn!(name = %mv.name, step = what, %reason, "peeper: move refused");
@@ -274,7 +277,7 @@ impl Node {
         let stages = &self.inner.stages;
         let stage = stages.open.lock().remove(mv);
         let started = match stage {
-            Some(stage) if stage.is_ready() => stage.start().await,
+            Some(stage) if stage.is_ready() => stage.start().await.map_err(|e| e.to_string()),
             Some(_) => Err("the move is not ready".to_owned()),
             None if stages.started.lock().contains(mv) => return Response::Done,
             None => Err("no such move".to_owned()),
@@ -308,7 +311,7 @@ impl Node {
                     let inner = weak.upgrade().ok_or("the node stopped")?;
                     let mut open = inner.stages.open.lock();
                     let stage = open.get_mut(&mv).ok_or("no such move")?;
-                    stage.apply(step_of(frame))
+                    stage.apply(step_of(frame)).map_err(|e| e.to_string())
                 })
                 .await;
             if let Err(e) = applied {
