@@ -312,3 +312,19 @@ fn a_refused_move_says_why_and_the_instance_runs_on() {
     a.ok("load q after 10");
     assert_eq!(a.ok("wait after")[..2], ["10", "0"]);
 }
+
+#[test]
+fn a_target_never_starts_what_its_source_never_committed() {
+    // The source dies once everything was sent, before `Commit`: the target
+    // was receiving, not ready, so it drops the move. The instance dies with
+    // its only node; it is never started a second time elsewhere.
+    let (mut a, mut b) = two_nodes("p-src-dies-early", Some("source.commit:KILL"), None);
+    a.send_only("move p src b dst");
+    a.wait_dead();
+    for _ in 0..6 {
+        b.ok("pause 500");
+        assert!(b.send("check p").starts_with("error"), "b must not run p");
+    }
+    // Nothing was kept reserved: the name is free at b.
+    b.ok("spawn dst p 0 8");
+}
