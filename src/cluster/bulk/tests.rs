@@ -67,6 +67,22 @@ fn frame(i: u32) -> Frame {
 
 type Seen = (FrameKind, String, u32, Vec<u8>);
 
+/// Runs `incoming` in a task of its own, noting every frame it applies.
+fn receive_all(
+    incoming: super::Incoming,
+) -> tokio::task::JoinHandle<(Result<u64, BulkError>, Vec<Seen>)> {
+    tokio::spawn(async move {
+        let mut got = Vec::new();
+        let applied = incoming
+            .run(LONG, |frame| {
+                got.push(seen(frame));
+                Ok(())
+            })
+            .await;
+        (applied, got)
+    })
+}
+
 fn seen(frame: Frame) -> Seen {
     (frame.kind, frame.table, frame.count, frame.bytes)
 }
@@ -96,16 +112,7 @@ async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
 async fn frames_arrive_in_order_and_the_stream_completes() {
     let port = port().await;
     let incoming = port.expect(b"move-1".to_vec());
-    let receiver = tokio::spawn(async move {
-        let mut got = Vec::new();
-        let applied = incoming
-            .run(LONG, |frame| {
-                got.push(seen(frame));
-                Ok(())
-            })
-            .await;
-        (applied, got)
-    });
+    let receiver = receive_all(incoming);
 
     let mut out = open(&port, COOKIE, b"move-1").await.expect("opened");
     for i in 0..200 {

@@ -1,7 +1,7 @@
 //! A bulk stream over TLS, with the test certificate of `tests/tls/` (a
 //! self-signed one for `peeper.test`, the one the node TLS tests use).
 
-use super::{COOKIE, LOCALHOST, LONG, Seen, bounded, frame, seen};
+use super::{COOKIE, LOCALHOST, LONG, Seen, bounded, frame, receive_all, seen};
 use crate::cluster::bulk::{BulkError, DataPort, Outgoing};
 use crate::cluster::node::Tls;
 
@@ -19,16 +19,7 @@ async fn frames_cross_over_tls() {
         .await
         .expect("a port");
     let incoming = port.expect(b"tls-move".to_vec());
-    let receiver = tokio::spawn(async move {
-        let mut got = Vec::new();
-        let applied = incoming
-            .run(LONG, |frame| {
-                got.push(seen(frame));
-                Ok(())
-            })
-            .await;
-        (applied, got)
-    });
+    let receiver = receive_all(incoming);
 
     // A plain source cannot talk to a TLS port.
     let plain = bounded(Outgoing::open(
