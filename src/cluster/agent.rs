@@ -230,11 +230,15 @@ fn call(
         Some(kind) => kind.call(name, budget, body),
         None => Err(Failure::WrongKind),
     };
+    // Not here, but noted as gone elsewhere: the call was not handled.
+    let queued = match queued {
+        Err(Failure::NotFound) => match relay::forwarded(name) {
+            Some(to) => return answer(reply, &Response::Elsewhere { to }),
+            None => Err(Failure::NotFound),
+        },
+        other => other,
+    };
     match queued {
-        Err(Failure::NotFound) if relay::forwarded(name).is_some() => {
-            let to = relay::forwarded(name).unwrap_or_default();
-            answer(reply, &Response::Elsewhere { to });
-        }
         Err(f) => answer(
             reply,
             &Response::Called {
