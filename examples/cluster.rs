@@ -272,7 +272,8 @@ async fn drive(mib: u64) -> Result<(), Box<dyn Error>> {
     // a drops its copy of the table in the background, after the hand-over.
     tokio::time::sleep(Duration::from_millis(500)).await;
     println!("driver memory 0.5 s later:     {}", memory());
-    // By name from a: a's old copy only relays, so the instance on b answers.
+    // By name from a: a has let the name go (or its old copy relays while it
+    // passes on its queue), and the instance on b answers.
     let s = node.call::<Room>("room", Call::Visit).await?;
     println!(
         "call to \"room\" from a: visits={} rows={} intact={} label={:?} arrived_from={:?}",

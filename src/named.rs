@@ -6,7 +6,8 @@
 //! `Named` looks it up on first use and keeps the [`Handle`]: calls through it
 //! cost what calls through a held handle cost. The handle it keeps stays valid
 //! across crashes, kills, transfers and moves of the instance (a moved
-//! instance's relay passes messages on); only once the instance stops for good
+//! instance's relay passes messages on, straight into the instance again if
+//! it comes back to this node); only once the instance stops for good
 //! does `Named` look the name up again, so it follows a new instance started
 //! under the same name.
 //!
