@@ -1,8 +1,11 @@
 //! The heartbeat: how a node tells a silent peer from a live one.
 //!
-//! Each interval the node pings every peer (a ractor_cluster call to the
-//! peer's own responder actor, so that a busy agent does not delay it). A
-//! peer silent for the heartbeat timeout, counted from the first ping it did
+//! Each interval the node pings every peer's **pulse**: a port on a thread
+//! and runtime of the peer's own, which answers even while callbacks hold
+//! every worker of the peer's runtime (a ping opens a connection there and
+//! is answered at once; it authenticates nothing and carries nothing). A
+//! peer that has no pulse is pinged through ractor_cluster, at its responder
+//! actor. A peer silent for the heartbeat timeout, counted from the first ping it did
 //! not answer, is declared lost and its connection closed. A round during
 //! which this node's own runtime lagged (its timers fired late by more than a
 //! quarter of the timeout) does not count: late answers are then this node's
@@ -46,6 +49,15 @@ impl Node {
             .then(|| started.elapsed())
     }
 
+    /// Whether `peer` answers within `timeout`: its pulse if it has one,
+    /// its responder actor if not.
+    async fn alive(&self, peer: &str, timeout: Duration) -> bool {
+        match self.inner.peers.known(peer).and_then(|k| k.pulse_addr) {
+            Some(addr) => pulse(self, addr, timeout).await,
+            None => self.ping(peer, timeout).await,
+        }
+    }
+
     async fn ping(&self, peer: &str, timeout: Duration) -> bool {
         let Some(cell) = pg::get_members(&ping_group(peer))
             .into_iter()
@@ -81,7 +93,7 @@ impl Node {
                 let peers = node.peers();
                 silent_since.retain(|p, _| peers.contains(p));
                 let round = tokio::time::Instant::now();
-                let pings = peers.iter().map(|peer| node.ping(peer, limit));
+                let pings = peers.iter().map(|peer| node.alive(peer, limit));
                 let answers = futures::future::join_all(pings).await;
                 let now = tokio::time::Instant::now();
                 let lag = Duration::from_millis(node.inner.peers.lag_ms.swap(0, Ordering::AcqRel));
@@ -108,4 +120,82 @@ impl Node {
             }
         });
     }
+}
+
+/// The key a ping names: no port expects it, so the port answers "unknown
+/// key" at once, which is all a ping asks.
+const PULSE_KEY: &[u8] = b"peeper-pulse";
+
+/// A node's pulse: a data port on a thread and runtime of its own, which
+/// answers pings even while callbacks hold every worker of the node's
+/// runtime. It proves the process runs, nothing more: what a saturated
+/// runtime delays (calls, moves) still fails on its own timeouts.
+pub(crate) struct Pulse {
+    addr: std::net::SocketAddr,
+    /// Dropped with the node: the thread ends.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Pulse {
+    /// Starts the pulse thread and its port on `ip`.
+    pub(crate) fn start(
+        ip: std::net::IpAddr,
+        cookie: String,
+        tls: Option<crate::cluster::node::Tls>,
+    ) -> std::io::Result<Pulse> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound, addr) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("peeper-pulse".to_owned())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = bound.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match crate::cluster::bulk::DataPort::bind(ip, cookie, tls).await {
+                        Ok(port) => {
+                            let _ = bound.send(Ok(port.addr()));
+                            let _ = stopped.await;
+                            drop(port);
+                        }
+                        Err(e) => {
+                            let _ = bound.send(Err(e.to_string()));
+                        }
+                    }
+                });
+            })?;
+        let addr = addr
+            .recv()
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .map_err(std::io::Error::other)?;
+        Ok(Pulse { addr, _stop: stop })
+    }
+
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+/// Pings the pulse at `addr`: `true` if the peer's pulse thread answered
+/// within `timeout`.
+async fn pulse(node: &Node, addr: std::net::SocketAddr, timeout: Duration) -> bool {
+    let config = node.config();
+    let opened = crate::cluster::bulk::Outgoing::open(
+        addr,
+        &config.cookie,
+        config.tls.as_ref(),
+        PULSE_KEY.to_vec(),
+        timeout,
+    );
+    matches!(
+        tokio::time::timeout(timeout, opened).await,
+        Ok(Err(crate::cluster::bulk::BulkError::UnknownKey))
+    )
 }

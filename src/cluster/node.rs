@@ -23,6 +23,7 @@ use crate::cluster::bulk::DataPort;
 use crate::cluster::drain::{DrainProgress, DrainReport};
 use crate::cluster::error::{ClusterError, MoveError};
 use crate::cluster::handoff::{self, Decisions, MoveProgress, MoveReport, Stages};
+use crate::cluster::heartbeat::Pulse;
 use crate::cluster::kind::{AnyKind, Kind};
 use crate::cluster::peers::Peers;
 use crate::cluster::portable::Portable;
@@ -152,6 +153,8 @@ pub(crate) struct NodeInner {
     pub(crate) agent: OnceLock<ActorRef<Wire>>,
     /// Where moves' data streams arrive.
     pub(crate) data: DataPort,
+    /// Answers pings from a thread of its own.
+    _pulse: Pulse,
     pub(crate) peers: Peers,
     pub(crate) routes: Routes,
     /// Moves being received, as the target.
@@ -242,7 +245,9 @@ impl Node {
         let data = DataPort::bind(config.listen, config.cookie.clone(), config.tls.clone())
             .await
             .map_err(|e| fail(format!("data port: {e}")))?;
-        let peers = Peers::new(&config, addr, Some(data.addr()));
+        let pulse = Pulse::start(config.listen, config.cookie.clone(), config.tls.clone())
+            .map_err(|e| fail(format!("pulse: {e}")))?;
+        let peers = Peers::new(&config, addr, Some(data.addr()), Some(pulse.addr()));
         peers
             .subscribe_to(&server)
             .map_err(|e| fail(e.to_string()))?;
@@ -252,6 +257,7 @@ impl Node {
             server,
             agent: OnceLock::new(),
             data,
+            _pulse: pulse,
             peers,
             routes: Routes::default(),
             stages: Stages::default(),

@@ -54,6 +54,7 @@ pub(crate) struct Known {
     pub(crate) addr: SocketAddr,
     pub(crate) incarnation: u64,
     pub(crate) data_addr: Option<SocketAddr>,
+    pub(crate) pulse_addr: Option<SocketAddr>,
     /// Its address refused a connection since it was lost.
     pub(crate) gone: bool,
 }
@@ -122,6 +123,7 @@ impl Peers {
         config: &NodeConfig,
         addr: SocketAddr,
         data_addr: Option<SocketAddr>,
+        pulse_addr: Option<SocketAddr>,
     ) -> Self {
         let incarnation = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -136,6 +138,7 @@ impl Peers {
                 addr: addr.to_string(),
                 incarnation,
                 data_addr: data_addr.map(|a| a.to_string()),
+                pulse_addr: pulse_addr.map(|a| a.to_string()),
                 sees_you: false,
             },
             book: DashMap::new(),
@@ -165,12 +168,14 @@ impl Peers {
     pub(crate) fn met(&self, hello: &Hello) {
         let Ok(addr) = hello.addr.parse() else { return };
         let data_addr = hello.data_addr.as_deref().and_then(|a| a.parse().ok());
+        let pulse_addr = hello.pulse_addr.as_deref().and_then(|a| a.parse().ok());
         self.book.insert(
             hello.name.clone(),
             Known {
                 addr,
                 incarnation: hello.incarnation,
                 data_addr,
+                pulse_addr,
                 gone: false,
             },
         );

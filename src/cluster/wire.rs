@@ -153,6 +153,9 @@ pub(crate) struct Hello {
     pub(crate) incarnation: u64,
     /// The address of its data port, where moves stream their bulk.
     pub(crate) data_addr: Option<String>,
+    /// The address of its pulse, which answers pings from a thread of its
+    /// own.
+    pub(crate) pulse_addr: Option<String>,
     /// In an answer: whether the answering node sees the asker's agent.
     pub(crate) sees_you: bool,
 }

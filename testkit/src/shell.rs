@@ -44,6 +44,7 @@
 //!                                                 dictionary key `blob`, then a call behind it)
 //! calltimeout <name> <sender> <seq> <ms>  ok | error <kind> <text>  (one numbered call, <ms> to answer)
 //! names                               ok <instances registered here>
+//! block <ms>                          ok          (two tasks hold both runtime workers, blocking, for <ms>)
 //! heap                                ok <heap MiB in use, as glibc's allocator counts it>
 //! peers                               ok <connected peers>
 //! ```
@@ -460,6 +461,17 @@ impl Shell {
                 }
             }
             ["names"] => Ok(peeper::registered().len().to_string()),
+            ["block", ms] => {
+                // What a callback that blocks does to the runtime: both
+                // workers held, nothing else of the node runs meanwhile.
+                let ms: u64 = ms.parse().map_err(|_| "bad ms")?;
+                for _ in 0..2 {
+                    tokio::spawn(async move {
+                        std::thread::sleep(Duration::from_millis(ms));
+                    });
+                }
+                Ok(String::new())
+            }
             ["heap"] => Ok(format!(
                 "{:.2}",
                 crate::heap::in_use() as f64 / (1024.0 * 1024.0)

@@ -328,3 +328,22 @@ fn a_target_never_starts_what_its_source_never_committed() {
     // Nothing was kept reserved: the name is free at b.
     b.ok("spawn dst p 0 8");
 }
+
+#[test]
+fn a_node_whose_runtime_is_held_by_callbacks_is_not_declared_lost() {
+    // Both of b's runtime workers are blocked for longer than the heartbeat
+    // timeout: b answers pings from its pulse thread, so a keeps it.
+    let mut a = node("a", "p-busy", None);
+    let mut b = node("b", "p-busy", None);
+    b.ok("supervisor dst");
+    b.ok("spawn dst p 0 8");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    a.ok("calltimeout p x 1 5000");
+    b.ok("block 4000");
+    a.ok("pause 3500");
+    assert_eq!(a.ok("peers"), ["b"], "b is still a peer");
+    // Once free, b answers the calls that waited.
+    a.ok("calltimeout p x 2 10000");
+    let at_b = check(&mut b, "p");
+    assert_eq!((at_b.handled, at_b.dups), (2, 0));
+}
