@@ -167,13 +167,17 @@ fn a_frozen_target_keeps_the_instance_frozen_until_it_answers() {
     let moved = a.answer();
     assert!(moved.starts_with("ok"), "the move completes: {moved}");
     let during = a.ok("wait during");
-    let answered: u64 = during[0].parse().unwrap();
+    let (answered, failed): (u64, u64) = (during[0].parse().unwrap(), during[1].parse().unwrap());
     let at_b = runs(&mut b);
     assert_eq!(at_b.supervisor, "dst");
     assert_eq!(at_b.rows, ROWS);
-    // Every call answered was handled once; a call that timed out while
-    // the instance was frozen was dropped unhandled.
-    assert_eq!(at_b.handled, 100 + answered, "{at_b:?}, {during:?}");
+    // Every call answered was handled once. A call that timed out while the
+    // instance was frozen was dropped unhandled, but one whose connection
+    // closed after it left may have been handled: at most once, never twice.
+    assert!(
+        (100 + answered..=100 + answered + failed).contains(&at_b.handled),
+        "{at_b:?}, {during:?}"
+    );
     assert_eq!(at_b.dups, 0);
 }
 
