@@ -229,7 +229,15 @@ impl<A: Portable> Route<A> {
         msg: A::Call,
         reply: ractor::RpcReplyPort<Result<A::Reply, CallError>>,
     ) {
+        if reply.is_closed() {
+            // Its caller gave up while it waited here: it is dropped
+            // unhandled, as the instance's own loop would drop it.
+            return;
+        }
         let name = self.name.clone();
+        // The caller's whole timeout: how much of it is left is not known
+        // here, so the far end may begin the call up to the time it waited
+        // here after its caller gave up.
         let budget = reply
             .get_timeout()
             .unwrap_or(self.node.config().call_timeout);
