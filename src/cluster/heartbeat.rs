@@ -6,10 +6,9 @@
 //! is answered at once; it authenticates nothing and carries nothing). A
 //! peer that has no pulse is pinged through ractor_cluster, at its responder
 //! actor. A peer silent for the heartbeat timeout, counted from the first ping it did
-//! not answer, is declared lost and its connection closed. A round during
-//! which this node's own runtime lagged (its timers fired late by more than a
-//! quarter of the timeout) does not count: late answers are then this node's
-//! fault, not the peer's.
+//! not answer, is declared lost and its connection closed. Time during which
+//! this node's own runtime stood still (its timers fired late) is taken off
+//! that silence: late answers are then this node's fault, not the peer's.
 //!
 //! The first round counts from the moment the peer was first pinged, so a
 //! peer that freezes right after connecting is declared lost after one
@@ -85,9 +84,13 @@ impl Node {
                 let node = Node { inner };
                 let interval = node.config().heartbeat_interval;
                 let limit = node.config().heartbeat_timeout;
-                if pinger.get_status() != ractor::ActorStatus::Running
-                    || node.inner.peers.stopped.load(Ordering::Acquire)
-                {
+                // Only a responder that stops ends the heartbeat: right
+                // after the node started, it may not read as running yet.
+                let ended = matches!(
+                    pinger.get_status(),
+                    ractor::ActorStatus::Stopping | ractor::ActorStatus::Stopped
+                );
+                if ended || node.inner.peers.stopped.load(Ordering::Acquire) {
                     return;
                 }
                 let peers = node.peers();
@@ -97,19 +100,21 @@ impl Node {
                 let answers = futures::future::join_all(pings).await;
                 let now = tokio::time::Instant::now();
                 let lag = Duration::from_millis(node.inner.peers.lag_ms.swap(0, Ordering::AcqRel));
-                let lagging = lag > limit / 4;
                 for (peer, alive) in peers.into_iter().zip(answers) {
                     if alive {
                         silent_since.remove(&peer);
                         continue;
                     }
-                    let since = *silent_since.entry(peer.clone()).or_insert(round);
-                    if lagging {
-                        // This node could not keep time: give the peer the
-                        // benefit of the doubt for this round.
-                        silent_since.insert(peer.clone(), now);
-                        tracing::warn!(node = %node.name(), %peer, ?lag, "peeper: own runtime lagging, not judging peer");
-                    } else if now.duration_since(since) >= limit {
+                    // Time this node itself stood still (its timers ran
+                    // late) is not the peer's silence: the clock moves on
+                    // by that much.
+                    let first = *silent_since.entry(peer.clone()).or_insert(round);
+                    let since = (first + lag).min(now);
+                    silent_since.insert(peer.clone(), since);
+                    if lag > limit / 4 {
+                        tracing::info!(node = %node.name(), %peer, ?lag, "peeper: own runtime lagging, peer's silence counted without it");
+                    }
+                    if now.duration_since(since) >= limit {
                         tracing::warn!(node = %node.name(), %peer, "peeper: peer silent, disconnecting");
                         node.disconnect(&peer).await;
                         silent_since.remove(&peer);

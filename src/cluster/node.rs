@@ -52,8 +52,9 @@ pub struct NodeConfig {
     pub heartbeat_interval: Duration,
     /// A peer that does not answer a ping within this time is declared lost
     /// and its connection closed, even if its socket stays open (a frozen
-    /// process, a silent network). Default: 10 s. A round in which this
-    /// node's own runtime lagged does not count against a peer (see
+    /// process, a silent network). Default: 10 s. Time during which this
+    /// node's own runtime stood still is not counted as a peer's silence,
+    /// and peers answer pings from a thread of their own (see
     /// [`crate::cluster::peers`]). A lost peer is dialled again until it
     /// answers.
     pub heartbeat_timeout: Duration,
