@@ -147,8 +147,12 @@ async fn serve(node: &Node, req: Request, reply: Option<RpcReplyPort<Vec<u8>>>) 
             }
         }
         Request::Move { mv, step } => {
+            let committed = matches!(step, crate::cluster::wire::Step::Commit);
             let response = node.apply_step(mv, step).await;
             answer(reply, &response);
+            if committed && matches!(response, Response::Done) {
+                crate::cluster::fault::point("target.answered");
+            }
         }
         Request::Barrier {
             name,

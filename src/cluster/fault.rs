@@ -3,16 +3,18 @@
 //! signal, so that a test can `kill -9` or freeze it exactly there.
 //!
 //! `PEEPER_FAULT=<point>:<action>[,<point>:<action>…]`, e.g. `source.go:KILL`
-//! or `target.ready:STOP`; the action is `KILL` or `STOP` (the process sends
+//! or `target.answered:SLEEP500+KILL`; an action is `KILL` or `STOP` (the process sends
 //! itself that signal; the thread at the point waits until it takes effect,
 //! so nothing after the point runs before) or
-//! `SLEEP<ms>` (the thread sleeps, the rest of the process runs on). Points: `source.commit` (the source is about to send
+//! `SLEEP<ms>` (the thread sleeps, the rest of the process runs on), and
+//! actions joined by `+` run in turn. Points: `source.commit` (the source is about to send
 //! `Commit`), `source.sent_commit` (`Commit` left, its answer not yet
 //! back: nothing decided), `source.go` (it decided go and is about to send
 //! `Go`),
 //! `source.sent_go` (`Go` left, its answer not yet back),
 //! `target.ready` (the target is ready and about to answer `Commit`),
-//! `relay.call` (a relay passed a call on).
+//! `target.answered` (the target answered `Commit`: ready), `relay.call` (a
+//! relay passed a call on).
 
 /// Acts if `PEEPER_FAULT` names `point`, once per point and process.
 #[cfg(feature = "faults")]
@@ -44,12 +46,20 @@ pub(crate) fn point(point: &str) {
         return;
     }
     eprintln!("peeper-fault: {point}: {}", fault.action);
-    if let Some(ms) = fault.action.strip_prefix("SLEEP") {
+    for action in fault.action.split('+') {
+        act(action);
+    }
+}
+
+/// One action of a fault point.
+#[cfg(feature = "faults")]
+fn act(action: &str) {
+    if let Some(ms) = action.strip_prefix("SLEEP") {
         let ms = ms.parse().unwrap_or(0);
         std::thread::sleep(std::time::Duration::from_millis(ms));
         return;
     }
-    let signal = match fault.action.as_str() {
+    let signal = match action {
         "KILL" => rustix::process::Signal::KILL,
         "STOP" => rustix::process::Signal::STOP,
         _ => return,

@@ -39,7 +39,10 @@
 //! | in doubt | target back: asked `Status` → absent | aborted |
 //! | in doubt | target silent | stays in doubt, **frozen**: messages queue |
 //! | committing, in doubt | the target asks `Outcome` | go (the target is ready) |
-//! | go | — | sends `Go`; relays every message, never handles one again |
+//! | go | target confirms the start | relays every message, never handles one again |
+//! | go | `Go` unanswered, target back: started, or ready (`Go` again) | relays |
+//! | go | `Go` unanswered, target gone for certain, or it does not run it | aborted: the instance runs on here, as it froze |
+//! | go | `Go` unanswered, target silent | stays frozen |
 //!
 //! The decision is a compare-and-set on a record kept until the target
 //! confirms: whichever of "the target answered", "the target asked" and "the
@@ -79,6 +82,11 @@
 //!   handled). If the source is only silent, the target waits; the source,
 //!   when it comes back, decides go on the target's question.
 //! - The source dies after `Go` left: the target runs the instance.
+//! - The target dies after it answered ready and before it confirmed the
+//!   start: the source, frozen meanwhile, finds it gone and the instance runs
+//!   on at the source with the state it froze with (if the target had
+//!   started it, what it handled there is lost with the target). A silent
+//!   target keeps the source frozen until it answers.
 //! - A caller's node dies: its calls in flight are handled at most once.
 //!
 //! # After the move
@@ -158,10 +166,10 @@ pub struct MoveReport {
     pub frozen_for: Duration,
     /// How long the whole move took.
     pub took: Duration,
-    /// Whether the target confirmed that the instance runs there. `false`
-    /// only if the target was lost right after it got ready: the instance
-    /// then belongs to the target (the source never handles it again), and
-    /// calls fail with an `Unreachable` error until the target is back.
+    /// Whether the target confirmed that the instance runs there: always
+    /// `true`, as a move returns only once the target confirmed (a target
+    /// lost before that makes the move fail, and the instance runs on at
+    /// the source).
     pub confirmed: bool,
 }
 

@@ -351,3 +351,19 @@ fn a_node_whose_runtime_is_held_by_callbacks_is_not_declared_lost() {
     let at_b = check(&mut b, "p");
     assert_eq!((at_b.handled, at_b.dups), (2, 0));
 }
+
+#[test]
+fn the_source_runs_on_when_the_target_dies_before_confirming_the_start() {
+    // The target answered ready and died before `Go` reached it: the source
+    // decided go, but the only copy left is its own, frozen: it finds the
+    // target gone and the instance runs on where it was.
+    let (mut a, mut b) = two_nodes(
+        "p-dst-dies-ready",
+        None,
+        Some("target.answered:SLEEP300+KILL"),
+    );
+    let moved = a.send("move p src b dst");
+    b.wait_dead();
+    whole(&mut a, "src");
+    assert!(moved.starts_with("error"), "the move fails: {moved}");
+}

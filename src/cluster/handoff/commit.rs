@@ -39,14 +39,51 @@ impl Mover {
             return Err(self.lost("the target was lost while committing".to_owned()));
         }
         fault::point("source.go");
-        // From here on the target owns the instance, whatever comes of `Go`.
-        let confirmed = self.ask_then(Step::Go, "source.sent_go").await.is_ok();
-        if confirmed {
-            decisions.forget(&self.mv);
-        } else {
-            tracing::error!(name = %self.mv.name, "peeper: handed over, but the target did not confirm the start");
+        let confirmed = match self.ask_then(Step::Go, "source.sent_go").await {
+            Ok(()) => Ok(()),
+            Err(StepError::Refused(reason)) => {
+                Err(self.lost(format!("the target could not start it: {reason}")))
+            }
+            Err(StepError::Lost(reason)) => {
+                tracing::warn!(name = %self.mv.name, %reason, "peeper: start not confirmed");
+                self.confirm().await
+            }
+        };
+        decisions.forget(&self.mv);
+        confirmed.map(|()| true)
+    }
+
+    /// `Go` went unanswered: waits until the target says it runs the
+    /// instance, or is gone for certain, or says it does not run it. Until
+    /// then the instance stays frozen here: it runs in one place or none.
+    /// If the target is gone, so is any copy it started; the instance runs
+    /// on here, with the state it froze with.
+    async fn confirm(&self) -> Result<(), MoveError> {
+        let tick = self.node.config().heartbeat_interval;
+        loop {
+            match self.node.fate(&self.to_node, self.to_incarnation).await {
+                Fate::Gone => {
+                    return Err(
+                        self.lost("the target was lost before it confirmed the start".to_owned())
+                    );
+                }
+                Fate::Back => match self.status().await {
+                    Some(StageStatus::Started) => return Ok(()),
+                    // `Go` was lost on the way: it goes again.
+                    Some(StageStatus::Ready) => {
+                        if self.ask(Step::Go).await.is_ok() {
+                            return Ok(());
+                        }
+                    }
+                    Some(StageStatus::Absent | StageStatus::Receiving) => {
+                        return Err(self.lost("the target does not run it".to_owned()));
+                    }
+                    None => {}
+                },
+                Fate::Silent => {}
+            }
+            tokio::time::sleep(tick).await;
         }
-        Ok(confirmed)
     }
 
     /// Commit is in doubt: waits for a fact that decides it.
