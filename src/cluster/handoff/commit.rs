@@ -70,11 +70,10 @@ impl Mover {
                 Fate::Back => match self.status().await {
                     Some(StageStatus::Started) => return Ok(()),
                     // `Go` was lost on the way: it goes again.
-                    Some(StageStatus::Ready) => {
-                        if self.ask(Step::Go).await.is_ok() {
-                            return Ok(());
-                        }
+                    Some(StageStatus::Ready) if self.ask(Step::Go).await.is_ok() => {
+                        return Ok(());
                     }
+                    Some(StageStatus::Ready) => {}
                     Some(StageStatus::Absent | StageStatus::Receiving) => {
                         return Err(self.lost("the target does not run it".to_owned()));
                     }
