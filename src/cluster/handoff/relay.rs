@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use crate::cluster::kind::call_error;
 use crate::cluster::node::Node;
 use crate::cluster::portable::Portable;
-use crate::cluster::wire::{self, Failure, Local, Request, Response, Way, Wire};
+use crate::cluster::wire::{self, Local, Request, Response, Way, Wire};
 use crate::error::CallError;
 use crate::instance::{Body, Relay};
 use crate::registry;
@@ -355,10 +355,6 @@ async fn wait_reply<A: Portable>(
         Response::Called { reply: Ok(r), .. } => {
             postcard::from_bytes(&r).map_err(|e| unreachable(e.to_string()))
         }
-        Response::Called {
-            reply: Err(Failure::NotFound),
-            ..
-        } => Err(failed(call_error(name, Failure::NotFound))),
         Response::Called { reply: Err(f), .. } => Err(failed(call_error(name, f))),
         Response::Elsewhere { to } => Err(Hop::Elsewhere(to)),
         other => Err(unreachable(format!("unexpected answer {other:?}"))),
