@@ -47,9 +47,9 @@ impl Incoming {
     /// sender's next `send`/`flush` fails with [`BulkError::Apply`] carrying
     /// that text (cut to 16 KiB), and this returns that error.
     ///
-    /// `apply` runs inline, between reads of the socket: a slow `apply`
-    /// slows the stream but does not let it grow, as the sender waits for
-    /// acknowledgements.
+    /// `apply` runs on this task while another reads the next frames: a
+    /// slow `apply` slows the stream but does not let it grow, as the sender
+    /// waits for acknowledgements (at most its window is read ahead).
     ///
     /// # Errors
     /// [`BulkError::Timeout`] if no sender connects in time,
@@ -80,17 +80,46 @@ impl Incoming {
     }
 }
 
+/// Frames read ahead of the one being applied: reading the next frame off
+/// the socket overlaps applying this one (decoding rows into fresh memory,
+/// the target's main cost), on another worker.
+const READ_AHEAD: usize = 4;
+
+/// Ends the reading task when the stream ends early (a failed `apply`).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn receive(
     halves: Halves,
     apply: &mut (impl FnMut(Frame) -> Result<(), String> + Send),
 ) -> Result<u64, BulkError> {
     let Halves { reader, mut writer } = halves;
-    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
+    let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    let _reading = AbortOnDrop(tokio::spawn(async move {
+        let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
+        loop {
+            let next = codec::read_frame(&mut reader).await;
+            let last = !matches!(next, Ok(Some(_)));
+            if frames_tx.send(next).await.is_err() || last {
+                return;
+            }
+        }
+    }));
     let mut frames = 0_u64;
     let mut applied = 0_u64;
     let mut acked = 0_u64;
     loop {
-        let Some(frame) = codec::read_frame(&mut reader).await? else {
+        // The reading task sends its end or its error before it stops.
+        let next = frames_rx
+            .recv()
+            .await
+            .unwrap_or(Err(BulkError::ClosedEarly));
+        let Some(frame) = next? else {
             codec::write_reply(&mut writer, &Reply::Done(frames)).await?;
             // The source has its answer; a failed close changes nothing.
             let _ = writer.shutdown().await;
@@ -108,9 +137,9 @@ async fn receive(
         }
         frames += 1;
         applied += size;
-        // With nothing more buffered the source may be waiting on this very
+        // With no frame read ahead the source may be waiting on this very
         // acknowledgement (its window full), so it goes out now.
-        if reader.buffer().is_empty() || applied - acked >= ACK_EVERY {
+        if frames_rx.is_empty() || applied - acked >= ACK_EVERY {
             codec::write_reply(&mut writer, &Reply::Applied(applied)).await?;
             acked = applied;
         }

@@ -3,7 +3,9 @@
 //! driven by line commands through `peeper_testkit::nodes::NodeProc`.
 //!
 //! - a move of a 1 GiB table: throughput against raw loopback TCP measured
-//!   in the same run, how long the instance was frozen, the longest wait of
+//!   in the same run and against filling the same table in place on a fresh
+//!   node (new memory costs page faults, which raw TCP into one reused buffer
+//!   does not pay), how long the instance was frozen, the longest wait of
 //!   a caller calling it throughout, and memory growth on each side (peak
 //!   resident memory during the move against resident memory before);
 //! - the frozen time of a small move, to show it does not grow with tables;
@@ -147,7 +149,13 @@ pub fn run(report: &mut Report, quick: bool) {
     report.value("remote_move.1mib.frozen", small_frozen, "ms");
 
     // The big one over, alone: throughput and memory.
+    // Filling the same table in place, on a fresh node: what making 1 GiB
+    // of rows in new memory costs at all, which bounds what a move can do.
+    let filled = Instant::now();
     a.ok(&format!("spawn src big {} 65536", table_bytes / 65536));
+    let fill = table_bytes as f64 / MIB as f64 / filled.elapsed().as_secs_f64();
+    report.value("table.fill_1gib.throughput", fill, "MiB/s");
+    report.ratio("ratio.table_fill_vs_tcp", fill / tcp);
     let (a_before, _) = memory(&mut a);
     let (b_before, _) = memory(&mut b);
     let (took, _, _) = timed_move(&mut a, "big", "move big src b dst", false);
@@ -156,6 +164,7 @@ pub fn run(report: &mut Report, quick: bool) {
     let throughput = table_bytes as f64 / MIB as f64 / took;
     report.value("remote_move.1gib.throughput", throughput, "MiB/s");
     report.ratio("ratio.remote_move_vs_tcp", throughput / tcp);
+    report.ratio("ratio.remote_move_vs_table_fill", throughput / fill);
     report.value("memory.source_growth", a_peak - a_before, "MiB");
     let table_mib = table_bytes as f64 / MIB as f64;
     report.value(
