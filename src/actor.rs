@@ -81,6 +81,11 @@ pub enum Start {
         /// The node it came from.
         from: String,
     },
+    /// The process restarted and the instance was read back from its
+    /// durable store with its state, dictionary, tables, stored messages and
+    /// timers, as of the last change stored (feature `durable`).
+    #[cfg(feature = "durable")]
+    Recovered,
 }
 
 /// An actor managed by peeper: its types and its callbacks.

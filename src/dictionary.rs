@@ -78,6 +78,11 @@ impl Dictionary {
         self.map.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The type-erased value under `key`.
+    pub(crate) fn get_erased(&self, key: &str) -> Option<&Value> {
+        self.map.get(key)
+    }
+
     /// Stores an already type-erased value, when decoding a snapshot.
     pub(crate) fn put_erased(&mut self, key: String, value: Value) {
         Arc::make_mut(&mut self.map).insert(key, value);

@@ -120,6 +120,17 @@ pub enum CallError {
         /// The instance called.
         name: String,
     },
+    /// The call was handled, but its change could not be stored: the
+    /// instance runs on in memory with it, and the store lacks it until a
+    /// later change is stored whole (feature `durable`).
+    #[cfg(feature = "durable")]
+    #[error("the change {name:?} made could not be stored: {reason}")]
+    NotDurable {
+        /// The instance called.
+        name: String,
+        /// What the store said.
+        reason: String,
+    },
     /// The instance moved to another node, and that node could not be reached
     /// or could not handle the call.
     #[cfg(feature = "cluster")]
@@ -270,6 +281,17 @@ pub enum StartError {
         /// The name asked for.
         name: String,
         /// ractor's error text.
+        reason: String,
+    },
+    /// A durable instance started, but its first state could not be
+    /// stored: it runs in memory, and its next change is stored whole
+    /// (feature `durable`).
+    #[cfg(feature = "durable")]
+    #[error("{name:?} started but could not be stored: {reason}")]
+    NotStored {
+        /// The name asked for.
+        name: String,
+        /// What the store said.
         reason: String,
     },
 }

@@ -62,4 +62,15 @@ pub enum SupervisorEvent {
         /// The supervisor it went to.
         to: String,
     },
+    /// A durable child's change could not be stored: it runs on in memory,
+    /// and its next change is stored whole (feature `durable`).
+    #[cfg(feature = "durable")]
+    NotStored {
+        /// Its name.
+        name: String,
+        /// Its identity.
+        id: InstanceId,
+        /// What the store said.
+        reason: String,
+    },
 }

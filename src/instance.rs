@@ -63,6 +63,7 @@
 mod any;
 mod envelope;
 mod inbox;
+mod journal;
 mod kept;
 mod worker;
 
@@ -72,6 +73,8 @@ pub use envelope::Envelope;
 pub(crate) use envelope::{Body, Frozen, Job};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use inbox::Refused;
+#[cfg(feature = "durable")]
+pub(crate) use journal::Journal;
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use kept::{Committed, Kept, Owner, Relay};
 pub(crate) use worker::Worker;

@@ -151,7 +151,7 @@
 
 #![deny(missing_docs)]
 // Without `cluster`, the seams it reaches the core through are unused.
-#![cfg_attr(not(feature = "cluster"), allow(dead_code))]
+#![cfg_attr(not(all(feature = "cluster", feature = "durable")), allow(dead_code))]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -160,12 +160,16 @@ pub mod actor;
 pub mod cluster;
 pub mod crash_report;
 pub mod dictionary;
+#[cfg(feature = "durable")]
+pub mod durable;
 pub mod error;
 pub mod event;
 pub mod handle;
 pub mod id;
 pub mod instance;
 pub mod named;
+#[cfg(any(feature = "cluster", feature = "durable"))]
+pub mod portable;
 pub mod registry;
 pub mod restart;
 pub mod supervisor;

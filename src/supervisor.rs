@@ -214,6 +214,11 @@ impl Supervisor {
         self.adopt(Arc::new(kept), Start::Fresh).await
     }
 
+    /// The restart policy children get unless they ask for another.
+    pub(crate) fn default_policy(&self) -> crate::RestartPolicy {
+        self.inner.config.restart_policy
+    }
+
     /// Registers `kept` under its name, spawns its worker linked to this
     /// supervisor (running `init` with `start`) and lists it as a child.
     pub(crate) async fn adopt<A: Actor>(

@@ -38,6 +38,10 @@ pub(crate) struct Inner<K, V> {
     /// Read on every write, so the common case (none) costs one load.
     observed: AtomicBool,
     observer: Mutex<Option<Box<dyn WriteObserver<K>>>>,
+    /// As `observed`, for a durable instance's journal: it sees every write
+    /// while the instance runs, beside a move's observer.
+    journaled: AtomicBool,
+    journal: Mutex<Option<Box<dyn WriteObserver<K>>>>,
 }
 
 /// Sees the keys written to a table, for as long as it is installed (a move
@@ -62,6 +66,8 @@ impl<K: TableKey, V> Inner<K, V> {
             map: DashMap::new(),
             observed: AtomicBool::new(false),
             observer: Mutex::new(None),
+            journaled: AtomicBool::new(false),
+            journal: Mutex::new(None),
         }
     }
 }
@@ -220,6 +226,11 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
         {
             observer.written(key);
         }
+        if self.inner.journaled.load(Ordering::SeqCst)
+            && let Some(journal) = self.inner.journal.lock().as_mut()
+        {
+            journal.written(key);
+        }
     }
 
     /// Removes the row under `key`; returns its value.
@@ -240,6 +251,11 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
             && let Some(observer) = self.inner.observer.lock().as_mut()
         {
             observer.cleared();
+        }
+        if self.inner.journaled.load(Ordering::SeqCst)
+            && let Some(journal) = self.inner.journal.lock().as_mut()
+        {
+            journal.cleared();
         }
     }
 
@@ -267,6 +283,17 @@ impl<K: TableKey, V: TableValue> Table<K, V> {
     pub(crate) fn stop_observing(&self) -> Option<Box<dyn WriteObserver<K>>> {
         self.inner.observed.store(false, Ordering::SeqCst);
         self.inner.observer.lock().take()
+    }
+
+    /// Starts reporting written keys to a durable instance's `journal`, and
+    /// returns the one it replaces: a write lands in one or the other.
+    pub(crate) fn swap_journal(
+        &self,
+        journal: Box<dyn WriteObserver<K>>,
+    ) -> Option<Box<dyn WriteObserver<K>>> {
+        let old = self.inner.journal.lock().replace(journal);
+        self.inner.journaled.store(true, Ordering::SeqCst);
+        old
     }
 
     /// Every key, for streaming the table in chunks.

@@ -36,6 +36,9 @@ pub(crate) trait TimerTarget<I>: Send + Sync {
 /// The pending timers of one instance.
 pub(crate) struct Timers<I> {
     next: AtomicU64,
+    /// Counts every timer set, fired for the last time or cancelled: a
+    /// durable instance stores its timers again when it moved.
+    changes: AtomicU64,
     live: Mutex<HashMap<u64, Live<I>>>,
 }
 
@@ -43,6 +46,7 @@ impl<I> Default for Timers<I> {
     fn default() -> Self {
         Timers {
             next: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
             live: Mutex::new(HashMap::new()),
         }
     }
@@ -126,12 +130,15 @@ impl<I: Send + 'static> Timers<I> {
                         tokio::time::sleep(p).await;
                     }
                     None => {
-                        target.timers().live.lock().remove(&id);
+                        let timers = target.timers();
+                        timers.live.lock().remove(&id);
+                        timers.changes.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
                 }
             }
         });
+        self.changes.fetch_add(1, Ordering::Relaxed);
         live.insert(
             id,
             Live {
@@ -149,6 +156,7 @@ impl<I: Send + 'static> Timers<I> {
         match self.live.lock().remove(&id.0) {
             Some(timer) => {
                 timer.task.abort();
+                self.changes.fetch_add(1, Ordering::Relaxed);
                 true
             }
             None => false,
@@ -160,11 +168,34 @@ impl<I: Send + 'static> Timers<I> {
         for (_, timer) in self.live.lock().drain() {
             timer.task.abort();
         }
+        self.changes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many timers are pending.
     pub(crate) fn pending(&self) -> usize {
         self.live.lock().len()
+    }
+
+    /// A number that changes whenever a timer is set, cancelled or fires for
+    /// the last time.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
+    /// Shows `f` each pending timer: its id, the time until it fires, its
+    /// period and its message (a one-shot one that just fired is skipped).
+    pub(crate) fn visit(&self, mut f: impl FnMut(u64, Duration, Option<Duration>, &I)) {
+        let now = Instant::now();
+        for (id, timer) in self.live.lock().iter() {
+            if let Some(msg) = timer.msg.lock().as_ref() {
+                f(
+                    *id,
+                    timer.due.lock().saturating_duration_since(now),
+                    timer.period,
+                    msg,
+                );
+            }
+        }
     }
 
     /// Cancels every pending timer and hands them out, to travel with the
@@ -173,6 +204,7 @@ impl<I: Send + 'static> Timers<I> {
     pub(crate) fn take_all(&self) -> Vec<Taken<I>> {
         let now = Instant::now();
         let mut taken = Vec::new();
+        self.changes.fetch_add(1, Ordering::Relaxed);
         for (id, timer) in self.live.lock().drain() {
             timer.task.abort();
             if timer.msg.lock().is_none() {

@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::cluster::portable::{Parts, Portable, RowSink};
 use crate::cluster::snapshot;
-use crate::cluster::stream::TableFill;
 use crate::cluster::wire::{self, Begin, MoveKey, Request, Response, Step};
 use crate::dictionary::Dictionary;
+use crate::portable::rows::TableFill;
+use crate::portable::{Parts, Portable, RowSink};
 use crate::table::TableSet;
 
 /// A kind with a bit of everything, for snapshots.

@@ -96,6 +96,7 @@
 //! name is freed here, and a forwarding note, kept a few minutes, tells
 //! late callers and casts where the instance went (`handoff/relay.rs`).
 
+use crate::portable::reencode;
 use std::time::Duration;
 
 mod commit;
@@ -181,6 +182,15 @@ fn check_portable<A: crate::cluster::Portable>(
     kept: &crate::instance::Kept<A>,
     parts: &crate::cluster::Parts,
 ) -> Result<(), crate::cluster::MoveError> {
+    // A durable instance's store is on this node: a move would leave its
+    // records behind, and a restart here would bring back a second copy.
+    #[cfg(feature = "durable")]
+    if kept.journal.get().is_some() {
+        return Err(crate::cluster::MoveError::NotPortable {
+            name: kept.name().to_owned(),
+            what: "durable instances do not move between nodes yet".to_owned(),
+        });
+    }
     for table in kept.tables.names() {
         if !parts.tables.contains_key(&table) {
             return Err(crate::cluster::MoveError::NotPortable {
@@ -190,11 +200,4 @@ fn check_portable<A: crate::cluster::Portable>(
         }
     }
     Ok(())
-}
-
-/// Clones a message through its encoding: an interval timer that travelled
-/// needs copies of its message, and `Portable` does not ask for `Clone`.
-fn reencode<I: serde::Serialize + serde::de::DeserializeOwned>(msg: &I) -> Option<I> {
-    let bytes = postcard::to_stdvec(msg).ok()?;
-    postcard::from_bytes(&bytes).ok()
 }

@@ -9,11 +9,11 @@ use futures::future::BoxFuture;
 use crate::cluster::error::MoveError;
 use crate::cluster::handoff::{MoveReport, Stage, StageError, Staging};
 use crate::cluster::node::Node;
-use crate::cluster::portable::Portable;
 use crate::cluster::wire::{Begin, Failure, MoveKey, Way};
 use crate::error::{CallError, LookupError};
 use crate::handle::Handle;
 use crate::instance::{Body, Refused};
+use crate::portable::Portable;
 use crate::registry;
 use crate::supervisor::Supervisor;
 
@@ -70,6 +70,12 @@ pub(crate) fn failure(e: CallError) -> Failure {
         CallError::Stopped { reason, .. } => Failure::Stopped(reason),
         CallError::Dropped { .. } => Failure::Dropped,
         CallError::Unreachable { reason, .. } => Failure::Unreachable(reason),
+        // Durable instances do not move, but they can be called from
+        // another node: the change was handled and not stored.
+        #[cfg(feature = "durable")]
+        CallError::NotDurable { reason, .. } => {
+            Failure::Unreachable(format!("handled, but not stored: {reason}"))
+        }
     }
 }
 

@@ -40,17 +40,15 @@ pub(crate) mod heartbeat;
 pub(crate) mod kind;
 pub mod node;
 pub mod peers;
-pub mod portable;
 pub(crate) mod routes;
 pub mod snapshot;
-pub(crate) mod stream;
 pub(crate) mod wire;
 
+pub use crate::portable::{Parts, Portable};
 pub use drain::{DrainProgress, DrainReport};
 pub use error::{ClusterError, MoveError, RemoteCallError};
 pub use handoff::{MovePhase, MoveProgress, MoveReport};
 pub use node::{Node, NodeConfig, Tls};
-pub use portable::{Parts, Portable};
 pub use snapshot::SnapshotError;
 /// The TLS crate ractor_cluster uses, re-exported so that a [`Tls`] is built
 /// with the same version.

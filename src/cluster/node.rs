@@ -26,9 +26,9 @@ use crate::cluster::handoff::{self, Decisions, MoveProgress, MoveReport, Stages}
 use crate::cluster::heartbeat::Pulse;
 use crate::cluster::kind::{AnyKind, Kind};
 use crate::cluster::peers::Peers;
-use crate::cluster::portable::Portable;
 use crate::cluster::routes::Routes;
 use crate::cluster::wire::{self, Wire};
+use crate::portable::Portable;
 use crate::supervisor::Supervisor;
 
 /// How to start a [`Node`].

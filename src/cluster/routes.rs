@@ -29,9 +29,9 @@ use crate::cluster::handoff::relay;
 use crate::cluster::kind::call_error;
 use crate::cluster::node::Node;
 use crate::cluster::peers::is_peer;
-use crate::cluster::portable::Portable;
 use crate::cluster::wire::{self, Failure, Request, Response, Way, Wire};
 use crate::error::{CallError, LookupError};
+use crate::portable::Portable;
 use crate::registry;
 
 /// How many times a call follows an instance that keeps moving.

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::portable::{Parts, Portable};
 use crate::dictionary::{Dictionary, Value};
+use crate::portable::{Parts, Portable};
 
 const MAGIC: [u8; 4] = *b"PEEP";
 const FORMAT: u8 = 2;

@@ -56,6 +56,10 @@ pub struct Envelope<A: Actor> {
 pub(crate) enum Body<A: Actor> {
     Call(A::Call, RpcReplyPort<Result<A::Reply, CallError>>),
     Cast(A::Cast),
+    /// A cast stored before it was queued, with its number in the store:
+    /// handling it and removing it from the store are one transaction.
+    #[cfg(feature = "durable")]
+    Durable(A::Cast, u64),
     Info(A::Info),
     /// Wakes the loop so that a kill of an idle worker takes effect.
     Wake,
@@ -155,6 +159,8 @@ impl<A: Actor> fmt::Debug for Envelope<A> {
         let kind = match &self.body {
             Some(Body::Call(..)) => "call",
             Some(Body::Cast(_)) => "cast",
+            #[cfg(feature = "durable")]
+            Some(Body::Durable(..)) => "durable cast",
             Some(Body::Info(_)) => "info",
             Some(Body::Wake) => "wake",
             Some(Body::Run(_)) => "run",

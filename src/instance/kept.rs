@@ -73,6 +73,9 @@ pub(crate) struct Kept<A: Actor> {
     /// Set once the instance moved to another node: from then on the loop
     /// only passes messages on.
     pub(crate) relay: OnceLock<Box<dyn Relay<A>>>,
+    /// Set for a durable instance: where its changes are stored.
+    #[cfg(feature = "durable")]
+    pub(crate) journal: OnceLock<Box<dyn super::Journal<A>>>,
 }
 
 impl<A: Actor> Kept<A> {
@@ -102,6 +105,8 @@ impl<A: Actor> Kept<A> {
             busy: AtomicBool::new(false),
             epoch,
             relay: OnceLock::new(),
+            #[cfg(feature = "durable")]
+            journal: OnceLock::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::watch;
 
 use super::envelope::{Body, Envelope, Frozen, Job};
+use super::journal;
 use super::kept::Kept;
 use crate::actor::{Actor, Context, Start, StateMut};
 use crate::crash_report::{self, Callback, Scope};
@@ -154,6 +155,7 @@ impl<A: Actor> Worker<A> {
             match guard(&mut w.kill, scope, init).await {
                 Ok(()) => {
                     w.commit(state);
+                    journal::record(&w.kept, &w.state, &w.dict, None);
                     return true;
                 }
                 Err(next) => {
@@ -190,7 +192,8 @@ impl<A: Actor> Worker<A> {
         match guard(&mut w.kill, scope, call).await {
             Ok(value) => {
                 w.commit(state);
-                let _ = reply.send(Ok(value));
+                journal::record(&w.kept, &w.state, &w.dict, None);
+                journal::answer(&w.kept, reply, value);
             }
             Err(crash) => {
                 w.rollback();
@@ -208,6 +211,7 @@ impl<A: Actor> Worker<A> {
         myself: &ActorRef<Envelope<A>>,
         w: &mut WorkerState<A>,
         body: OneWay<A>,
+        handled: Option<u64>,
     ) {
         let mut state = StateMut::new(w.state.clone());
         let out = match body {
@@ -223,9 +227,15 @@ impl<A: Actor> Worker<A> {
             }
         };
         match out {
-            Ok(()) => w.commit(state),
+            Ok(()) => {
+                w.commit(state);
+                journal::record(&w.kept, &w.state, &w.dict, handled);
+            }
             Err(crash) => {
                 w.rollback();
+                // A durable message that crashed is not retried, after a
+                // restart of the process either.
+                journal::record(&w.kept, &w.state, &w.dict, handled);
                 self.restore(myself, w, crash).await;
             }
         }
@@ -284,7 +294,10 @@ impl<A: Actor> ractor::Actor for Worker<A> {
             let scope = scope_of(&w.kept, Callback::Init);
             let init = self.behaviour.init(&mut state, start, &mut w.ctx);
             match guard(&mut w.kill, scope, init).await {
-                Ok(()) => w.commit(state),
+                Ok(()) => {
+                    w.commit(state);
+                    journal::record(&w.kept, &w.state, &w.dict, None);
+                }
                 // A fresh start has nothing to keep: it fails. An instance
                 // that arrived from another node has: it restores instead.
                 Err(crash) if fresh => return Err(Box::new(crash)),
@@ -332,8 +345,13 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         }
         match body {
             Body::Call(msg, reply) => self.on_call(&myself, w, msg, reply).await,
-            Body::Cast(msg) => self.on_one_way(&myself, w, OneWay::Cast(msg)).await,
-            Body::Info(msg) => self.on_one_way(&myself, w, OneWay::Info(msg)).await,
+            Body::Cast(msg) => self.on_one_way(&myself, w, OneWay::Cast(msg), None).await,
+            #[cfg(feature = "durable")]
+            Body::Durable(msg, seq) => {
+                self.on_one_way(&myself, w, OneWay::Cast(msg), Some(seq))
+                    .await;
+            }
+            Body::Info(msg) => self.on_one_way(&myself, w, OneWay::Info(msg), None).await,
             Body::Wake => {}
             Body::Run(job) => self.on_run(w, job).await,
         }
@@ -362,6 +380,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
             );
         }
         w.kept.timers.cancel_all();
+        journal::stopped(&w.kept, &reason).await;
         if let Some(owner) = w.kept.current_owner() {
             owner.released(w.kept.name(), w.kept.id());
         }

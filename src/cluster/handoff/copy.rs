@@ -8,11 +8,11 @@ use futures::StreamExt;
 use super::MovePhase;
 use super::source::Mover;
 use crate::cluster::error::MoveError;
-use crate::cluster::portable::{Portable, RowSource};
-use crate::cluster::stream::CHUNK_BYTES;
 use crate::cluster::wire::Step;
 use crate::dictionary::Value;
 use crate::instance::Kept;
+use crate::portable::rows::CHUNK_BYTES;
+use crate::portable::{Portable, RowSource};
 use crate::table::TableId;
 
 /// Rounds of sending rows written during the copy, before the freeze.

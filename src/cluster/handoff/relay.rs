@@ -26,10 +26,10 @@ use parking_lot::Mutex;
 
 use crate::cluster::kind::call_error;
 use crate::cluster::node::Node;
-use crate::cluster::portable::Portable;
 use crate::cluster::wire::{self, Local, Request, Response, Way, Wire};
 use crate::error::CallError;
 use crate::instance::{Body, Relay};
+use crate::portable::Portable;
 use crate::registry;
 
 /// How long a forwarding note is kept.
@@ -135,6 +135,10 @@ impl<A: Portable> Route<A> {
         match body {
             Body::Call(msg, reply) => self.call(node, msg, reply),
             Body::Cast(msg) => self.one_way(node, postcard::to_stdvec(&msg), Way::Cast),
+            // Durable instances do not move between nodes (the move refuses
+            // them), so none of theirs reaches a relay.
+            #[cfg(feature = "durable")]
+            Body::Durable(msg, _) => self.one_way(node, postcard::to_stdvec(&msg), Way::Cast),
             Body::Info(msg) => self.one_way(node, postcard::to_stdvec(&msg), Way::Info),
             Body::Wake => {}
             // A job for an instance that left has nothing to run on.

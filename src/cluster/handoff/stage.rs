@@ -9,11 +9,11 @@ use futures::future::BoxFuture;
 
 use super::target::Staging;
 use crate::actor::Start;
-use crate::cluster::portable::{Parts, Portable, RowSink};
 use crate::cluster::snapshot;
 use crate::cluster::wire::{Begin, MoveKey, Step};
 use crate::dictionary::Value;
 use crate::instance::{Committed, Kept};
+use crate::portable::{Parts, Portable, RowSink};
 use crate::registry;
 use crate::restart::RestartPolicy;
 use crate::supervisor::Supervisor;

@@ -1,12 +1,17 @@
-//! What makes an actor able to move between nodes: [`Portable`], and
-//! [`Parts`], the declaration of which tables and dictionary entries travel
-//! with it and as what types.
+//! What makes an actor's parts able to leave memory: [`Portable`], and
+//! [`Parts`], the declaration of which tables and dictionary entries go with
+//! it and as what types. One trait serves both ways out: a move to another
+//! node (feature `cluster`) and a durable store (feature `durable`).
 //!
-//! A node builds the moved instance from the kind's registered factory (see
-//! [`Node::register`](crate::cluster::Node::register)); the kind's name and
-//! state version travel in the snapshot header, so a node that does not know
-//! the kind, or cannot read that version, refuses the move and the instance
-//! stays where it was.
+//! A node builds a moved instance from the kind's registered factory
+//! (`Node::register`), a store from the kind registered with
+//! `Durable::register`; the kind's name and state version are written with
+//! the state, so a node or a store that does not know the kind, or cannot
+//! read that version, refuses it with a typed error.
+
+#[cfg(feature = "durable")]
+pub(crate) mod journal;
+pub(crate) mod rows;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -22,7 +27,7 @@ use crate::table::{Table, TableId, TableKey, TableSet, TableValue, WriteObserver
 /// across nodes: its state and messages are serde types.
 ///
 /// ```
-/// use peeper::cluster::{Parts, Portable};
+/// use peeper::portable::{Parts, Portable};
 /// use peeper::{Actor, BoxError, Context, StateMut};
 /// use serde::{Deserialize, Serialize};
 ///
@@ -174,6 +179,23 @@ pub(crate) trait TableCodec: Send + Sync {
         name: &str,
         copied: TableId,
     ) -> Result<Option<Dirty>, String>;
+    /// What changed in the table since the last look (see
+    /// [`journal::look`]); `None` if the instance has no such table.
+    #[cfg(feature = "durable")]
+    fn look(
+        &self,
+        tables: &TableSet,
+        name: &str,
+        whole: bool,
+    ) -> Result<Option<journal::Journaled>, String>;
+    /// Fills the table with stored rows (see [`journal::fill`]).
+    #[cfg(feature = "durable")]
+    fn fill(
+        &self,
+        tables: &TableSet,
+        name: &str,
+        rows: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), String>;
 }
 
 /// What changed in a table while it was being copied.
@@ -205,10 +227,19 @@ pub(crate) trait RowSink: Send {
     fn remove(&mut self, bytes: &[u8], count: u32) -> Result<(), String>;
 }
 
-/// Keys written during a copy.
+/// Keys written during a copy, or since a durable instance's last change.
 struct KeyLog<K> {
     keys: std::collections::HashSet<K>,
     cleared: bool,
+}
+
+impl<K> Default for KeyLog<K> {
+    fn default() -> Self {
+        KeyLog {
+            keys: std::collections::HashSet::new(),
+            cleared: false,
+        }
+    }
 }
 
 impl<K: TableKey + Clone> WriteObserver<K> for KeyLog<K> {
@@ -246,6 +277,26 @@ where
     K: TableKey + Clone + Serialize + DeserializeOwned,
     V: TableValue + Serialize + DeserializeOwned,
 {
+    #[cfg(feature = "durable")]
+    fn look(
+        &self,
+        tables: &TableSet,
+        name: &str,
+        whole: bool,
+    ) -> Result<Option<journal::Journaled>, String> {
+        journal::look::<K, V>(tables, name, whole)
+    }
+
+    #[cfg(feature = "durable")]
+    fn fill(
+        &self,
+        tables: &TableSet,
+        name: &str,
+        rows: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), String> {
+        journal::fill::<K, V>(tables, name, rows)
+    }
+
     fn source(&self, tables: &TableSet, name: &str) -> Result<Option<Box<dyn RowSource>>, String> {
         if !tables.names().iter().any(|n| n == name) {
             return Ok(None);
@@ -253,16 +304,14 @@ where
         let table = tables
             .open_or_create::<K, V>(name)
             .map_err(|e| e.to_string())?;
-        Ok(Some(Box::new(crate::cluster::stream::TableRows::new(
-            table,
-        ))))
+        Ok(Some(Box::new(rows::TableRows::new(table))))
     }
 
     fn sink(&self, tables: &TableSet, name: &str) -> Result<Box<dyn RowSink>, String> {
         let table = tables
             .open_or_create::<K, V>(name)
             .map_err(|e| e.to_string())?;
-        Ok(Box::new(crate::cluster::stream::TableFill::new(table)))
+        Ok(Box::new(rows::TableFill::new(table)))
     }
 
     fn track(&self, tables: &TableSet, name: &str) -> Result<Option<TableId>, String> {
@@ -337,7 +386,7 @@ where
         }
         chunk = postcard::to_extend(&key, chunk).map_err(|e| e.to_string())?;
         count += 1;
-        if chunk.len() >= crate::cluster::stream::CHUNK_BYTES {
+        if chunk.len() >= rows::CHUNK_BYTES {
             removed.push((std::mem::take(&mut chunk), count));
             count = 0;
         }
@@ -348,7 +397,7 @@ where
     Ok(Dirty {
         id: table.id(),
         cleared: log.cleared,
-        rows: Box::new(crate::cluster::stream::TableRows::with_keys(table, written)),
+        rows: Box::new(rows::TableRows::with_keys(table, written)),
         removed,
     })
 }
@@ -364,4 +413,12 @@ fn existing<K: TableKey, V: TableValue>(
         .open_or_create::<K, V>(name)
         .map(Some)
         .map_err(|e| e.to_string())
+}
+
+/// Clones a message through its encoding: an interval timer that travelled
+/// or was read back from a store needs copies of its message, and
+/// `Portable` does not ask for `Clone`.
+pub(crate) fn reencode<I: Serialize + DeserializeOwned>(msg: &I) -> Option<I> {
+    let bytes = postcard::to_stdvec(msg).ok()?;
+    postcard::from_bytes(&bytes).ok()
 }

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cluster::portable::{RowSink, RowSource};
+use crate::portable::{RowSink, RowSource};
 use crate::table::{Table, TableKey, TableValue};
 
 /// Bytes of encoded rows per chunk.

@@ -1,0 +1,182 @@
+//! Bringing a supervisor's durable instances back from the store, and
+//! starting new ones: the kinds a [`Durable`] can rebuild, by name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::journal::{Image, InstanceJournal};
+use super::record::{self, Record};
+use super::store::StoredInstance;
+use super::{Durable, RecoverError};
+use crate::actor::Start;
+use crate::dictionary::Dictionary;
+use crate::instance::{Body, Committed, Kept};
+use crate::portable::{Parts, Portable, reencode};
+use crate::supervisor::Supervisor;
+use crate::table::TableSet;
+use crate::timer::Taken;
+
+/// A kind a store can rebuild: its behaviour's factory and its parts.
+pub(super) trait Kind: Send + Sync {
+    /// Brings `stored` back under `sup`.
+    fn recover<'a>(
+        &'a self,
+        durable: &'a Durable,
+        sup: &'a Supervisor,
+        stored: StoredInstance,
+        record: Record,
+    ) -> BoxFuture<'a, Result<(), RecoverError>>;
+}
+
+/// A registered kind.
+pub(super) struct KindOf<A: Portable> {
+    pub(super) make: Box<dyn Fn() -> A + Send + Sync>,
+    pub(super) parts: Arc<Parts>,
+}
+
+impl<A: Portable> Kind for KindOf<A> {
+    fn recover<'a>(
+        &'a self,
+        durable: &'a Durable,
+        sup: &'a Supervisor,
+        stored: StoredInstance,
+        record: Record,
+    ) -> BoxFuture<'a, Result<(), RecoverError>> {
+        Box::pin(recover::<A>(
+            durable,
+            sup,
+            (self.make)(),
+            self.parts.clone(),
+            stored,
+            record,
+        ))
+    }
+}
+
+fn corrupt(name: &str, reason: impl std::fmt::Display) -> RecoverError {
+    RecoverError::Corrupt {
+        name: name.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Rebuilds one instance from what the store holds, and starts it with
+/// [`Start::Recovered`]: its stored messages are queued first, in order,
+/// and its timers armed for the time they were due.
+async fn recover<A: Portable>(
+    durable: &Durable,
+    sup: &Supervisor,
+    behaviour: A,
+    parts: Arc<Parts>,
+    stored: StoredInstance,
+    record: Record,
+) -> Result<(), RecoverError> {
+    let name = stored.name.clone();
+    if !A::accepts(record.version) {
+        return Err(RecoverError::Version {
+            name,
+            kind: record.kind,
+            found: record.version,
+            ours: A::VERSION,
+        });
+    }
+    let state: A::State =
+        postcard::from_bytes(&record.state).map_err(|e| corrupt(&name, format!("state: {e}")))?;
+    let mut dict = Dictionary::default();
+    for (key, bytes) in stored.entries {
+        let codec = parts
+            .dictionary
+            .get(&key)
+            .ok_or_else(|| corrupt(&name, format!("entry {key:?} is not declared")))?;
+        let value = (codec.decode)(&bytes).map_err(|e| corrupt(&name, format!("{key:?}: {e}")))?;
+        dict.put_erased(key, value);
+    }
+    let tables = TableSet::default();
+    let mut ids = HashMap::new();
+    for (table, rows) in stored.tables {
+        let codec = parts
+            .tables
+            .get(&table)
+            .ok_or_else(|| corrupt(&name, format!("table {table:?} is not declared")))?;
+        codec
+            .fill(&tables, &table, rows)
+            .map_err(|e| corrupt(&name, format!("table {table:?}: {e}")))?;
+        if let Some(j) = codec
+            .look(&tables, &table, false)
+            .map_err(|e| corrupt(&name, e))?
+        {
+            ids.insert(table, j.id);
+        }
+    }
+    let mut messages = Vec::with_capacity(stored.messages.len());
+    for (seq, bytes) in &stored.messages {
+        let msg: A::Cast = postcard::from_bytes(bytes)
+            .map_err(|e| corrupt(&name, format!("message {seq}: {e}")))?;
+        messages.push((msg, *seq));
+    }
+    let mut timers = Vec::with_capacity(record.timers.len());
+    for t in &record.timers {
+        let msg: A::Info = postcard::from_bytes(&t.msg)
+            .map_err(|e| corrupt(&name, format!("timer {}: {e}", t.id)))?;
+        timers.push(Taken::arrived(t.id, t.remaining(), t.period(), msg));
+    }
+    let state = Arc::new(state);
+    let next_seq = stored.messages.last().map_or(0, |(seq, _)| seq + 1);
+    let committed = Committed {
+        state: state.clone(),
+        dict: dict.clone(),
+    };
+    let policy = sup.default_policy();
+    let kept = Arc::new(Kept::new(
+        name.clone(),
+        behaviour,
+        committed,
+        tables,
+        policy,
+        0,
+        None,
+    ));
+    let journal = InstanceJournal::<A>::new(
+        name.clone(),
+        durable.inner.writer.clone(),
+        durable.inner.durability,
+        parts,
+        sup.name().to_owned(),
+        Some(Image {
+            state,
+            dict,
+            tables: ids,
+        }),
+        next_seq,
+    );
+    let _ = kept.journal.set(Box::new(journal));
+    // Queued before the worker exists: it takes them first, in order.
+    for (msg, seq) in messages {
+        if kept.deliver(Body::Durable(msg, seq)).is_err() {
+            return Err(corrupt(&name, "its stored messages could not be queued"));
+        }
+    }
+    kept.timers
+        .restore(kept.timer_target(), timers, Some(reencode::<A::Info>));
+    sup.adopt(kept, Start::Recovered)
+        .await
+        .map(drop)
+        .map_err(RecoverError::Start)
+}
+
+/// Reads every record under `supervisor`: (stored instance, record).
+pub(super) fn records_of(
+    all: Vec<StoredInstance>,
+    supervisor: &str,
+) -> Result<Vec<(StoredInstance, Record)>, RecoverError> {
+    let mut mine = Vec::new();
+    for stored in all {
+        let record = record::decode(&stored.record).map_err(|e| corrupt(&stored.name, e))?;
+        if record.supervisor == supervisor {
+            mine.push((stored, record));
+        }
+    }
+    Ok(mine)
+}

@@ -1,0 +1,117 @@
+//! The seam through which a durable instance's changes reach its store
+//! (feature `durable`; without it, these are empty and cost nothing).
+//!
+//! The worker calls [`record`] after every callback that completed, and
+//! answers calls through [`answer`]: a reply leaves only once the change it
+//! follows is stored as the instance's durability asks.
+
+use std::sync::Arc;
+
+#[cfg(feature = "durable")]
+use futures::future::BoxFuture;
+use ractor::RpcReplyPort;
+
+use super::kept::Kept;
+use crate::actor::Actor;
+use crate::dictionary::Dictionary;
+use crate::error::{CallError, StopReason};
+
+/// What a durable instance's kept parts hold to reach their store.
+#[cfg(feature = "durable")]
+pub(crate) trait Journal<A: Actor>: Send + Sync {
+    /// Stores what changed since the last record (state, declared
+    /// dictionary entries and tables, timers), and with `handled` removes
+    /// that durable message, all in one transaction. Does not wait.
+    fn record(
+        &self,
+        kept: &Kept<A>,
+        state: &Arc<A::State>,
+        dict: &Dictionary,
+        handled: Option<u64>,
+    );
+    /// Waits until every record so far is stored as the durability asks;
+    /// why not, if this instance's last change could not be stored.
+    fn settle(&self) -> BoxFuture<'static, Result<(), String>>;
+    /// Stores a durable message; its number, once stored.
+    fn store_message(&self, msg: Vec<u8>) -> BoxFuture<'static, Result<u64, String>>;
+    /// Takes back a stored message that could not be queued.
+    fn unstore_message(&self, seq: u64);
+    /// The instance stopped for good: its records go.
+    fn forget(&self) -> BoxFuture<'static, ()>;
+}
+
+/// After a callback: stores what changed, for a durable instance.
+#[cfg(feature = "durable")]
+pub(crate) fn record<A: Actor>(
+    kept: &Kept<A>,
+    state: &Arc<A::State>,
+    dict: &Dictionary,
+    handled: Option<u64>,
+) {
+    if let Some(journal) = kept.journal.get() {
+        journal.record(kept, state, dict, handled);
+    }
+}
+
+#[cfg(not(feature = "durable"))]
+#[inline(always)]
+pub(crate) fn record<A: Actor>(_: &Kept<A>, _: &Arc<A::State>, _: &Dictionary, _: Option<u64>) {}
+
+/// Answers a call: at once, or for a durable instance once the change the
+/// reply follows is stored as its durability asks. That wait runs beside
+/// the loop, which goes on with the next message: its change is stored in
+/// the same transaction or a later one, never before.
+#[cfg(feature = "durable")]
+pub(crate) fn answer<A: Actor>(
+    kept: &Arc<Kept<A>>,
+    reply: RpcReplyPort<Result<A::Reply, CallError>>,
+    value: A::Reply,
+) {
+    let Some(journal) = kept.journal.get() else {
+        let _ = reply.send(Ok(value));
+        return;
+    };
+    let settled = journal.settle();
+    let kept = kept.clone();
+    tokio::spawn(async move {
+        let answer = settled.await.map(|()| value).map_err(|reason| {
+            kept.notify_owner(|| crate::event::SupervisorEvent::NotStored {
+                name: kept.name().to_owned(),
+                id: kept.id(),
+                reason: reason.clone(),
+            });
+            CallError::NotDurable {
+                name: kept.name().to_owned(),
+                reason,
+            }
+        });
+        let _ = reply.send(answer);
+    });
+}
+
+#[cfg(not(feature = "durable"))]
+#[inline(always)]
+pub(crate) fn answer<A: Actor>(
+    _: &Arc<Kept<A>>,
+    reply: RpcReplyPort<Result<A::Reply, CallError>>,
+    value: A::Reply,
+) {
+    let _ = reply.send(Ok(value));
+}
+
+/// The instance stopped for good: a durable one's records go, unless it
+/// stopped with its supervisor (a shutdown), after which a restart on the
+/// same store brings it back.
+#[cfg(feature = "durable")]
+pub(crate) async fn stopped<A: Actor>(kept: &Kept<A>, reason: &StopReason) {
+    if matches!(reason, StopReason::Shutdown) {
+        return;
+    }
+    if let Some(journal) = kept.journal.get() {
+        journal.forget().await;
+    }
+}
+
+#[cfg(not(feature = "durable"))]
+#[inline(always)]
+pub(crate) async fn stopped<A: Actor>(_: &Kept<A>, _: &StopReason) {}
