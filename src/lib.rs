@@ -15,7 +15,11 @@
 //! supervisor in O(1), copying nothing and losing nothing. With the `cluster`
 //! feature, `cluster::Node::move_to` moves it to a supervisor on another
 //! node: tables stream while it runs, it is frozen only for what changed
-//! meanwhile, and no message is lost (see the `cluster` module).
+//! meanwhile, and no message is lost (see the `cluster` module). With the
+//! `durable` feature, an instance started through a `durable::Durable`
+//! survives the whole process dying: every change is stored on an embedded
+//! store (redb) before the reply that follows it leaves, and a restart
+//! brings it back under its name (see the `durable` module).
 //!
 //! ```
 //! use peeper::{Actor, BoxError, Context, StateMut, Supervisor};
@@ -107,6 +111,7 @@
 //! | stop | an instance ending for good ([`StopReason`]) |
 //! | transfer | a move between supervisors of one node, O(1) |
 //! | move | a move to a supervisor on another node (feature `cluster`) |
+//! | durable | an instance whose changes are stored, so that a restart of the process brings it back (feature `durable`) |
 //! | relay | what a moved instance leaves at the source while anyone can address it: it passes messages on, then retires |
 //! | decision | the source's go or abort for a move, written down before the target learns it |
 //!
@@ -135,6 +140,12 @@
 //!   (every rule of the children map), `supervisor/events.rs` (actor ends
 //!   and respawns).
 //! - [`transfer`](mod@transfer): moving an instance between supervisors.
+//! - `portable` (features `cluster` or `durable`): `Portable`, the parts of
+//!   an instance that can leave memory, shared by moves and stores.
+//! - `durable` (feature `durable`): the store, its group-commit writer, each
+//!   durable instance's journal, and recovery. It reaches the core through a
+//!   journal the worker calls after each callback (`instance/journal.rs`,
+//!   empty without the feature) and a second table write observer.
 //! - `cluster` (feature `cluster`): nodes over ractor_cluster, calls by name
 //!   across them (at most once, with deadlines), fenced live moves between
 //!   nodes with their bulk on a data stream, healing peers, drain. It reaches
@@ -150,7 +161,8 @@
 //! example with `ractor::call!(actor, Envelope::call, msg)`).
 
 #![deny(missing_docs)]
-// Without `cluster`, the seams it reaches the core through are unused.
+// Without `cluster` and `durable`, the seams they reach the core through
+// are unused.
 #![cfg_attr(not(all(feature = "cluster", feature = "durable")), allow(dead_code))]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -78,6 +78,20 @@ pub trait Portable:
         version == Self::VERSION
     }
 
+    /// Reads a state stored at a `version` that [`Portable::accepts`]
+    /// refuses, from its encoding (`state`: postcard, as the older program
+    /// wrote it): decode it as the old type and convert. Used when a durable
+    /// store brings an instance back after an upgrade. The default, `Ok(None)`,
+    /// refuses with a typed error naming both versions; an `Err` refuses with
+    /// its text.
+    ///
+    /// # Errors
+    /// Whatever the conversion says.
+    fn upgrade(version: u32, state: &[u8]) -> Result<Option<Self::State>, crate::BoxError> {
+        let _ = (version, state);
+        Ok(None)
+    }
+
     /// Declares the tables and dictionary entries that travel with an
     /// instance. An instance holding a table or a dictionary entry that is not
     /// declared here refuses to move. The default declares none.

@@ -402,3 +402,37 @@ async fn a_failing_write_is_a_typed_error_and_the_next_change_stores_it_whole() 
     assert_eq!(h.table::<u64, i64>("entries").unwrap().len(), 3);
     sup.stop().await;
 }
+
+#[tokio::test]
+async fn a_transferred_instance_comes_back_under_its_new_supervisor_with_its_policy() {
+    let path = store_path("transfer");
+    {
+        let durable = opened(&path);
+        let a = durable.supervisor("ledgers-from").await.unwrap();
+        let b = durable.supervisor("ledgers-to").await.unwrap();
+        let options = peeper::StartOptions::default()
+            .restart_policy(peeper::RestartPolicy::new(7, Duration::from_secs(9)))
+            .capacity(64);
+        let h = durable
+            .start_child_with(&a, "ledger-moving", Ledger, Book::default(), options)
+            .await
+            .unwrap();
+        h.call(Op::Add(1, 4)).await.unwrap();
+        peeper::transfer("ledger-moving", &a, &b).await.unwrap();
+        a.stop().await;
+        b.stop().await;
+    }
+    let durable = opened(&path);
+    let a = durable.supervisor("ledgers-from").await.unwrap();
+    assert!(
+        peeper::lookup::<Ledger>("ledger-moving").is_err(),
+        "not under its old supervisor"
+    );
+    let b = durable.supervisor("ledgers-to").await.unwrap();
+    let h = peeper::lookup::<Ledger>("ledger-moving").unwrap();
+    assert_eq!(h.call(Op::Total).await, Ok(4));
+    assert_eq!(h.capacity(), Some(64));
+    assert_eq!(h.supervisor_name().as_deref(), Some("ledgers-to"));
+    a.stop().await;
+    b.stop().await;
+}

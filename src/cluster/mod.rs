@@ -25,7 +25,7 @@
 //! - [`handoff`]: the fenced move, written down as a state machine per side
 //!   (source, target, relay);
 //! - [`drain`]: emptying a node;
-//! - [`portable`] (what makes an actor movable), [`snapshot`] (the versioned
+//! - [`portable`](crate::portable) (what makes an actor movable), [`snapshot`] (the versioned
 //!   encoding of state and dictionary), `stream` (tables in chunks), `bulk`
 //!   (the data path of moves), [`error`](mod@error), and the internals
 //!   `kind`, `wire` and `fault`.

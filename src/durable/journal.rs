@@ -125,6 +125,11 @@ impl<A: Portable> InstanceJournal<A> {
             version: A::VERSION,
             state: postcard::to_stdvec(state).map_err(|e| format!("the state: {e}"))?,
             timers,
+            policy: (
+                kept.policy().max_restarts,
+                u64::try_from(kept.policy().within.as_millis()).unwrap_or(u64::MAX),
+            ),
+            capacity: kept.capacity().map(|c| c as u64),
         };
         Ok(Write::Record {
             name: self.name.clone(),

@@ -29,6 +29,10 @@ pub(crate) struct Record {
     pub(crate) state: Vec<u8>,
     /// Its pending timers.
     pub(crate) timers: Vec<StoredTimer>,
+    /// Its restart policy: restarts allowed, within this many milliseconds.
+    pub(crate) policy: (u32, u64),
+    /// The bound of its inbox, if it has one.
+    pub(crate) capacity: Option<u64>,
 }
 
 /// A pending timer, with the wall-clock time it is due, so that it fires

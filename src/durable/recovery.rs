@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 
@@ -74,16 +75,27 @@ async fn recover<A: Portable>(
     record: Record,
 ) -> Result<(), RecoverError> {
     let name = stored.name.clone();
-    if !A::accepts(record.version) {
-        return Err(RecoverError::Version {
-            name,
-            kind: record.kind,
-            found: record.version,
-            ours: A::VERSION,
-        });
-    }
-    let state: A::State =
-        postcard::from_bytes(&record.state).map_err(|e| corrupt(&name, format!("state: {e}")))?;
+    let state: A::State = if A::accepts(record.version) {
+        postcard::from_bytes(&record.state).map_err(|e| corrupt(&name, format!("state: {e}")))?
+    } else {
+        match A::upgrade(record.version, &record.state) {
+            Ok(Some(state)) => state,
+            Ok(None) => {
+                return Err(RecoverError::Version {
+                    name,
+                    kind: record.kind,
+                    found: record.version,
+                    ours: A::VERSION,
+                });
+            }
+            Err(e) => {
+                return Err(corrupt(
+                    &name,
+                    format!("upgrade from {}: {e}", record.version),
+                ));
+            }
+        }
+    };
     let mut dict = Dictionary::default();
     for (key, bytes) in stored.entries {
         let codec = parts
@@ -128,7 +140,11 @@ async fn recover<A: Portable>(
         state: state.clone(),
         dict: dict.clone(),
     };
-    let policy = sup.default_policy();
+    let (max_restarts, within_ms) = record.policy;
+    let policy = crate::RestartPolicy::new(max_restarts, Duration::from_millis(within_ms));
+    let capacity = record
+        .capacity
+        .map(|c| usize::try_from(c).unwrap_or(usize::MAX));
     let kept = Arc::new(Kept::new(
         name.clone(),
         behaviour,
@@ -136,7 +152,7 @@ async fn recover<A: Portable>(
         tables,
         policy,
         0,
-        None,
+        capacity,
     ));
     let journal = InstanceJournal::<A>::new(
         name.clone(),

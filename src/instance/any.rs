@@ -77,7 +77,12 @@ impl<A: Actor> AnyInstance for Kept<A> {
     }
 
     fn set_owner(&self, owner: Option<Weak<dyn Owner>>) {
+        let adopted = owner.is_some();
         Kept::set_owner(self, owner);
+        if adopted {
+            // A durable instance's record names its supervisor.
+            super::journal::owner_changed(self);
+        }
     }
 
     fn owner(&self) -> Option<Arc<dyn Owner>> {

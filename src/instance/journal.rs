@@ -57,6 +57,23 @@ pub(crate) fn record<A: Actor>(
 #[inline(always)]
 pub(crate) fn record<A: Actor>(_: &Kept<A>, _: &Arc<A::State>, _: &Dictionary, _: Option<u64>) {}
 
+/// After a transfer: a durable instance's record names its new supervisor
+/// at once, so that a restart brings it back there.
+#[cfg(feature = "durable")]
+pub(crate) fn owner_changed<A: Actor>(kept: &Kept<A>) {
+    if let Some(journal) = kept.journal.get() {
+        let (state, dict) = {
+            let committed = kept.committed.lock();
+            (committed.state.clone(), committed.dict.clone())
+        };
+        journal.record(kept, &state, &dict, None);
+    }
+}
+
+#[cfg(not(feature = "durable"))]
+#[inline(always)]
+pub(crate) fn owner_changed<A: Actor>(_: &Kept<A>) {}
+
 /// Answers a call: at once, or for a durable instance once the change the
 /// reply follows is stored as its durability asks. That wait runs beside
 /// the loop, which goes on with the next message: its change is stored in
