@@ -175,7 +175,8 @@ pub enum RecoverError {
         /// Why.
         reason: String,
     },
-    /// The instance could not be started again.
+    /// The supervisor, or an instance, could not be started again (a name
+    /// already taken, an `init` that failed).
     #[error(transparent)]
     Start(StartError),
 }
@@ -336,6 +337,14 @@ impl Durable {
         self
     }
 
+    /// The parts of kind `A`: the registered kind's, or built now.
+    fn parts_of<A: Portable>(&self) -> Arc<Parts> {
+        let registered = self.inner.kinds.lock().get(A::KIND).cloned();
+        registered
+            .and_then(|kind| kind.parts_for(std::any::TypeId::of::<A>()))
+            .unwrap_or_else(|| Arc::new(Parts::of::<A>()))
+    }
+
     /// Starts the supervisor `name` and brings back every durable instance
     /// the store holds under it, with `init` told [`Start::Recovered`](crate::Start::Recovered),
     /// before it returns.
@@ -345,12 +354,7 @@ impl Durable {
     /// instance runs without the others.
     pub async fn supervisor(&self, name: impl Into<String>) -> Result<Supervisor, RecoverError> {
         let name = name.into();
-        let sup = Supervisor::start(name.clone())
-            .await
-            .map_err(|e| RecoverError::Corrupt {
-                name: name.clone(),
-                reason: format!("the supervisor could not start: {e}"),
-            })?;
+        let sup = Supervisor::start(name).await.map_err(RecoverError::Start)?;
         match self.recover(&sup).await {
             Ok(()) => Ok(sup),
             Err(e) => {
@@ -422,7 +426,7 @@ impl Durable {
             name,
             self.inner.writer.clone(),
             self.inner.durability,
-            Arc::new(Parts::of::<A>()),
+            self.parts_of::<A>(),
             sup.name().to_owned(),
             None,
             0,

@@ -21,6 +21,8 @@ use crate::timer::Taken;
 
 /// A kind a store can rebuild: its behaviour's factory and its parts.
 pub(super) trait Kind: Send + Sync {
+    /// The kind's declared parts, built once, if the kind is `A`'s type.
+    fn parts_for(&self, actor: std::any::TypeId) -> Option<Arc<Parts>>;
     /// Brings `stored` back under `sup`.
     fn recover<'a>(
         &'a self,
@@ -38,6 +40,10 @@ pub(super) struct KindOf<A: Portable> {
 }
 
 impl<A: Portable> Kind for KindOf<A> {
+    fn parts_for(&self, actor: std::any::TypeId) -> Option<Arc<Parts>> {
+        (actor == std::any::TypeId::of::<A>()).then(|| self.parts.clone())
+    }
+
     fn recover<'a>(
         &'a self,
         durable: &'a Durable,
@@ -170,7 +176,7 @@ async fn recover<A: Portable>(
     let _ = kept.journal.set(Box::new(journal));
     // Queued before the worker exists: it takes them first, in order.
     for (msg, seq) in messages {
-        if kept.deliver(Body::Durable(msg, seq)).is_err() {
+        if kept.requeue(Body::Durable(msg, seq)).is_err() {
             return Err(corrupt(&name, "its stored messages could not be queued"));
         }
     }

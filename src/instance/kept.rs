@@ -215,6 +215,13 @@ impl<A: Actor> Kept<A> {
         self.deliver_bounded(body, false)
     }
 
+    /// Queues a message read back from a durable store, ahead of anything
+    /// new and whatever the bound: it was accepted before the restart.
+    #[cfg(feature = "durable")]
+    pub(crate) fn requeue(&self, body: Body<A>) -> Result<(), (Body<A>, Refused)> {
+        self.deliver_bounded(body, true)
+    }
+
     fn deliver_bounded(&self, body: Body<A>, over_bound: bool) -> Result<(), (Body<A>, Refused)> {
         if !self.inbox.try_take(over_bound) {
             return Err(match self.stop_reason() {
