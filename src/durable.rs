@@ -215,6 +215,15 @@ pub(crate) struct Inner {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     durability: Durability,
     kinds: Mutex<HashMap<String, Arc<dyn Kind>>>,
+    /// Instances a restart found noted as moving to another node: not
+    /// started until that node says whether it holds them.
+    in_doubt: Mutex<HashMap<String, InDoubt>>,
+}
+
+/// An instance found noted as moving, with what it takes to start it here.
+struct InDoubt {
+    stored: StoredInstance,
+    record: record::Record,
 }
 
 impl Drop for Inner {
@@ -297,6 +306,7 @@ impl DurableOptions {
                 thread: Mutex::new(Some(thread)),
                 durability: self.durability,
                 kinds: Mutex::new(HashMap::new()),
+                in_doubt: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -370,6 +380,14 @@ impl Durable {
             .await
             .map_err(|e| StoreError::Read(e.to_string()))??;
         for (stored, record) in recovery::records_of(all, sup.name())? {
+            if let Some(to) = &record.moving {
+                tracing::info!(name = %stored.name, %to, "peeper: in doubt after a move, asking its target");
+                self.inner
+                    .in_doubt
+                    .lock()
+                    .insert(stored.name.clone(), InDoubt { stored, record });
+                continue;
+            }
             let kind = self.inner.kinds.lock().get(&record.kind).cloned();
             let Some(kind) = kind else {
                 return Err(RecoverError::UnknownKind {
@@ -377,9 +395,95 @@ impl Durable {
                     kind: record.kind,
                 });
             };
-            kind.recover(self, sup, stored, record).await?;
+            kind.recover(self, sup, stored, record, false).await?;
         }
         Ok(())
+    }
+
+    /// The instances a restart found noted as moving to another node, with
+    /// that node: they start here only once it says it does not hold them
+    /// (feature `cluster`, and a node with this store in its
+    /// `NodeConfig::durable`), and are forgotten here once it says it does.
+    pub fn in_doubt(&self) -> Vec<(String, String)> {
+        self.inner
+            .in_doubt
+            .lock()
+            .values()
+            .filter_map(|d| Some((d.stored.name.clone(), d.record.moving.clone()?)))
+            .collect()
+    }
+
+    /// The node an instance was moving to holds it: its records here go.
+    pub(crate) async fn forget_in_doubt(&self, name: &str) {
+        if self.inner.in_doubt.lock().remove(name).is_none() {
+            return;
+        }
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.inner.writer.submit(writer::Submission {
+            writes: vec![Write::Forget {
+                name: name.to_owned(),
+            }],
+            health: Arc::default(),
+            kind: writer::Kind::Apart,
+            done: Some(done),
+        });
+        let _ = outcome.await;
+    }
+
+    /// The node an instance was moving to does not hold it: it starts here,
+    /// under its supervisor if that runs (else it stays in doubt), and its
+    /// record loses the note.
+    pub(crate) async fn resume_in_doubt(&self, name: &str) -> Result<bool, RecoverError> {
+        let Some(mut doubt) = self.inner.in_doubt.lock().remove(name) else {
+            return Ok(false);
+        };
+        let Some(sup) = Supervisor::lookup(&doubt.record.supervisor) else {
+            self.inner.in_doubt.lock().insert(name.to_owned(), doubt);
+            return Ok(false);
+        };
+        let kind = self.inner.kinds.lock().get(&doubt.record.kind).cloned();
+        let Some(kind) = kind else {
+            return Err(RecoverError::UnknownKind {
+                name: name.to_owned(),
+                kind: doubt.record.kind,
+            });
+        };
+        doubt.record.moving = None;
+        kind.recover(self, &sup, doubt.stored, doubt.record, true)
+            .await?;
+        Ok(true)
+    }
+
+    /// Whether this store holds `name`: `Some(true)` with a record noted as
+    /// moving elsewhere (in doubt), `Some(false)` with a plain one.
+    pub(crate) fn holds(&self, name: &str) -> Result<Option<bool>, StoreError> {
+        if self.inner.in_doubt.lock().contains_key(name) {
+            return Ok(Some(true));
+        }
+        let Some(bytes) = self.inner.store.record(name)? else {
+            return Ok(None);
+        };
+        let record = record::decode(&bytes).map_err(StoreError::Corrupt)?;
+        Ok(Some(record.moving.is_some()))
+    }
+
+    /// A journal for an instance of kind `A` arriving here from another
+    /// node, under `supervisor`.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn journal_for<A: Portable>(
+        &self,
+        name: &str,
+        supervisor: &str,
+    ) -> Box<dyn crate::instance::Journal<A>> {
+        Box::new(InstanceJournal::<A>::new(
+            name.to_owned(),
+            self.inner.writer.clone(),
+            self.inner.durability,
+            self.parts_of::<A>(),
+            supervisor.to_owned(),
+            None,
+            0,
+        ))
     }
 
     /// Starts a durable instance of `behaviour` named `name` under `sup`, as

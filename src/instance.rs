@@ -74,7 +74,7 @@ pub(crate) use envelope::{Body, Frozen, Job};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use inbox::Refused;
 #[cfg(feature = "durable")]
-pub(crate) use journal::Journal;
+pub(crate) use journal::{Journal, owner_changed};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use kept::{Committed, Kept, Owner, Relay};
 pub(crate) use worker::Worker;

@@ -351,6 +351,10 @@ impl Store for Flaky {
         self.inner.commit(writes, sync)
     }
 
+    fn record(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.record(name)
+    }
+
     fn load(&self) -> Result<Vec<StoredInstance>, StoreError> {
         self.inner.load()
     }

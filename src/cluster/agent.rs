@@ -112,6 +112,9 @@ async fn serve(node: &Node, req: Request, reply: Option<RpcReplyPort<Vec<u8>>>) 
             let live = registry::get(&name).is_some_and(|i| i.moved_to().is_none());
             answer(reply, &Response::Here(live));
         }
+        Request::Holds { name } => {
+            answer(reply, &Response::Holds(node.holding(&name)));
+        }
         Request::Call {
             name,
             kind,

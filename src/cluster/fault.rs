@@ -13,8 +13,9 @@
 //! `Go`),
 //! `source.sent_go` (`Go` left, its answer not yet back),
 //! `target.ready` (the target is ready and about to answer `Commit`),
-//! `target.answered` (the target answered `Commit`: ready), `relay.call` (a
-//! relay passed a call on).
+//! `target.answered` (the target answered `Commit`: ready),
+//! `target.stored` (a durable instance started at the target and is in its
+//! store; `Go` not yet answered), `relay.call` (a relay passed a call on).
 
 /// Acts if `PEEPER_FAULT` names `point`, once per point and process.
 #[cfg(feature = "faults")]

@@ -75,6 +75,7 @@ pub(crate) fn seeds() -> Vec<Vec<u8>> {
             body: vec![1, 2, 3],
         },
         step(Step::Begin(Begin {
+            durable: false,
             kind: "k".into(),
             version: 1,
             supervisor: "s".into(),

@@ -89,6 +89,37 @@
 //!   target keeps the source frozen until it answers.
 //! - A caller's node dies: its calls in flight are handled at most once.
 //!
+//! # Durable instances (feature `durable`)
+//! Both nodes keep a store (`NodeConfig::durable`); a target without one
+//! refuses at `Begin`. Three writes are added, and one rule changes:
+//!
+//! - frozen, before `Commit` can leave, the source's store **notes** the
+//!   move (the record says "moving to T", timers included), fsync'd;
+//! - at `Go`, the target stores the instance whole before it answers;
+//! - once the target confirmed, the source's store forgets the instance;
+//!   after an abort, the note is taken off and the instance runs on.
+//! - A durable target gone for certain after `Go` left may have stored the
+//!   instance, and a restart there brings it back: the source does not run
+//!   it on, but stays frozen until the node in the target's place answers
+//!   `Holds` (runs or stores it: the move happened; holds nothing: it runs
+//!   on at the source).
+//!
+//! | the process that dies… | when | after restarts |
+//! |---|---|---|
+//! | source | before the note is stored | it runs at the source, from its last stored change; the target drops the move |
+//! | source | after the note, before `Go` reached the target | the target drops a move still receiving, or starts a ready one (source gone); the source, restarted, starts nothing noted as moving until the target says: runs or stored → forgotten at the source, nothing → it runs at the source |
+//! | source | after `Go` | the target runs it; the source's restart forgets it |
+//! | target | before `Go` | nothing was stored there; the source runs on (once the node in the target's place says it holds nothing, if `Go` had left) |
+//! | target | after storing it, before answering `Go` | its restart brings it back; the source stays frozen until then, then relays; a later restart of the source forgets it |
+//! | target | after answering `Go` | its restart brings it back; the source forgot it |
+//!
+//! A node restarted with instances noted as moving asks their targets every
+//! heartbeat (`Durable::in_doubt` lists them). Until the target answers,
+//! the instance runs nowhere: never two copies. A target that moved the
+//! instance on answers from its forwarding note, which lasts 5 minutes;
+//! a source that stays down longer than that, while the instance moved on
+//! and away again, could start a second copy.
+//!
 //! # After the move
 //! The source keeps a relay for the messages already queued and those sent
 //! through handles held there; once its mailbox is drained, the worker stops
@@ -103,12 +134,15 @@ mod commit;
 mod copy;
 mod data;
 mod decisions;
+mod durable;
 pub(crate) mod relay;
 mod source;
 mod stage;
 mod target;
 
 pub(crate) use decisions::Decisions;
+#[cfg(feature = "durable")]
+pub(crate) use durable::settle_in_doubt;
 pub(crate) use source::move_out;
 pub(crate) use stage::{Stage, StageError};
 pub(crate) use target::{Held, Stages, Staging};
@@ -182,15 +216,6 @@ fn check_portable<A: crate::cluster::Portable>(
     kept: &crate::instance::Kept<A>,
     parts: &crate::cluster::Parts,
 ) -> Result<(), crate::cluster::MoveError> {
-    // A durable instance's store is on this node: a move would leave its
-    // records behind, and a restart here would bring back a second copy.
-    #[cfg(feature = "durable")]
-    if kept.journal.get().is_some() {
-        return Err(crate::cluster::MoveError::NotPortable {
-            name: kept.name().to_owned(),
-            what: "durable instances do not move between nodes yet".to_owned(),
-        });
-    }
     for table in kept.tables.names() {
         if !parts.tables.contains_key(&table) {
             return Err(crate::cluster::MoveError::NotPortable {

@@ -61,6 +61,12 @@ pub struct NodeConfig {
     /// Encrypts every connection with ractor_cluster's TLS. Default: none.
     /// Every node of a cluster must use it, or none.
     pub tls: Option<Tls>,
+    /// The store durable instances moved here are kept in (feature
+    /// `durable`); a node without one refuses them. It also lets a node that
+    /// restarted settle, with the node they were moving to, the instances
+    /// its store noted as moving. Default: none.
+    #[cfg(feature = "durable")]
+    pub durable: Option<crate::durable::Durable>,
 }
 
 /// TLS for a node's connections: how it accepts, how it connects, and the
@@ -143,6 +149,8 @@ impl NodeConfig {
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(10),
             tls: None,
+            #[cfg(feature = "durable")]
+            durable: None,
         }
     }
 }
@@ -279,6 +287,8 @@ impl Node {
         let node = Node { inner };
         node.watch_sessions();
         node.watch_peers(pinger);
+        #[cfg(feature = "durable")]
+        crate::cluster::handoff::settle_in_doubt(&node);
         tracing::info!(node = %node.name(), %addr, "peeper: node started");
         Ok(node)
     }

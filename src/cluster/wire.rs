@@ -85,6 +85,10 @@ pub(crate) enum Request {
     Hello(Hello),
     /// Does an instance of this name run here?
     Whereis { name: String },
+    /// Does this node hold the durable instance `name` in any way: running,
+    /// staged by a move, or in its store? Asked by a node that restarted
+    /// with the instance noted as moving here. Answered `Holds`.
+    Holds { name: String },
     /// A call to the instance `name` of kind `kind`; `body` is its message.
     /// `budget_ms` is what is left of the caller's timeout: a call not begun
     /// by then is dropped unhandled.
@@ -255,6 +259,23 @@ pub(crate) struct Begin {
     pub(crate) restart_window_ms: u64,
     /// The bound of the instance's inbox, if it has one.
     pub(crate) capacity: Option<u64>,
+    /// The instance is durable: the target stores it in its own store, and
+    /// refuses it without one.
+    pub(crate) durable: bool,
+}
+
+/// How a node holds a durable instance, as [`Request::Holds`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Holding {
+    /// It runs here, or moved on from here (a forwarding note).
+    Runs,
+    /// A move of it is staged here and not decided: it may start here.
+    Staged,
+    /// Its record is in this node's store: a restart brought it back, or
+    /// will.
+    Stored,
+    /// Not at all: it will not run here unless moved here again.
+    Nothing,
 }
 
 /// Where a move stands at the target, as [`Step::Status`] asks.
@@ -286,6 +307,8 @@ pub(crate) enum Decision {
 pub(crate) enum Response {
     /// Answer to [`Request::Whereis`]: `true` if it runs here.
     Here(bool),
+    /// Answer to [`Request::Holds`].
+    Holds(Holding),
     /// Answer to [`Request::Call`]: the encoded reply, and the node where the
     /// instance handled it (which may not be the node asked).
     Called {

@@ -27,6 +27,10 @@ struct Last<S> {
     dict: Dictionary,
     timers: Option<u64>,
     supervisor: String,
+    /// The node it is being moved to, as the record says.
+    moving: Option<String>,
+    /// What the record says now differs from `moving`.
+    moving_changed: bool,
     tables: HashMap<String, TableId>,
     /// The outcome of the last submission a reply must wait for.
     pending: Option<oneshot::Receiver<Result<(), StoreError>>>,
@@ -83,6 +87,8 @@ impl<A: Portable> InstanceJournal<A> {
                 dict,
                 timers: None,
                 supervisor,
+                moving: None,
+                moving_changed: false,
                 tables,
                 pending: None,
                 fresh,
@@ -107,6 +113,7 @@ impl<A: Portable> InstanceJournal<A> {
         kept: &Kept<A>,
         state: &A::State,
         supervisor: &str,
+        moving: Option<String>,
     ) -> Result<Write, String> {
         let mut timers = Vec::new();
         let mut failed = None;
@@ -130,6 +137,7 @@ impl<A: Portable> InstanceJournal<A> {
                 u64::try_from(kept.policy().within.as_millis()).unwrap_or(u64::MAX),
             ),
             capacity: kept.capacity().map(|c| c as u64),
+            moving,
         };
         Ok(Write::Record {
             name: self.name.clone(),
@@ -165,9 +173,10 @@ impl<A: Portable> InstanceJournal<A> {
         let record_changed = whole
             || last.state.as_ref().is_none_or(|s| !Arc::ptr_eq(s, state))
             || last.timers != Some(timers)
-            || last.supervisor != supervisor;
+            || last.supervisor != supervisor
+            || last.moving_changed;
         if record_changed {
-            writes.push(self.record_write(kept, state, &supervisor)?);
+            writes.push(self.record_write(kept, state, &supervisor, last.moving.clone())?);
         }
         if whole || !dict.same_as(&last.dict) {
             self.dictionary_changes(&mut writes, &last.dict, dict, whole)?;
@@ -177,6 +186,7 @@ impl<A: Portable> InstanceJournal<A> {
         last.dict = dict.clone();
         last.timers = Some(timers);
         last.supervisor = supervisor;
+        last.moving_changed = false;
         last.fresh = false;
         Ok(writes)
     }
@@ -300,6 +310,12 @@ impl<A: Portable> Journal<A> for InstanceJournal<A> {
         }
         let kind = if whole { Kind::Whole } else { Kind::Diff };
         last.pending = Some(self.submit(writes, kind));
+    }
+
+    fn set_moving(&self, to: Option<String>) {
+        let mut last = self.last.lock();
+        last.moving = to;
+        last.moving_changed = true;
     }
 
     fn settle(&self) -> BoxFuture<'static, Result<(), String>> {

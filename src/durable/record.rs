@@ -33,6 +33,10 @@ pub(crate) struct Record {
     pub(crate) policy: (u32, u64),
     /// The bound of its inbox, if it has one.
     pub(crate) capacity: Option<u64>,
+    /// Set while it is being moved to this node: it may run there now, so a
+    /// restart here does not start it before that node says it does not
+    /// hold it.
+    pub(crate) moving: Option<String>,
 }
 
 /// A pending timer, with the wall-clock time it is due, so that it fires

@@ -30,6 +30,7 @@ pub(super) trait Kind: Send + Sync {
         sup: &'a Supervisor,
         stored: StoredInstance,
         record: Record,
+        clear_note: bool,
     ) -> BoxFuture<'a, Result<(), RecoverError>>;
 }
 
@@ -50,15 +51,21 @@ impl<A: Portable> Kind for KindOf<A> {
         sup: &'a Supervisor,
         stored: StoredInstance,
         record: Record,
+        clear_note: bool,
     ) -> BoxFuture<'a, Result<(), RecoverError>> {
-        Box::pin(recover::<A>(
-            durable,
-            sup,
-            (self.make)(),
-            self.parts.clone(),
-            stored,
-            record,
-        ))
+        let behaviour = (self.make)();
+        let parts = self.parts.clone();
+        Box::pin(async move {
+            let kept = rebuild::<A>(durable, sup, behaviour, parts, stored, record)?;
+            if clear_note && let Some(journal) = kept.journal.get() {
+                // The next record says it is no longer moving.
+                journal.set_moving(None);
+            }
+            sup.adopt(kept, Start::Recovered)
+                .await
+                .map(drop)
+                .map_err(RecoverError::Start)
+        })
     }
 }
 
@@ -69,17 +76,17 @@ fn corrupt(name: &str, reason: impl std::fmt::Display) -> RecoverError {
     }
 }
 
-/// Rebuilds one instance from what the store holds, and starts it with
+/// Rebuilds one instance from what the store holds, to be started with
 /// [`Start::Recovered`]: its stored messages are queued first, in order,
 /// and its timers armed for the time they were due.
-async fn recover<A: Portable>(
+fn rebuild<A: Portable>(
     durable: &Durable,
     sup: &Supervisor,
     behaviour: A,
     parts: Arc<Parts>,
     stored: StoredInstance,
     record: Record,
-) -> Result<(), RecoverError> {
+) -> Result<Arc<Kept<A>>, RecoverError> {
     let name = stored.name.clone();
     let state: A::State = if A::accepts(record.version) {
         postcard::from_bytes(&record.state).map_err(|e| corrupt(&name, format!("state: {e}")))?
@@ -182,10 +189,7 @@ async fn recover<A: Portable>(
     }
     kept.timers
         .restore(kept.timer_target(), timers, Some(reencode::<A::Info>));
-    sup.adopt(kept, Start::Recovered)
-        .await
-        .map(drop)
-        .map_err(RecoverError::Start)
+    Ok(kept)
 }
 
 /// Reads every record under `supervisor`: (stored instance, record).

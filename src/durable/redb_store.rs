@@ -149,6 +149,13 @@ impl Store for RedbStore {
         tx.commit().map_err(write_error)
     }
 
+    fn record(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(read_error)?;
+        let records = tx.open_table(RECORDS).map_err(read_error)?;
+        let found = records.get(name).map_err(read_error)?;
+        Ok(found.map(|r| r.value().to_vec()))
+    }
+
     fn load(&self) -> Result<Vec<StoredInstance>, StoreError> {
         let tx = self.db.begin_read().map_err(read_error)?;
         let mut found: HashMap<String, StoredInstance> = HashMap::new();

@@ -121,6 +121,12 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Write`] (nothing of `writes` is stored then).
     fn commit(&self, writes: &[Write], sync: bool) -> Result<(), StoreError>;
 
+    /// The record of the instance `name`, if it has one.
+    ///
+    /// # Errors
+    /// [`StoreError::Read`].
+    fn record(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
     /// Everything stored, instance by instance.
     ///
     /// # Errors

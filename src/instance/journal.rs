@@ -29,6 +29,9 @@ pub(crate) trait Journal<A: Actor>: Send + Sync {
         dict: &Dictionary,
         handled: Option<u64>,
     );
+    /// Notes in the next record that the instance is being moved to the
+    /// node `to` (or no longer is, with `None`).
+    fn set_moving(&self, to: Option<String>);
     /// Waits until every record so far is stored as the durability asks;
     /// why not, if this instance's last change could not be stored.
     fn settle(&self) -> BoxFuture<'static, Result<(), String>>;

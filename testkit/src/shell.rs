@@ -9,7 +9,12 @@
 //! peeper-node --name a --cookie secret [--port 0] [--lifetime-secs 120]
 //!             [--heartbeat-ms 1000] [--heartbeat-timeout-ms 10000]
 //!             [--step-timeout-ms 30000] [--call-timeout-ms 5000]
+//!             [--store PATH]
 //! ```
+//!
+//! With `--store`, the node keeps durable instances in that redb file:
+//! `supervisor` brings back what the store holds under it, and `spawn`
+//! starts durable instances.
 //!
 //! It prints `listening <addr>` first. Commands (answers start with `ok` or
 //! `error`):
@@ -47,6 +52,7 @@
 //! block <ms>                          ok          (two tasks hold both runtime workers, blocking, for <ms>)
 //! heap                                ok <heap MiB in use, as glibc's allocator counts it>
 //! peers                               ok <connected peers>
+//! indoubt                             ok <durable instances noted as moving, not yet settled>
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -55,6 +61,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use peeper::cluster::{Node, NodeConfig, Parts, Portable};
+use peeper::durable::Durable;
 use peeper::{Actor, BoxError, Context, StateMut, Supervisor};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -264,6 +271,8 @@ struct Args {
     /// Node timings given in milliseconds: heartbeat, heartbeat timeout,
     /// step timeout, call timeout.
     timings: [Option<Duration>; 4],
+    /// The durable store's file, if any.
+    store: Option<String>,
 }
 
 fn args(raw: Vec<String>) -> Result<Args, String> {
@@ -273,12 +282,14 @@ fn args(raw: Vec<String>) -> Result<Args, String> {
         port: 0,
         lifetime: Duration::from_secs(120),
         timings: [None; 4],
+        store: None,
     };
     let mut it = raw.into_iter();
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--name" => a.name = value,
+            "--store" => a.store = Some(value),
             "--cookie" => a.cookie = value,
             "--port" => a.port = value.parse().map_err(|_| "bad --port")?,
             "--lifetime-secs" => {
@@ -318,6 +329,7 @@ struct Shell {
     held: Option<peeper::Handle<Tally>>,
     loads: HashMap<String, JoinHandle<LoadResult>>,
     stops: HashMap<String, Arc<AtomicBool>>,
+    durable: Option<Durable>,
 }
 
 impl Shell {
@@ -327,16 +339,24 @@ impl Shell {
                 let addr = addr.parse().map_err(|_| format!("bad address {addr}"))?;
                 self.node.connect(addr).await.map_err(|e| e.to_string())
             }
+            ["indoubt"] => {
+                let doubts = self.durable.as_ref().map_or(0, |d| d.in_doubt().len());
+                Ok(doubts.to_string())
+            }
             ["supervisor", name] => {
-                Supervisor::start(*name).await.map_err(|e| e.to_string())?;
+                match &self.durable {
+                    Some(d) => drop(d.supervisor(*name).await.map_err(|e| e.to_string())?),
+                    None => drop(Supervisor::start(*name).await.map_err(|e| e.to_string())?),
+                }
                 Ok(String::new())
             }
             ["spawn", sup, name, rows, bytes] => {
                 let sup = Supervisor::lookup(sup).ok_or("no such supervisor")?;
-                let h = sup
-                    .start_child(*name, Tally, Counts::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let started = match &self.durable {
+                    Some(d) => d.start_child(&sup, *name, Tally, Counts::default()).await,
+                    None => sup.start_child(*name, Tally, Counts::default()).await,
+                };
+                let h = started.map_err(|e| e.to_string())?;
                 let rows: u64 = rows.parse().map_err(|_| "bad rows")?;
                 let bytes = bytes.parse().map_err(|_| "bad bytes")?;
                 // In batches, each a callback of its own, each waited for:
@@ -694,6 +714,17 @@ pub async fn serve(raw: Vec<String>) -> i32 {
     config.heartbeat_timeout = heartbeat_timeout.unwrap_or(config.heartbeat_timeout);
     config.step_timeout = step.unwrap_or(config.step_timeout);
     config.call_timeout = call.unwrap_or(config.call_timeout);
+    let durable = match args.store.as_deref().map(Durable::open).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            println!("error {e}");
+            return 1;
+        }
+    };
+    if let Some(d) = &durable {
+        d.register(|| Tally);
+        config.durable = Some(d.clone());
+    }
     let node = match Node::start(config).await {
         Ok(n) => n,
         Err(e) => {
@@ -708,6 +739,7 @@ pub async fn serve(raw: Vec<String>) -> i32 {
         held: None,
         loads: HashMap::new(),
         stops: HashMap::new(),
+        durable,
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let lifetime = tokio::time::sleep(args.lifetime);

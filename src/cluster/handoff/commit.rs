@@ -8,7 +8,7 @@ use super::source::{Mover, StepError};
 use crate::cluster::error::MoveError;
 use crate::cluster::fault;
 use crate::cluster::peers::Fate;
-use crate::cluster::wire::{self, Request, Response, StageStatus, Step};
+use crate::cluster::wire::{self, Holding, Request, Response, StageStatus, Step};
 
 impl Mover {
     /// Commits and decides; `Ok(confirmed)` once the decision is go.
@@ -62,6 +62,16 @@ impl Mover {
         let tick = self.node.config().heartbeat_interval;
         loop {
             match self.node.fate(&self.to_node, self.to_incarnation).await {
+                // A durable instance's target may have stored it before it
+                // died, and a restart there brings it back: only the node
+                // in its place can say.
+                Fate::Gone if self.durable => match self.holds().await {
+                    Some(Holding::Runs | Holding::Stored) => return Ok(()),
+                    Some(Holding::Nothing) => {
+                        return Err(self.lost("the target restarted without it".to_owned()));
+                    }
+                    Some(Holding::Staged) | None => {}
+                },
                 Fate::Gone => {
                     return Err(
                         self.lost("the target was lost before it confirmed the start".to_owned())
@@ -122,6 +132,19 @@ impl Mover {
                 () = changed => {}
                 () = tokio::time::sleep(tick) => {}
             }
+        }
+    }
+
+    /// How the node now in the target's place holds the instance, if it
+    /// answers.
+    async fn holds(&self) -> Option<Holding> {
+        let agent = self.node.agent_of(&self.to_node)?;
+        let req = Request::Holds {
+            name: self.mv.name.clone(),
+        };
+        match wire::ask(&agent, &req, self.node.config().step_timeout).await {
+            Some(Response::Holds(holding)) => Some(holding),
+            _ => None,
         }
     }
 

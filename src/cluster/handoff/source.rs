@@ -92,6 +92,7 @@ pub(crate) async fn move_out<A: Portable>(
         },
         started: Instant::now(),
         data: tokio::sync::Mutex::new(None),
+        durable: super::durable::is_durable(&kept),
     };
     let out = match mover.precopy(&kept).await {
         Ok(precopied) => mover.hand_over(&actor, precopied).await,
@@ -120,6 +121,8 @@ pub(super) struct Mover {
     started: Instant,
     /// The move's data stream, once opened; see [`crate::cluster::bulk`].
     pub(super) data: tokio::sync::Mutex<Option<Outgoing>>,
+    /// The instance is durable: its target stores it too.
+    pub(super) durable: bool,
 }
 
 impl Mover {
@@ -134,6 +137,7 @@ impl Mover {
             max_restarts: policy.max_restarts,
             restart_window_ms: u64::try_from(policy.within.as_millis()).unwrap_or(u64::MAX),
             capacity: kept.capacity().map(|c| c as u64),
+            durable: self.durable,
         })
     }
 
@@ -178,9 +182,12 @@ impl Mover {
     ) -> Result<MoveReport, MoveError> {
         let frozen_at = Instant::now();
         let kept = frozen.kept.clone();
+        // A durable instance's store notes the move, timers included, before
+        // `Commit` can leave: a restart here then asks the target first.
+        let noted = super::durable::note_moving(self, &frozen).await;
         // Timers stop here and travel; if the move fails they start again.
         let timers = kept.timers.take_all();
-        let sent = match super::check_portable(&kept, &self.parts) {
+        let sent = match noted.and_then(|()| super::check_portable(&kept, &self.parts)) {
             Ok(()) => self.send_frozen(&frozen, &precopied, &timers).await,
             Err(e) => Err(e),
         };
@@ -203,9 +210,12 @@ impl Mover {
                     timers,
                     Some(super::reencode::<A::Info>),
                 );
+                super::durable::unnote(&kept);
                 return Err(e);
             }
         };
+        // The target runs it and holds it in its store: it goes from here.
+        super::durable::forget(&kept);
         let name = self.mv.name.clone();
         // Dropping a big table takes a while: not while the mailbox waits.
         let tables = kept.tables.take();

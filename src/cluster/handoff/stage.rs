@@ -38,6 +38,9 @@ pub(crate) struct Stage<A: Portable> {
     pieces: HashMap<String, Vec<u8>>,
     /// Bytes of those received so far.
     received: u64,
+    /// Where a durable instance is stored here.
+    #[cfg(feature = "durable")]
+    durable: Option<crate::durable::Durable>,
 }
 
 /// Why the target refuses a step of a move; its text is the reason the
@@ -110,6 +113,8 @@ impl<A: Portable> Stage<A> {
             ahead: HashMap::new(),
             pieces: HashMap::new(),
             received: 0,
+            #[cfg(feature = "durable")]
+            durable: None,
         })
     }
 }
@@ -168,9 +173,19 @@ impl<A: Portable> Staging for Stage<A> {
         }
     }
 
+    #[cfg(feature = "durable")]
+    fn set_durable(&mut self, durable: crate::durable::Durable) {
+        self.durable = Some(durable);
+    }
+
     fn start(mut self: Box<Self>) -> BoxFuture<'static, Result<(), StageError>> {
         Box::pin(async move {
             let shared = self.prepared.take().ok_or(StageError::NotPrepared)?;
+            #[cfg(feature = "durable")]
+            if let Some(durable) = &self.durable {
+                let journal = durable.journal_for::<A>(shared.name(), &self.begin.supervisor);
+                let _ = shared.journal.set(journal);
+            }
             let supervisor = Supervisor::lookup(&self.begin.supervisor)
                 .ok_or_else(|| StageError::NoSupervisor(self.begin.supervisor.clone()))?;
             let from = std::mem::take(&mut self.from);
@@ -187,6 +202,16 @@ impl<A: Portable> Staging for Stage<A> {
                     timers,
                     Some(super::reencode::<A::Info>),
                 );
+                // Stored here, timers included, before the source hears
+                // it started and forgets it.
+                #[cfg(feature = "durable")]
+                if let Some(journal) = shared.journal.get() {
+                    crate::instance::owner_changed(&shared);
+                    if let Err(reason) = journal.settle().await {
+                        tracing::error!(name = %shared.name(), %reason, "peeper: a moved durable instance is not stored yet");
+                    }
+                    crate::cluster::fault::point("target.stored");
+                }
             }
             started
                 .map(|_| ())

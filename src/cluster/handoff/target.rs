@@ -31,6 +31,9 @@ pub(crate) trait Staging: Send {
     fn is_ready(&self) -> bool;
     /// Applies a data step (rows, removals, resets, snapshot) or `Commit`.
     fn apply(&mut self, step: Step) -> Result<(), StageError>;
+    /// Stores the instance in `durable` once it starts.
+    #[cfg(feature = "durable")]
+    fn set_durable(&mut self, durable: crate::durable::Durable);
     /// Starts the instance under its supervisor.
     fn start(self: Box<Self>) -> BoxFuture<'static, Result<(), StageError>>;
 }
@@ -84,6 +87,11 @@ pub(crate) struct Stages {
 }
 
 impl Stages {
+    /// Whether a move of `name` is staged here and not yet started.
+    pub(crate) fn stages_name(&self, name: &str) -> bool {
+        self.open.lock().keys().any(|mv| mv.name == name)
+    }
+
     fn status(&self, mv: &MoveKey) -> StageStatus {
         if let Some(stage) = self.open.lock().get(mv) {
             return if stage.is_ready() {
@@ -209,12 +217,14 @@ impl Node {
                     Err(format!("{:?} is not a connected node", begin.from_node))
                 } else if let Some(kind) = self.inner.kinds.get(&begin.kind).map(|k| k.clone()) {
                     let from = begin.from_node.clone();
+                    let durable = begin.durable;
                     kind.stage(mv.clone(), begin)
+                        .map_err(|e| e.to_string())
+                        .and_then(|stage| self.store_for(stage, durable))
                         .map(|stage| {
                             stages.hold(&mv.name, &from);
                             stages.open.lock().insert(mv.clone(), stage);
                         })
-                        .map_err(|e| e.to_string())
                 } else {
                     Err(format!("kind {:?} is not registered here", begin.kind))
                 };
@@ -273,6 +283,26 @@ impl Node {
 
     /// Starts the ready move `mv`: on `Go`, or once its source is known to
     /// have decided go, or to be gone.
+    /// A durable instance's stage, with this node's store; refused here
+    /// without one.
+    fn store_for(
+        &self,
+        stage: Box<dyn Staging>,
+        durable: bool,
+    ) -> Result<Box<dyn Staging>, String> {
+        if !durable {
+            return Ok(stage);
+        }
+        #[cfg(feature = "durable")]
+        if let Some(store) = &self.config().durable {
+            let mut stage = stage;
+            stage.set_durable(store.clone());
+            return Ok(stage);
+        }
+        drop(stage);
+        Err("the instance is durable and this node keeps no durable store".to_owned())
+    }
+
     pub(crate) async fn start_stage(&self, mv: &MoveKey) -> Response {
         let stages = &self.inner.stages;
         let stage = stages.open.lock().remove(mv);

@@ -1,0 +1,200 @@
+//! Moves of durable instances between node processes that each keep a
+//! store, with the target or the source killed (`kill -9`) and started
+//! again on the same store. The instance always comes back on exactly one
+//! node, with the state it had when it froze.
+
+use std::path::PathBuf;
+
+use peeper_testkit::nodes::{Check, NodeProc, check};
+
+const PEEPER_NODE: &str = env!("CARGO_BIN_EXE_peeper-node");
+
+const ROWS: u64 = 5_000;
+
+const TIMINGS: &[&str] = &[
+    "--heartbeat-ms",
+    "200",
+    "--heartbeat-timeout-ms",
+    "1500",
+    "--step-timeout-ms",
+    "60000",
+];
+
+/// A fresh directory for one test's two stores.
+fn stores(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("peeper-dmoves-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts node `name` on its store in `dir`, with a fault point if asked,
+/// and its supervisor (which brings back what the store holds).
+fn node(dir: &PathBuf, name: &str, cookie: &str, sup: &str, fault: Option<&str>) -> NodeProc {
+    let store = dir.join(format!("{name}.redb"));
+    let store = store.to_str().unwrap().to_owned();
+    let mut flags: Vec<&str> = TIMINGS.to_vec();
+    flags.extend(["--store", store.as_str()]);
+    let env: Vec<(&str, &str)> = fault.map(|f| ("PEEPER_FAULT", f)).into_iter().collect();
+    let mut n = NodeProc::start_opts(PEEPER_NODE, name, cookie, &env, &flags);
+    n.ok(&format!("supervisor {sup}"));
+    n
+}
+
+/// a runs the durable `p` (100 calls handled, a table, a label), connected
+/// to b.
+fn two_nodes(
+    dir: &PathBuf,
+    cookie: &str,
+    fault_a: Option<&str>,
+    fault_b: Option<&str>,
+) -> (NodeProc, NodeProc) {
+    let mut a = node(dir, "a", cookie, "src", fault_a);
+    let b = node(dir, "b", cookie, "dst", fault_b);
+    a.ok(&format!("spawn src p {ROWS} 8"));
+    a.ok("load p before 100");
+    a.ok("wait before");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    (a, b)
+}
+
+/// Polls `check p` on `n` until it answers, at most about 20 s.
+fn runs(n: &mut NodeProc) -> Check {
+    for _ in 0..400 {
+        if n.send("check p").starts_with("ok") {
+            return check(n, "p");
+        }
+        n.ok("pause 50");
+    }
+    panic!("p never ran on {}", n.name);
+}
+
+/// `p` runs on `n` with everything it had when it froze.
+fn whole(n: &mut NodeProc, supervisor: &str) {
+    let at = runs(n);
+    assert_eq!(at.handled, 100, "the state it froze with: {at:?}");
+    assert_eq!(at.rows, ROWS, "the table is whole");
+    assert_eq!(at.label, format!("{ROWS}_rows"), "the dictionary is whole");
+    assert_eq!(at.supervisor, supervisor);
+    assert_eq!((at.violations, at.dups), (0, 0));
+}
+
+/// Waits until `n` has settled every instance its store noted as moving.
+fn settled(n: &mut NodeProc) {
+    for _ in 0..400 {
+        if n.ok("indoubt") == ["0"] {
+            return;
+        }
+        n.ok("pause 50");
+    }
+    panic!("{} never settled its moves", n.name);
+}
+
+/// `n` runs nothing: no instance is registered there.
+fn runs_nothing(n: &mut NodeProc) {
+    assert_eq!(n.ok("names"), ["0"], "{} runs an instance", n.name);
+}
+
+#[test]
+fn a_moved_instance_comes_back_on_its_target_after_a_kill_and_nowhere_else() {
+    let dir = stores("target-killed");
+    let (mut a, mut b) = two_nodes(&dir, "dm-target", None, None);
+    a.ok("move p src b dst");
+    whole(&mut b, "dst");
+    b.kill9();
+    let mut b = node(&dir, "b", "dm-target", "dst", None);
+    whole(&mut b, "dst");
+    b.ok(&format!("connect {}", a.addr));
+    // The source, killed and started again too, does not bring it back.
+    a.kill9();
+    let mut a = node(&dir, "a", "dm-target", "src", None);
+    a.ok(&format!("connect {}", b.addr));
+    settled(&mut a);
+    runs_nothing(&mut a);
+    whole(&mut b, "dst");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_source_killed_after_noting_the_move_runs_it_again_when_the_target_never_got_it() {
+    // The source's store notes the move, then the source dies before
+    // `Commit` leaves: the target drops the move, and the source, started
+    // again, asks it and runs the instance itself.
+    let dir = stores("before-commit");
+    let (mut a, mut b) = two_nodes(&dir, "dm-commit", Some("source.commit:KILL"), None);
+    a.send_only("move p src b dst");
+    a.wait_dead();
+    let mut a = node(&dir, "a", "dm-commit", "src", None);
+    assert_eq!(a.ok("indoubt"), ["1"], "noted as moving: not started yet");
+    runs_nothing(&mut a);
+    a.ok(&format!("connect {}", b.addr));
+    settled(&mut a);
+    whole(&mut a, "src");
+    runs_nothing(&mut b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_source_killed_after_go_forgets_the_instance_its_target_runs() {
+    let dir = stores("after-go");
+    let (mut a, mut b) = two_nodes(&dir, "dm-go", Some("source.sent_go:KILL"), None);
+    a.send_only("move p src b dst");
+    a.wait_dead();
+    whole(&mut b, "dst");
+    let mut a = node(&dir, "a", "dm-go", "src", None);
+    a.ok(&format!("connect {}", b.addr));
+    settled(&mut a);
+    runs_nothing(&mut a);
+    whole(&mut b, "dst");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_target_killed_before_it_started_the_instance_leaves_it_at_the_source() {
+    // The target answers ready and dies before `Go`: its store never held
+    // the instance. The source waits for the node in its place to say so,
+    // then runs the instance on.
+    let dir = stores("target-before-go");
+    let (mut a, b) = two_nodes(
+        &dir,
+        "dm-ready",
+        None,
+        Some("target.answered:SLEEP300+KILL"),
+    );
+    let mut b = b;
+    a.send_only("move p src b dst");
+    b.wait_dead();
+    let mut b = node(&dir, "b", "dm-ready", "dst", None);
+    b.ok(&format!("connect {}", a.addr));
+    let answer = a.answer();
+    assert!(answer.starts_with("error"), "the move failed: {answer}");
+    whole(&mut a, "src");
+    runs_nothing(&mut b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_target_killed_after_storing_the_instance_keeps_it_and_the_source_does_not_resume() {
+    // The target started the instance and stored it, then died before its
+    // answer to `Go` left. It is gone for certain, but a restart there
+    // brings the instance back: the source must not run it on. It waits,
+    // frozen, for the node in the target's place, which holds it.
+    let dir = stores("target-stored");
+    let (mut a, b) = two_nodes(&dir, "dm-stored", None, Some("target.stored:KILL"));
+    let mut b = b;
+    a.send_only("move p src b dst");
+    b.wait_dead();
+    let mut b = node(&dir, "b", "dm-stored", "dst", None);
+    b.ok(&format!("connect {}", a.addr));
+    whole(&mut b, "dst");
+    let answer = a.answer();
+    assert!(answer.starts_with("ok"), "the move happened: {answer}");
+    // a forgets it: killed and started again, it does not bring it back.
+    a.kill9();
+    let mut a = node(&dir, "a", "dm-stored", "src", None);
+    a.ok(&format!("connect {}", b.addr));
+    settled(&mut a);
+    runs_nothing(&mut a);
+    whole(&mut b, "dst");
+    let _ = std::fs::remove_dir_all(&dir);
+}
