@@ -107,6 +107,21 @@ impl<A: Portable> InstanceJournal<A> {
         outcome
     }
 
+    /// Waits for the last submission's outcome, if `wait`.
+    fn wait_pending(&self, wait: bool) -> BoxFuture<'static, Result<(), String>> {
+        let pending = self.last.lock().pending.take();
+        Box::pin(async move {
+            match pending {
+                Some(outcome) if wait => match outcome.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(StoreError::Closed.to_string()),
+                },
+                _ => Ok(()),
+            }
+        })
+    }
+
     /// The record's write: state, timers, supervisor.
     fn record_write(
         &self,
@@ -319,18 +334,12 @@ impl<A: Portable> Journal<A> for InstanceJournal<A> {
     }
 
     fn settle(&self) -> BoxFuture<'static, Result<(), String>> {
-        let pending = self.last.lock().pending.take();
         let wait = matches!(self.durability, Durability::Immediate);
-        Box::pin(async move {
-            match pending {
-                Some(outcome) if wait => match outcome.await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(StoreError::Closed.to_string()),
-                },
-                _ => Ok(()),
-            }
-        })
+        self.wait_pending(wait)
+    }
+
+    fn flushed(&self) -> BoxFuture<'static, Result<(), String>> {
+        self.wait_pending(true)
     }
 
     fn store_message(&self, msg: Vec<u8>) -> BoxFuture<'static, Result<u64, String>> {

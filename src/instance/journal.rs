@@ -35,6 +35,9 @@ pub(crate) trait Journal<A: Actor>: Send + Sync {
     /// Waits until every record so far is stored as the durability asks;
     /// why not, if this instance's last change could not be stored.
     fn settle(&self) -> BoxFuture<'static, Result<(), String>>;
+    /// As [`Journal::settle`], but waits for the store whatever the
+    /// durability: a move relies on what it stored.
+    fn flushed(&self) -> BoxFuture<'static, Result<(), String>>;
     /// Stores a durable message; its number, once stored.
     fn store_message(&self, msg: Vec<u8>) -> BoxFuture<'static, Result<u64, String>>;
     /// Takes back a stored message that could not be queued.

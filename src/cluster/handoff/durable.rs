@@ -35,7 +35,7 @@ pub(super) async fn note_moving<A: Portable>(
     journal.set_moving(Some(mover.to_node.clone()));
     journal.record(kept, &frozen.state, &frozen.dict, None);
     journal
-        .settle()
+        .flushed()
         .await
         .map_err(|reason| MoveError::NotPortable {
             name: kept.name().to_owned(),

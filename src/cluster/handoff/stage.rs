@@ -207,7 +207,7 @@ impl<A: Portable> Staging for Stage<A> {
                 #[cfg(feature = "durable")]
                 if let Some(journal) = shared.journal.get() {
                     crate::instance::owner_changed(&shared);
-                    if let Err(reason) = journal.settle().await {
+                    if let Err(reason) = journal.flushed().await {
                         tracing::error!(name = %shared.name(), %reason, "peeper: a moved durable instance is not stored yet");
                     }
                     crate::cluster::fault::point("target.stored");
