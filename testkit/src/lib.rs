@@ -13,6 +13,10 @@
 //!   driven by line commands, ended by its PID when dropped.
 //! - [`shell`]: the node shell such a process runs ([`shell::serve`]); the
 //!   `peeper-node` binary of this crate is nothing else.
+//! - [`durable_node`]: the `peeper-durable-node` process, which holds a
+//!   durable store and sends numbered ops to its instances (`storm`) or
+//!   reports what they recovered (`check`), and the harness that kills it
+//!   with SIGKILL for the `durable_kill` test.
 //! - [`bench`]: the actors and workloads that the criterion benches and the
 //!   report measure, so that both measure the same code.
 //! - [`rss`]: this process's resident memory, from `/proc`; [`heap`]: the
@@ -35,6 +39,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod durable_node;
 pub mod heap;
 pub mod nodes;
 pub mod rss;
