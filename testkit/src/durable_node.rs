@@ -19,13 +19,15 @@
 //!
 //! Either prints `locked` and exits 3 if another process holds the store,
 //! prints `error <why>` and exits 1 on any other failure, and exits 4 when
-//! its lifetime is over, whatever it is doing.
+//! its lifetime is over, whatever it is doing. [`procs`] starts and ends
+//! such processes for the test.
 
 pub mod account;
 pub mod check;
 pub mod figures;
 pub mod options;
 pub mod out;
+pub mod procs;
 pub mod storm;
 
 use std::time::Duration;
