@@ -36,6 +36,9 @@ pub async fn check(instances: usize) -> Result<(), String> {
         tokio::time::sleep(POLL).await;
         all = reports(&handles).await?;
     }
+    // A timer stops being pending once its message is queued, not handled:
+    // one more report, queued behind those messages, counts them.
+    let all = reports(&handles).await?;
     for figures in all {
         say(figures);
     }
