@@ -133,8 +133,9 @@ fn consistent(f: &Figures, round: usize) {
 /// Timers set that never fired, once every pending one had. It should be
 /// none (at least once), but a one-shot timer that fired while its message
 /// waited behind another is lost if the kill comes once that other's change
-/// is stored: counted and shown, not asserted, until the library keeps it
-/// (`durable_timer_loss.rs`, ignored till then, shows it deterministically).
+/// is stored. The window is narrow here: counted and shown, not asserted,
+/// until the library keeps such a timer (`durable_timer_loss.rs`, ignored
+/// till then, shows the loss deterministically).
 fn lost_timers(f: &Figures) -> u64 {
     f.timers_set.saturating_sub(f.timer_fired)
 }

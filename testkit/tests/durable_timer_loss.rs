@@ -8,8 +8,8 @@
 //! moment a kill would leave it (no write under way, the instance held in
 //! a callback that waits on a gate), and the copy is recovered.
 //!
-//! Ignored until the library is fixed; `durable_kill` meets the same loss
-//! now and then with real kills.
+//! Ignored until the library is fixed; `durable_kill` counts the timers
+//! its kills lose, where the window is narrow.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
