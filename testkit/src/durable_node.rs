@@ -15,7 +15,7 @@
 //!   after each op acknowledged, until killed.
 //! - `check`: opens and recovers the same way, waits until every instance
 //!   handled what it recovered, prints one `figures …` line per instance
-//!   ([`Figures`](figures::Figures)) and `done`, and exits 0.
+//!   ([`Figures`]) and `done`, and exits 0.
 //!
 //! Either prints `locked` and exits 3 if another process holds the store,
 //! prints `error <why>` and exits 1 on any other failure, and exits 4 when
