@@ -3,7 +3,7 @@
 //! again on the same store. The instance always comes back on exactly one
 //! node, with the state it had when it froze.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use peeper_testkit::nodes::{Check, NodeProc, check};
 
@@ -30,7 +30,7 @@ fn stores(test: &str) -> PathBuf {
 
 /// Starts node `name` on its store in `dir`, with a fault point if asked,
 /// and its supervisor (which brings back what the store holds).
-fn node(dir: &PathBuf, name: &str, cookie: &str, sup: &str, fault: Option<&str>) -> NodeProc {
+fn node(dir: &Path, name: &str, cookie: &str, sup: &str, fault: Option<&str>) -> NodeProc {
     let store = dir.join(format!("{name}.redb"));
     let store = store.to_str().unwrap().to_owned();
     let mut flags: Vec<&str> = TIMINGS.to_vec();
@@ -44,7 +44,7 @@ fn node(dir: &PathBuf, name: &str, cookie: &str, sup: &str, fault: Option<&str>)
 /// a runs the durable `p` (100 calls handled, a table, a label), connected
 /// to b.
 fn two_nodes(
-    dir: &PathBuf,
+    dir: &Path,
     cookie: &str,
     fault_a: Option<&str>,
     fault_b: Option<&str>,
