@@ -91,7 +91,8 @@
 //! | after a callback, before its change is stored | as above: the change is not there, and no reply to it had left |
 //! | after the change is stored, before the reply left | the change is there; the caller got no reply |
 //! | with durable casts stored and not yet handled | each is handled once, in order, before anything new |
-//! | with a one-shot timer fired and its message not yet handled | the timer fires again (at least once) |
+//! | with a one-shot timer fired and its message not yet handled | the timer is still stored and fires again at once; its message is handled once (a one-shot timer stays stored until the change its message made is) |
+//! | with an interval timer's firing queued | the timer goes on at its period; that firing is not repeated |
 //!
 //! With [`Durability::Batched`], replies do not wait: up to the batch
 //! interval of acknowledged changes may be lost on a `kill -9`.

@@ -73,6 +73,7 @@ pub use envelope::Envelope;
 pub(crate) use envelope::{Body, Frozen, Job};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use inbox::Refused;
+pub(crate) use journal::one_shot_clone;
 #[cfg(feature = "durable")]
 pub(crate) use journal::{Journal, owner_changed};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]

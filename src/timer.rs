@@ -15,7 +15,7 @@
 //! module knows nothing of instances.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -27,8 +27,9 @@ pub use crate::id::TimerId;
 
 /// What a timer fires into: the instance that owns it.
 pub(crate) trait TimerTarget<I>: Send + Sync {
-    /// Queues `msg` as an info message; `false` if the instance is gone.
-    fn fire(&self, msg: I) -> bool;
+    /// Queues `msg`, from the timer `id`, as an info message; `false` if
+    /// the instance is gone.
+    fn fire(&self, msg: I, id: u64) -> bool;
     /// The instance's timers, for a one-shot timer to forget itself.
     fn timers(&self) -> &Timers<I>;
 }
@@ -59,9 +60,12 @@ struct Live<I> {
     due: Arc<Mutex<Instant>>,
     period: Option<Duration>,
     /// A one-shot timer takes the message when it fires, an interval timer
-    /// clones it.
+    /// clones it. A one-shot timer given a `clone` (a durable instance's)
+    /// clones it too, and stays, marked `fired`, until its message is
+    /// handled: a store then still holds it if the process dies before.
     msg: Arc<Mutex<Option<I>>>,
     clone: Option<CloneFn<I>>,
+    fired: Arc<AtomicBool>,
 }
 
 /// How an interval timer copies its message for each firing.
@@ -107,6 +111,8 @@ impl<I: Send + 'static> Timers<I> {
         // cannot try to forget its entry before the entry exists.
         let mut live = self.live.lock();
         let (task_slot, task_due) = (slot.clone(), due.clone());
+        let fired = Arc::new(AtomicBool::new(false));
+        let task_fired = fired.clone();
         let task = tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             loop {
@@ -120,7 +126,7 @@ impl<I: Send + 'static> Timers<I> {
                     None => task_slot.lock().take(),
                 };
                 let Some(msg) = msg else { return };
-                if !target.fire(msg) {
+                if !target.fire(msg, id) {
                     return;
                 }
                 match period {
@@ -128,6 +134,11 @@ impl<I: Send + 'static> Timers<I> {
                         drop(target);
                         *task_due.lock() = Instant::now() + p;
                         tokio::time::sleep(p).await;
+                    }
+                    // Kept until its message is handled (`handled`).
+                    None if clone.is_some() => {
+                        task_fired.store(true, Ordering::Release);
+                        return;
                     }
                     None => {
                         let timers = target.timers();
@@ -147,8 +158,22 @@ impl<I: Send + 'static> Timers<I> {
                 period,
                 msg: slot,
                 clone,
+                fired,
             },
         );
+    }
+
+    /// The message of timer `id` was handled: a one-shot timer kept until
+    /// then goes.
+    pub(crate) fn handled(&self, id: u64) {
+        let mut live = self.live.lock();
+        if live
+            .get(&id)
+            .is_some_and(|t| t.fired.load(Ordering::Acquire))
+        {
+            live.remove(&id);
+            self.changes.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Cancels a pending timer; `false` if it already fired or was cancelled.
@@ -171,9 +196,14 @@ impl<I: Send + 'static> Timers<I> {
         self.changes.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// How many timers are pending.
+    /// How many timers are pending (not counting one-shot timers that
+    /// fired and wait for their message to be handled).
     pub(crate) fn pending(&self) -> usize {
-        self.live.lock().len()
+        self.live
+            .lock()
+            .values()
+            .filter(|t| !t.fired.load(Ordering::Acquire))
+            .count()
     }
 
     /// A number that changes whenever a timer is set, cancelled or fires for
@@ -183,7 +213,9 @@ impl<I: Send + 'static> Timers<I> {
     }
 
     /// Shows `f` each pending timer: its id, the time until it fires, its
-    /// period and its message (a one-shot one that just fired is skipped).
+    /// period and its message. A one-shot timer that fired is shown, due
+    /// now, while it is kept (see `Live::msg`); one that was not kept is
+    /// skipped.
     pub(crate) fn visit(&self, mut f: impl FnMut(u64, Duration, Option<Duration>, &I)) {
         let now = Instant::now();
         for (id, timer) in self.live.lock().iter() {
@@ -207,7 +239,8 @@ impl<I: Send + 'static> Timers<I> {
         self.changes.fetch_add(1, Ordering::Relaxed);
         for (id, timer) in self.live.lock().drain() {
             timer.task.abort();
-            if timer.msg.lock().is_none() {
+            // A fired one's message is in the mailbox already.
+            if timer.msg.lock().is_none() || timer.fired.load(Ordering::Acquire) {
                 continue;
             }
             taken.push(Taken {
@@ -231,7 +264,9 @@ impl<I: Send + 'static> Timers<I> {
     ) {
         for t in timers {
             self.next.fetch_max(t.id + 1, Ordering::Relaxed);
-            let clone = t.clone.or(clone).filter(|_| t.period.is_some());
+            // One-shot timers keep their own way (kept or not); interval
+            // ones need a clone.
+            let clone = t.clone.or(clone.filter(|_| t.period.is_some()));
             self.arm(target.clone(), t.id, t.remaining, t.period, t.msg, clone);
         }
     }
@@ -247,5 +282,12 @@ impl<I> Taken<I> {
             msg: Arc::new(Mutex::new(Some(msg))),
             clone: None,
         }
+    }
+
+    /// A one-shot timer kept until its message is handled (see
+    /// `Live::msg`), copying its message with `clone`.
+    pub(crate) fn kept_until_handled(mut self, clone: CloneFn<I>) -> Self {
+        self.clone = Some(clone);
+        self
     }
 }

@@ -78,14 +78,23 @@ impl<A: Actor> Context<A> {
         self.kept.tables.names()
     }
 
-    /// Delivers `msg` to [`Actor::handle_info`] after `delay`.
+    /// Delivers `msg` to [`Actor::handle_info`] after `delay`. On a durable
+    /// instance (feature `durable`) the timer stays stored until its
+    /// message is handled.
     ///
     /// # Panics
     /// Outside a tokio runtime; callbacks always run inside one.
     pub fn send_after(&self, delay: Duration, msg: A::Info) -> TimerId {
-        self.kept
-            .timers
-            .start(self.kept.timer_target(), delay, None, msg, None)
+        // A durable instance keeps the timer stored until its message is
+        // handled, copying the message when it fires.
+        let kept_until_handled = crate::instance::one_shot_clone(&self.kept);
+        self.kept.timers.start(
+            self.kept.timer_target(),
+            delay,
+            None,
+            msg,
+            kept_until_handled,
+        )
     }
 
     /// Delivers a clone of `msg` to [`Actor::handle_info`] every `period`,
@@ -112,7 +121,9 @@ impl<A: Actor> Context<A> {
         self.kept.timers.cancel(id)
     }
 
-    /// How many timers are pending.
+    /// How many timers are pending: set and not yet fired (an interval
+    /// timer stays pending until cancelled). A timer that fired is no
+    /// longer counted even if its message still waits in the inbox.
     pub fn pending_timers(&self) -> usize {
         self.kept.timers.pending()
     }

@@ -359,6 +359,10 @@ impl<A: Portable> Journal<A> for InstanceJournal<A> {
         })
     }
 
+    fn one_shot_clone(&self) -> crate::timer::CloneFn<A::Info> {
+        crate::portable::reencode::<A::Info>
+    }
+
     fn unstore_message(&self, seq: u64) {
         let write = Write::Message {
             name: self.name.clone(),

@@ -145,7 +145,11 @@ fn rebuild<A: Portable>(
     for t in &record.timers {
         let msg: A::Info = postcard::from_bytes(&t.msg)
             .map_err(|e| corrupt(&name, format!("timer {}: {e}", t.id)))?;
-        timers.push(Taken::arrived(t.id, t.remaining(), t.period(), msg));
+        let timer = Taken::arrived(t.id, t.remaining(), t.period(), msg);
+        timers.push(match t.period() {
+            Some(_) => timer,
+            None => timer.kept_until_handled(reencode::<A::Info>),
+        });
     }
     let state = Arc::new(state);
     let next_seq = stored.messages.last().map_or(0, |(seq, _)| seq + 1);

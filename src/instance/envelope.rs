@@ -61,6 +61,8 @@ pub(crate) enum Body<A: Actor> {
     #[cfg(feature = "durable")]
     Durable(A::Cast, u64),
     Info(A::Info),
+    /// An info message from the timer with this id.
+    Fired(A::Info, u64),
     /// Wakes the loop so that a kill of an idle worker takes effect.
     Wake,
     /// Runs in the loop, in mailbox order: everything queued before it is
@@ -78,7 +80,7 @@ impl<A: Actor> Body<A> {
 
     pub(crate) fn into_info(self) -> Option<A::Info> {
         match self {
-            Body::Info(msg) => Some(msg),
+            Body::Info(msg) | Body::Fired(msg, _) => Some(msg),
             _ => None,
         }
     }
@@ -162,6 +164,7 @@ impl<A: Actor> fmt::Debug for Envelope<A> {
             #[cfg(feature = "durable")]
             Some(Body::Durable(..)) => "durable cast",
             Some(Body::Info(_)) => "info",
+            Some(Body::Fired(..)) => "timer",
             Some(Body::Wake) => "wake",
             Some(Body::Run(_)) => "run",
             None => "opened",

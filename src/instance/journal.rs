@@ -40,6 +40,9 @@ pub(crate) trait Journal<A: Actor>: Send + Sync {
     fn flushed(&self) -> BoxFuture<'static, Result<(), String>>;
     /// Stores a durable message; its number, once stored.
     fn store_message(&self, msg: Vec<u8>) -> BoxFuture<'static, Result<u64, String>>;
+    /// How the instance's one-shot timers copy their message when they
+    /// fire: they stay stored until it is handled.
+    fn one_shot_clone(&self) -> crate::timer::CloneFn<A::Info>;
     /// Takes back a stored message that could not be queued.
     fn unstore_message(&self, seq: u64);
     /// The instance stopped for good: its records go.
@@ -62,6 +65,19 @@ pub(crate) fn record<A: Actor>(
 #[cfg(not(feature = "durable"))]
 #[inline(always)]
 pub(crate) fn record<A: Actor>(_: &Kept<A>, _: &Arc<A::State>, _: &Dictionary, _: Option<u64>) {}
+
+/// How a durable instance's one-shot timers copy their message (see
+/// `Journal::one_shot_clone`); `None` for others.
+#[cfg(feature = "durable")]
+pub(crate) fn one_shot_clone<A: Actor>(kept: &Kept<A>) -> Option<crate::timer::CloneFn<A::Info>> {
+    kept.journal.get().map(|j| j.one_shot_clone())
+}
+
+#[cfg(not(feature = "durable"))]
+#[inline(always)]
+pub(crate) fn one_shot_clone<A: Actor>(_: &Kept<A>) -> Option<crate::timer::CloneFn<A::Info>> {
+    None
+}
 
 /// After a transfer: a durable instance's record names its new supervisor
 /// at once, so that a restart brings it back there.

@@ -365,8 +365,8 @@ impl<A: Actor> Kept<A> {
 }
 
 impl<A: Actor> TimerTarget<A::Info> for Kept<A> {
-    fn fire(&self, msg: A::Info) -> bool {
-        self.deliver_bounded(Body::Info(msg), true).is_ok()
+    fn fire(&self, msg: A::Info, id: u64) -> bool {
+        self.deliver_bounded(Body::Fired(msg, id), true).is_ok()
     }
 
     fn timers(&self) -> &Timers<A::Info> {

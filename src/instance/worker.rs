@@ -211,7 +211,7 @@ impl<A: Actor> Worker<A> {
         myself: &ActorRef<Envelope<A>>,
         w: &mut WorkerState<A>,
         body: OneWay<A>,
-        handled: Option<u64>,
+        handled: Handled,
     ) {
         let mut state = StateMut::new(w.state.clone());
         let out = match body {
@@ -226,18 +226,30 @@ impl<A: Actor> Worker<A> {
                 guard(&mut w.kill, scope, info).await
             }
         };
-        match out {
+        let crashed = match out {
             Ok(()) => {
                 w.commit(state);
-                journal::record(&w.kept, &w.state, &w.dict, handled);
+                None
             }
             Err(crash) => {
                 w.rollback();
-                // A durable message that crashed is not retried, after a
-                // restart of the process either.
-                journal::record(&w.kept, &w.state, &w.dict, handled);
-                self.restore(myself, w, crash).await;
+                Some(crash)
             }
+        };
+        // Whether it crashed or not, the message is done with (not retried,
+        // after a restart of the process either): its removal from a store
+        // goes with the change it made, in one record.
+        let stored = match handled {
+            Handled::Plain => None,
+            Handled::Stored(seq) => Some(seq),
+            Handled::Timer(id) => {
+                w.kept.timers.handled(id);
+                None
+            }
+        };
+        journal::record(&w.kept, &w.state, &w.dict, stored);
+        if let Some(crash) = crashed {
+            self.restore(myself, w, crash).await;
         }
     }
 
@@ -250,6 +262,17 @@ impl<A: Actor> Worker<A> {
         };
         job(Some(frozen)).await;
     }
+}
+
+/// Where a cast or an info message came from, for what is done with it
+/// once handled.
+enum Handled {
+    /// Sent by a handle.
+    Plain,
+    /// Stored in a durable store under this number.
+    Stored(u64),
+    /// Fired by the timer with this id.
+    Timer(u64),
 }
 
 /// A cast or an info message: handled alike, by different callbacks.
@@ -345,13 +368,23 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         }
         match body {
             Body::Call(msg, reply) => self.on_call(&myself, w, msg, reply).await,
-            Body::Cast(msg) => self.on_one_way(&myself, w, OneWay::Cast(msg), None).await,
-            #[cfg(feature = "durable")]
-            Body::Durable(msg, seq) => {
-                self.on_one_way(&myself, w, OneWay::Cast(msg), Some(seq))
+            Body::Cast(msg) => {
+                self.on_one_way(&myself, w, OneWay::Cast(msg), Handled::Plain)
                     .await;
             }
-            Body::Info(msg) => self.on_one_way(&myself, w, OneWay::Info(msg), None).await,
+            #[cfg(feature = "durable")]
+            Body::Durable(msg, seq) => {
+                self.on_one_way(&myself, w, OneWay::Cast(msg), Handled::Stored(seq))
+                    .await;
+            }
+            Body::Info(msg) => {
+                self.on_one_way(&myself, w, OneWay::Info(msg), Handled::Plain)
+                    .await;
+            }
+            Body::Fired(msg, id) => {
+                self.on_one_way(&myself, w, OneWay::Info(msg), Handled::Timer(id))
+                    .await;
+            }
             Body::Wake => {}
             Body::Run(job) => self.on_run(w, job).await,
         }

@@ -1,15 +1,12 @@
 //! A one-shot timer that fired, whose message still waits in the inbox
-//! behind another message, is lost if the process dies once that other
-//! message's change is stored: the change's record holds the timers still
-//! pending, which no longer include the fired one, and the state does not
-//! count its message yet. The durable docs promise at least once.
+//! behind another message, when the process dies once that other message's
+//! change is stored: the timer stays stored until its own message is
+//! handled, so it fires again after the restart, and its message is
+//! handled once.
 //!
 //! Deterministic: instead of a `kill -9`, the store's file is copied at the
 //! moment a kill would leave it (no write under way, the instance held in
 //! a callback that waits on a gate), and the copy is recovered.
-//!
-//! Ignored until the library is fixed; `durable_kill` counts the timers
-//! its kills lose, where the window is narrow.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -148,7 +145,6 @@ async fn seen(h: &Handle<Gated>) -> Seen {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails: a fired one-shot timer whose message is still queued is lost on kill -9"]
 async fn a_timer_that_fired_before_a_kill_fires_after_it_if_its_tick_was_not_handled() {
     let dir = TempDir::new();
     let (live, image) = (dir.0.join("live.redb"), dir.0.join("image.redb"));

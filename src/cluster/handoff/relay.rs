@@ -139,7 +139,9 @@ impl<A: Portable> Route<A> {
             // them), so none of theirs reaches a relay.
             #[cfg(feature = "durable")]
             Body::Durable(msg, _) => self.one_way(node, postcard::to_stdvec(&msg), Way::Cast),
-            Body::Info(msg) => self.one_way(node, postcard::to_stdvec(&msg), Way::Info),
+            Body::Info(msg) | Body::Fired(msg, _) => {
+                self.one_way(node, postcard::to_stdvec(&msg), Way::Info);
+            }
             Body::Wake => {}
             // A job for an instance that left has nothing to run on.
             Body::Run(job) => drop(tokio::spawn(job(None))),

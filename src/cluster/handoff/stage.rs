@@ -197,6 +197,18 @@ impl<A: Portable> Staging for Stage<A> {
                 registry::release(shared.name(), shared.id());
             } else {
                 let timers = std::mem::take(&mut self.timers);
+                // A durable instance's one-shot timers stay stored here
+                // until their message is handled, as at the source.
+                #[cfg(feature = "durable")]
+                let timers: Vec<_> = timers
+                    .into_iter()
+                    .map(|t| match t.period {
+                        None if self.durable.is_some() => {
+                            t.kept_until_handled(super::reencode::<A::Info>)
+                        }
+                        _ => t,
+                    })
+                    .collect();
                 shared.timers.restore(
                     shared.timer_target(),
                     timers,
