@@ -98,7 +98,10 @@
 //! interval of acknowledged changes may be lost on a `kill -9`.
 
 mod cast;
+mod error;
 mod journal;
+mod moves;
+mod options;
 mod record;
 mod recovery;
 mod redb_store;
@@ -108,10 +111,11 @@ mod writer;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::Mutex;
 
+pub use error::{CastDurableError, RecoverError};
+pub use options::{Durability, DurableOptions};
 pub use redb_store::RedbStore;
 pub use store::{Store, StoreError, StoredInstance, StoredRows, Write};
 
@@ -123,92 +127,6 @@ use crate::supervisor::{StartOptions, Supervisor};
 use journal::InstanceJournal;
 use recovery::{Kind, KindOf};
 use writer::Writer;
-
-/// How long a durable change may wait before it is on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Durability {
-    /// A call's reply leaves once its change is on disk (fsync'd); every
-    /// transaction takes all the changes waiting when it begins. Nothing
-    /// acknowledged is lost on a `kill -9` or a power loss.
-    #[default]
-    Immediate,
-    /// Changes are committed (with an fsync) once per interval, and replies
-    /// do not wait for them: up to this long of acknowledged changes may be
-    /// lost on a `kill -9` or a power loss.
-    Batched(Duration),
-}
-
-/// Why a supervisor's durable instances could not be brought back. Nothing
-/// is started silently empty: the supervisor is stopped again on any of these.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RecoverError {
-    /// The store could not be read.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The store holds an instance of a kind no one registered.
-    #[error("{name:?} is of kind {kind:?}, which is not registered")]
-    UnknownKind {
-        /// The instance.
-        name: String,
-        /// Its kind.
-        kind: String,
-    },
-    /// The instance's state was written at a version its kind does not
-    /// accept ([`Portable::accepts`]).
-    #[error("{name:?} ({kind:?}) was stored at version {found}; this program reads {ours}")]
-    Version {
-        /// The instance.
-        name: String,
-        /// Its kind.
-        kind: String,
-        /// The version it was stored at.
-        found: u32,
-        /// The version this program writes.
-        ours: u32,
-    },
-    /// What the store holds for the instance cannot be read.
-    #[error("{name:?} cannot be read back: {reason}")]
-    Corrupt {
-        /// The instance.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-    /// The supervisor, or an instance, could not be started again (a name
-    /// already taken, an `init` that failed).
-    #[error(transparent)]
-    Start(StartError),
-}
-
-/// Why [`Handle::cast_durable`](crate::Handle::cast_durable) did not queue
-/// a message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CastDurableError {
-    /// The instance was not started through a [`Durable`].
-    #[error("{name:?} is not durable")]
-    NotDurable {
-        /// The instance.
-        name: String,
-    },
-    /// The message could not be stored; it was not queued.
-    #[error("the message to {name:?} could not be stored: {reason}")]
-    Store {
-        /// The instance.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-    /// The message was stored but the instance stopped for good before it
-    /// was queued; it was taken out of the store again.
-    #[error("{name:?} has stopped")]
-    Stopped {
-        /// The instance.
-        name: String,
-    },
-}
 
 pub(crate) struct Inner {
     store: Arc<dyn Store>,
@@ -251,65 +169,6 @@ impl std::fmt::Debug for Durable {
         f.debug_struct("Durable")
             .field("durability", &self.inner.durability)
             .finish_non_exhaustive()
-    }
-}
-
-/// How a [`Durable`] is opened.
-#[derive(Debug, Clone, Copy)]
-pub struct DurableOptions {
-    durability: Durability,
-    max_batch: usize,
-}
-
-impl Default for DurableOptions {
-    fn default() -> Self {
-        DurableOptions {
-            durability: Durability::Immediate,
-            max_batch: 4096,
-        }
-    }
-}
-
-impl DurableOptions {
-    /// How long a change may wait before it is on disk. Default
-    /// [`Durability::Immediate`].
-    pub fn durability(mut self, durability: Durability) -> Self {
-        self.durability = durability;
-        self
-    }
-
-    /// At most this many instances' changes share a transaction (at least
-    /// one). Default 4096; 1 gives one fsync per change, for comparison.
-    pub fn max_batch(mut self, max_batch: usize) -> Self {
-        self.max_batch = max_batch.max(1);
-        self
-    }
-
-    /// Opens the redb store at `path` with these options.
-    ///
-    /// # Errors
-    /// As [`RedbStore::open`].
-    pub fn open(self, path: impl AsRef<Path>) -> Result<Durable, StoreError> {
-        self.with_store(RedbStore::open(path)?)
-    }
-
-    /// Uses `store` with these options.
-    ///
-    /// # Errors
-    /// [`StoreError::Write`] if the writer thread cannot start.
-    pub fn with_store(self, store: impl Store) -> Result<Durable, StoreError> {
-        let store: Arc<dyn Store> = Arc::new(store);
-        let (writer, thread) = Writer::start(store.clone(), self.durability, self.max_batch)?;
-        Ok(Durable {
-            inner: Arc::new(Inner {
-                store,
-                writer,
-                thread: Mutex::new(Some(thread)),
-                durability: self.durability,
-                kinds: Mutex::new(HashMap::new()),
-                in_doubt: Mutex::new(HashMap::new()),
-            }),
-        })
     }
 }
 
@@ -399,92 +258,6 @@ impl Durable {
             kind.recover(self, sup, stored, record, false).await?;
         }
         Ok(())
-    }
-
-    /// The instances a restart found noted as moving to another node, with
-    /// that node: they start here only once it says it does not hold them
-    /// (feature `cluster`, and a node with this store in its
-    /// `NodeConfig::durable`), and are forgotten here once it says it does.
-    pub fn in_doubt(&self) -> Vec<(String, String)> {
-        self.inner
-            .in_doubt
-            .lock()
-            .values()
-            .filter_map(|d| Some((d.stored.name.clone(), d.record.moving.clone()?)))
-            .collect()
-    }
-
-    /// The node an instance was moving to holds it: its records here go.
-    pub(crate) async fn forget_in_doubt(&self, name: &str) {
-        if self.inner.in_doubt.lock().remove(name).is_none() {
-            return;
-        }
-        let (done, outcome) = tokio::sync::oneshot::channel();
-        self.inner.writer.submit(writer::Submission {
-            writes: vec![Write::Forget {
-                name: name.to_owned(),
-            }],
-            health: Arc::default(),
-            kind: writer::Kind::Apart,
-            done: Some(done),
-        });
-        let _ = outcome.await;
-    }
-
-    /// The node an instance was moving to does not hold it: it starts here,
-    /// under its supervisor if that runs (else it stays in doubt), and its
-    /// record loses the note.
-    pub(crate) async fn resume_in_doubt(&self, name: &str) -> Result<bool, RecoverError> {
-        let Some(mut doubt) = self.inner.in_doubt.lock().remove(name) else {
-            return Ok(false);
-        };
-        let Some(sup) = Supervisor::lookup(&doubt.record.supervisor) else {
-            self.inner.in_doubt.lock().insert(name.to_owned(), doubt);
-            return Ok(false);
-        };
-        let kind = self.inner.kinds.lock().get(&doubt.record.kind).cloned();
-        let Some(kind) = kind else {
-            return Err(RecoverError::UnknownKind {
-                name: name.to_owned(),
-                kind: doubt.record.kind,
-            });
-        };
-        doubt.record.moving = None;
-        kind.recover(self, &sup, doubt.stored, doubt.record, true)
-            .await?;
-        Ok(true)
-    }
-
-    /// Whether this store holds `name`: `Some(true)` with a record noted as
-    /// moving elsewhere (in doubt), `Some(false)` with a plain one.
-    pub(crate) fn holds(&self, name: &str) -> Result<Option<bool>, StoreError> {
-        if self.inner.in_doubt.lock().contains_key(name) {
-            return Ok(Some(true));
-        }
-        let Some(bytes) = self.inner.store.record(name)? else {
-            return Ok(None);
-        };
-        let record = record::decode(&bytes).map_err(StoreError::Corrupt)?;
-        Ok(Some(record.moving.is_some()))
-    }
-
-    /// A journal for an instance of kind `A` arriving here from another
-    /// node, under `supervisor`.
-    #[cfg(feature = "cluster")]
-    pub(crate) fn journal_for<A: Portable>(
-        &self,
-        name: &str,
-        supervisor: &str,
-    ) -> Box<dyn crate::instance::Journal<A>> {
-        Box::new(InstanceJournal::<A>::new(
-            name.to_owned(),
-            self.inner.writer.clone(),
-            self.inner.durability,
-            self.parts_of::<A>(),
-            supervisor.to_owned(),
-            None,
-            0,
-        ))
     }
 
     /// Starts a durable instance of `behaviour` named `name` under `sup`, as

@@ -73,9 +73,11 @@ pub use envelope::Envelope;
 pub(crate) use envelope::{Body, Frozen, Job};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use inbox::Refused;
-pub(crate) use journal::one_shot_clone;
 #[cfg(feature = "durable")]
-pub(crate) use journal::{Journal, owner_changed};
+pub(crate) use journal::Journal;
+pub(crate) use journal::one_shot_clone;
+#[cfg(all(feature = "durable", feature = "cluster"))]
+pub(crate) use journal::owner_changed;
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use kept::{Committed, Kept, Owner, Relay};
 pub(crate) use worker::Worker;
