@@ -251,6 +251,22 @@ pub struct Check {
     pub dups: u64,
 }
 
+/// Polls `check name` on `node` until the instance answers there, at most
+/// about 20 s (bounded, for instances that start after a move or a
+/// restart), and returns what it holds.
+///
+/// # Panics
+/// If it never answers.
+pub fn wait_check(node: &mut NodeProc, name: &str) -> Check {
+    for _ in 0..400 {
+        if node.send(&format!("check {name}")).starts_with("ok") {
+            return check(node, name);
+        }
+        node.ok("pause 50");
+    }
+    panic!("{name} never ran on {}", node.name);
+}
+
 /// Asks `node` what the instance `name` holds (the `check` command).
 pub fn check(node: &mut NodeProc, name: &str) -> Check {
     let w = node.ok(&format!("check {name}"));

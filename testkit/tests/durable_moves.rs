@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use peeper_testkit::nodes::{Check, NodeProc, check};
+use peeper_testkit::nodes::{Check, NodeProc, wait_check};
 
 const PEEPER_NODE: &str = env!("CARGO_BIN_EXE_peeper-node");
 
@@ -58,15 +58,9 @@ fn two_nodes(
     (a, b)
 }
 
-/// Polls `check p` on `n` until it answers, at most about 20 s.
+/// `p` answers on `n`: what it holds.
 fn runs(n: &mut NodeProc) -> Check {
-    for _ in 0..400 {
-        if n.send("check p").starts_with("ok") {
-            return check(n, "p");
-        }
-        n.ok("pause 50");
-    }
-    panic!("p never ran on {}", n.name);
+    wait_check(n, "p")
 }
 
 /// `p` runs on `n` with everything it had when it froze.
@@ -90,6 +84,13 @@ fn settled(n: &mut NodeProc) {
     panic!("{} never settled its moves", n.name);
 }
 
+/// Node `name` started again on its store, connected to `peer`.
+fn restarted(dir: &Path, name: &str, cookie: &str, sup: &str, peer: &NodeProc) -> NodeProc {
+    let mut n = node(dir, name, cookie, sup, None);
+    n.ok(&format!("connect {}", peer.addr));
+    n
+}
+
 /// `n` runs nothing: no instance is registered there.
 fn runs_nothing(n: &mut NodeProc) {
     assert_eq!(n.ok("names"), ["0"], "{} runs an instance", n.name);
@@ -102,13 +103,11 @@ fn a_moved_instance_comes_back_on_its_target_after_a_kill_and_nowhere_else() {
     a.ok("move p src b dst");
     whole(&mut b, "dst");
     b.kill9();
-    let mut b = node(&dir, "b", "dm-target", "dst", None);
+    let mut b = restarted(&dir, "b", "dm-target", "dst", &a);
     whole(&mut b, "dst");
-    b.ok(&format!("connect {}", a.addr));
     // The source, killed and started again too, does not bring it back.
     a.kill9();
-    let mut a = node(&dir, "a", "dm-target", "src", None);
-    a.ok(&format!("connect {}", b.addr));
+    let mut a = restarted(&dir, "a", "dm-target", "src", &b);
     settled(&mut a);
     runs_nothing(&mut a);
     whole(&mut b, "dst");
@@ -141,8 +140,7 @@ fn a_source_killed_after_go_forgets_the_instance_its_target_runs() {
     a.send_only("move p src b dst");
     a.wait_dead();
     whole(&mut b, "dst");
-    let mut a = node(&dir, "a", "dm-go", "src", None);
-    a.ok(&format!("connect {}", b.addr));
+    let mut a = restarted(&dir, "a", "dm-go", "src", &b);
     settled(&mut a);
     runs_nothing(&mut a);
     whole(&mut b, "dst");
@@ -164,8 +162,7 @@ fn a_target_killed_before_it_started_the_instance_leaves_it_at_the_source() {
     let mut b = b;
     a.send_only("move p src b dst");
     b.wait_dead();
-    let mut b = node(&dir, "b", "dm-ready", "dst", None);
-    b.ok(&format!("connect {}", a.addr));
+    let mut b = restarted(&dir, "b", "dm-ready", "dst", &a);
     let answer = a.answer();
     assert!(answer.starts_with("error"), "the move failed: {answer}");
     whole(&mut a, "src");
@@ -184,15 +181,13 @@ fn a_target_killed_after_storing_the_instance_keeps_it_and_the_source_does_not_r
     let mut b = b;
     a.send_only("move p src b dst");
     b.wait_dead();
-    let mut b = node(&dir, "b", "dm-stored", "dst", None);
-    b.ok(&format!("connect {}", a.addr));
+    let mut b = restarted(&dir, "b", "dm-stored", "dst", &a);
     whole(&mut b, "dst");
     let answer = a.answer();
     assert!(answer.starts_with("ok"), "the move happened: {answer}");
     // a forgets it: killed and started again, it does not bring it back.
     a.kill9();
-    let mut a = node(&dir, "a", "dm-stored", "src", None);
-    a.ok(&format!("connect {}", b.addr));
+    let mut a = restarted(&dir, "a", "dm-stored", "src", &b);
     settled(&mut a);
     runs_nothing(&mut a);
     whole(&mut b, "dst");

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use peeper_testkit::nodes::{Check, NodeProc, check};
+use peeper_testkit::nodes::{Check, NodeProc, check, wait_check};
 
 const PEEPER_NODE: &str = env!("CARGO_BIN_EXE_peeper-node");
 
@@ -66,15 +66,9 @@ fn two_nodes_with(
     (a, b)
 }
 
-/// Polls `check p` on `n` until it answers, at most about 20 s.
+/// `p` answers on `n`: what it holds.
 fn runs(n: &mut NodeProc) -> Check {
-    for _ in 0..400 {
-        if n.send("check p").starts_with("ok") {
-            return check(n, "p");
-        }
-        n.ok("pause 50");
-    }
-    panic!("p never ran on {}", n.name);
+    wait_check(n, "p")
 }
 
 /// `p` has everything it had when it froze, and answers.
