@@ -44,6 +44,8 @@ pub(crate) struct Image<S> {
     pub(crate) state: Arc<S>,
     pub(crate) dict: Dictionary,
     pub(crate) tables: HashMap<String, TableId>,
+    /// The timers' change count once they were armed from the store.
+    pub(crate) timers: u64,
 }
 
 /// One durable instance's journal.
@@ -71,9 +73,14 @@ impl<A: Portable> InstanceJournal<A> {
         next_seq: u64,
     ) -> Self {
         let fresh = stored.is_none();
-        let (state, dict, tables) = match stored {
-            Some(image) => (Some(image.state), image.dict, image.tables),
-            None => (None, Dictionary::default(), HashMap::new()),
+        let (state, dict, tables, timers) = match stored {
+            Some(image) => (
+                Some(image.state),
+                image.dict,
+                image.tables,
+                Some(image.timers),
+            ),
+            None => (None, Dictionary::default(), HashMap::new(), None),
         };
         InstanceJournal {
             name,
@@ -85,7 +92,7 @@ impl<A: Portable> InstanceJournal<A> {
             last: Mutex::new(Last {
                 state,
                 dict,
-                timers: None,
+                timers,
                 supervisor,
                 moving: None,
                 moving_changed: false,

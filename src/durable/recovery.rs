@@ -171,6 +171,14 @@ fn rebuild<A: Portable>(
         0,
         capacity,
     ));
+    // Queued before the worker exists: it takes them first, in order.
+    for (msg, seq) in messages {
+        if kept.requeue(Body::Durable(msg, seq)).is_err() {
+            return Err(corrupt(&name, "its stored messages could not be queued"));
+        }
+    }
+    kept.timers
+        .restore(kept.timer_target(), timers, Some(reencode::<A::Info>));
     let journal = InstanceJournal::<A>::new(
         name.clone(),
         durable.inner.writer.clone(),
@@ -181,18 +189,13 @@ fn rebuild<A: Portable>(
             state,
             dict,
             tables: ids,
+            // What the store holds already: the first record after the
+            // restart rewrites nothing that did not change since.
+            timers: kept.timers.changes(),
         }),
         next_seq,
     );
     let _ = kept.journal.set(Box::new(journal));
-    // Queued before the worker exists: it takes them first, in order.
-    for (msg, seq) in messages {
-        if kept.requeue(Body::Durable(msg, seq)).is_err() {
-            return Err(corrupt(&name, "its stored messages could not be queued"));
-        }
-    }
-    kept.timers
-        .restore(kept.timer_target(), timers, Some(reencode::<A::Info>));
     Ok(kept)
 }
 

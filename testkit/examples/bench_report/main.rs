@@ -1,7 +1,8 @@
 //! Measures every performance claim in one run and prints one line per
 //! figure, `name value unit`, ratios included: the local figures, the scale
-//! figures (see `scale.rs`), then the node figures, measured between node
-//! processes it starts itself (see `remote.rs`).
+//! figures (see `scale.rs`), the durable figures (see `durable.rs`), then
+//! the node figures, measured between node processes it starts itself (see
+//! `remote.rs`).
 //!
 //! ```sh
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick        # < 1 minute
@@ -10,12 +11,15 @@
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-local
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-remote
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-scale
+//! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-durable
 //! cargo run --release -p peeper-testkit --example bench_report -- --only-scale --workers 4
 //! ```
 //!
 //! `--only-local` runs the local and scale figures, `--only-remote` the node
-//! figures, `--only-scale` the scale figures alone. `--workers N` (default 2)
-//! sets the worker threads of the scale figures' multi-thread runtime.
+//! figures, `--only-scale` the scale figures alone, `--only-durable` the
+//! durable figures alone; with none of these, every figure. `--workers N`
+//! (default 2) sets the worker threads of the multi-thread runtime of the
+//! scale and durable figures.
 //!
 //! The scale figures, all but the overload ones set against plain ractor
 //! actors doing the same on the same runtime:
@@ -43,11 +47,27 @@
 //!   `overload.accepted.*` and `overload.queued.*`: casts queued, and still
 //!   queued at the end).
 //!
+//! The durable figures (on a store in `std::env::temp_dir()`, removed after):
+//!
+//! - `durable.calls_per_s_1`: calls/s of one caller calling one durable
+//!   instance in a loop, each call a change whose reply waits for its fsync
+//!   (300 calls; 2,000 without `--quick`);
+//! - `durable.calls_per_s_1000`: the same with 1,000 instances, each called
+//!   by a caller of its own, all at once (50 calls each; 200 without
+//!   `--quick`), under group commit; `durable.calls_per_s_1000.single_fsync`,
+//!   the same on a store with `max_batch(1)`, one fsync per change (3 calls
+//!   each; 10 without `--quick`), and `ratio.durable_group_vs_single_fsync`;
+//! - `durable.fill_100k_s`: starting 100,000 small durable instances on a
+//!   store with `Durability::Batched(50 ms)`, until it is closed with all of
+//!   them on disk; `durable.recover_100k_s`: `Durable::supervisor` bringing
+//!   them all back from the reopened store.
+//!
 //! Each figure is the median over several batches of per-operation times, so
-//! a noisy neighbour spoils a batch, not the figure (the overload figures
-//! come from one run each). Ratios compare figures taken in this same run on
+//! a noisy neighbour spoils a batch, not the figure (the overload and
+//! durable figures come from one run each). Ratios compare figures taken in this same run on
 //! the same runtime flavour.
 
+mod durable;
 mod remote;
 mod scale;
 
@@ -546,10 +566,21 @@ fn main() {
     println!("mode {} -", if quick { "quick" } else { "full" });
     let mut report = Report::default();
     // `--only-remote` skips the local and scale figures, `--only-local` the
-    // node ones, `--only-scale` all but the scale figures.
+    // node ones, `--only-scale` all but the scale figures, `--only-durable`
+    // all but the durable ones; the durable figures run only in the whole
+    // report or alone.
     let only = |flag: &str| args.iter().any(|a| a == flag);
     let only_scale = only("--only-scale");
-    let local = !only_scale && !only("--only-remote");
+    let only_durable = only("--only-durable");
+    let everything = ![
+        "--only-local",
+        "--only-remote",
+        "--only-scale",
+        "--only-durable",
+    ]
+    .into_iter()
+    .any(only);
+    let local = !only_scale && !only_durable && !only("--only-remote");
     if local {
         run_calls(&mut report, effort);
         run_state_costs(&mut report, effort);
@@ -559,7 +590,11 @@ fn main() {
         let scale_effort = if quick { scale::QUICK } else { scale::FULL };
         scale::run(&mut report, scale_effort, workers);
     }
-    if !only_scale && !only("--only-local") {
+    if everything || only_durable {
+        let durable_effort = if quick { durable::QUICK } else { durable::FULL };
+        durable::run(&mut report, durable_effort, workers);
+    }
+    if !only_scale && !only_durable && !only("--only-local") {
         remote::run(&mut report, quick);
     }
     if let Some(dir) = svg.parent().filter(|d| !d.as_os_str().is_empty()) {
