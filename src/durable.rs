@@ -159,6 +159,9 @@ impl Drop for Inner {
 
 /// A durable store, with its writer and the kinds it can bring back. Cheap
 /// to clone; clones share the store, which closes when the last is dropped.
+/// That drop waits for the writer to store what it was sent before (one
+/// commit, or up to the interval of [`Durability::Batched`]): in async code
+/// where that matters, drop it through `tokio::task::spawn_blocking`.
 #[derive(Clone)]
 pub struct Durable {
     inner: Arc<Inner>,
