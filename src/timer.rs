@@ -126,6 +126,12 @@ impl<I: Send + 'static> Timers<I> {
                     None => task_slot.lock().take(),
                 };
                 let Some(msg) = msg else { return };
+                let kept = period.is_none() && clone.is_some();
+                if kept {
+                    // Marked before the message can be handled: `handled`
+                    // must find it fired, or it would stay forever.
+                    task_fired.store(true, Ordering::Release);
+                }
                 if !target.fire(msg, id) {
                     return;
                 }
@@ -136,10 +142,7 @@ impl<I: Send + 'static> Timers<I> {
                         tokio::time::sleep(p).await;
                     }
                     // Kept until its message is handled (`handled`).
-                    None if clone.is_some() => {
-                        task_fired.store(true, Ordering::Release);
-                        return;
-                    }
+                    None if kept => return,
                     None => {
                         let timers = target.timers();
                         timers.live.lock().remove(&id);
@@ -289,5 +292,54 @@ impl<I> Taken<I> {
     pub(crate) fn kept_until_handled(mut self, clone: CloneFn<I>) -> Self {
         self.clone = Some(clone);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Handles each message the moment it is queued, as a worker that was
+    /// idle may: the narrowest window between firing and handling.
+    struct Eager {
+        timers: Timers<u32>,
+        handled: Mutex<Vec<u32>>,
+    }
+
+    impl TimerTarget<u32> for Eager {
+        fn fire(&self, msg: u32, id: u64) -> bool {
+            self.handled.lock().push(msg);
+            self.timers.handled(id);
+            true
+        }
+
+        fn timers(&self) -> &Timers<u32> {
+            &self.timers
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kept_one_shot_timer_goes_once_its_message_is_handled_however_soon() {
+        let target = Arc::new(Eager {
+            timers: Timers::default(),
+            handled: Mutex::new(Vec::new()),
+        });
+        let weak: Weak<dyn TimerTarget<u32>> =
+            Arc::downgrade(&(target.clone() as Arc<dyn TimerTarget<u32>>));
+        let copy: CloneFn<u32> = |m| Some(*m);
+        target
+            .timers
+            .start(weak, Duration::from_millis(10), None, 7, Some(copy));
+        assert_eq!(target.timers.live.lock().len(), 1);
+        // The timer's task runs to its end in this time.
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(*target.handled.lock(), vec![7]);
+        assert!(
+            target.timers.live.lock().is_empty(),
+            "handled, so no longer kept (a store would fire it again)"
+        );
     }
 }
