@@ -62,6 +62,7 @@
 
 mod any;
 mod envelope;
+mod guard;
 mod inbox;
 mod journal;
 mod kept;

@@ -9,12 +9,13 @@ use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::watch;
 
 use super::envelope::{Body, Envelope, Frozen, Job};
+use super::guard::{guard, scope_of};
 use super::journal;
 use super::kept::Kept;
 use crate::actor::{Actor, Context, Start, StateMut};
-use crate::crash_report::{self, Callback, Scope};
+use crate::crash_report::{self, Callback};
 use crate::dictionary::Dictionary;
-use crate::error::{BoxError, CallError, Crash, StopReason, panic_text};
+use crate::error::{CallError, Crash, StopReason, panic_text};
 use crate::event::SupervisorEvent;
 
 /// The ractor actor that runs an instance's callbacks.
@@ -63,42 +64,6 @@ impl<A: Actor> WorkerState<A> {
     /// Drops a crashed callback's dictionary writes.
     fn rollback(&mut self) {
         self.ctx.dict = self.dict.clone();
-    }
-}
-
-/// Where a callback runs, built only if a crash report may need it.
-fn scope_of<A: Actor>(kept: &Kept<A>, callback: Callback) -> impl FnOnce() -> Scope + '_ {
-    move || Scope {
-        instance: kept.name().to_owned(),
-        kind: std::any::type_name::<A>(),
-        callback,
-    }
-}
-
-/// Runs a callback: its outcome, or the crash that ended it.
-async fn guard<T>(
-    kill: &mut watch::Receiver<u64>,
-    scope: impl FnOnce() -> Scope,
-    callback: impl Future<Output = Result<T, BoxError>>,
-) -> Result<T, Crash> {
-    let caught = crash_report::scoped(scope, AssertUnwindSafe(callback).catch_unwind());
-    tokio::select! {
-        // The callback is polled first, so one that completes without
-        // awaiting is never cut off by a kill: the kill applies after it.
-        biased;
-        out = caught => match out {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Crash::Failed(e.to_string())),
-            Err(payload) => Err(Crash::Panicked(panic_text(&*payload))),
-        },
-        () = killed(kill) => Err(Crash::Killed),
-    }
-}
-
-async fn killed(kill: &mut watch::Receiver<u64>) {
-    if kill.changed().await.is_err() {
-        // The sender lives as long as the instance; never a kill.
-        std::future::pending::<()>().await;
     }
 }
 

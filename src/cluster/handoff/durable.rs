@@ -6,6 +6,7 @@
 //! does not hold it (see the failure windows in the [module docs](super)).
 
 use super::source::Mover;
+use super::target::Staging;
 use crate::cluster::error::MoveError;
 use crate::instance::{Frozen, Kept};
 use crate::portable::Portable;
@@ -73,6 +74,28 @@ pub(super) fn forget<A: Portable>(kept: &Kept<A>) {
     }
     #[cfg(not(feature = "durable"))]
     let _ = kept;
+}
+
+/// A durable instance's stage, with this node's store; refused here
+/// without one.
+pub(super) fn store_for(
+    node: &crate::cluster::Node,
+    stage: Box<dyn Staging>,
+    durable: bool,
+) -> Result<Box<dyn Staging>, String> {
+    if !durable {
+        return Ok(stage);
+    }
+    #[cfg(feature = "durable")]
+    if let Some(store) = &node.config().durable {
+        let mut stage = stage;
+        stage.set_durable(store.clone());
+        return Ok(stage);
+    }
+    #[cfg(not(feature = "durable"))]
+    let _ = node;
+    drop(stage);
+    Err("the instance is durable and this node keeps no durable store".to_owned())
 }
 
 impl crate::cluster::Node {

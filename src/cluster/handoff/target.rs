@@ -220,7 +220,7 @@ impl Node {
                     let durable = begin.durable;
                     kind.stage(mv.clone(), begin)
                         .map_err(|e| e.to_string())
-                        .and_then(|stage| self.store_for(stage, durable))
+                        .and_then(|stage| super::durable::store_for(self, stage, durable))
                         .map(|stage| {
                             stages.hold(&mv.name, &from);
                             stages.open.lock().insert(mv.clone(), stage);
@@ -283,26 +283,6 @@ impl Node {
 
     /// Starts the ready move `mv`: on `Go`, or once its source is known to
     /// have decided go, or to be gone.
-    /// A durable instance's stage, with this node's store; refused here
-    /// without one.
-    fn store_for(
-        &self,
-        stage: Box<dyn Staging>,
-        durable: bool,
-    ) -> Result<Box<dyn Staging>, String> {
-        if !durable {
-            return Ok(stage);
-        }
-        #[cfg(feature = "durable")]
-        if let Some(store) = &self.config().durable {
-            let mut stage = stage;
-            stage.set_durable(store.clone());
-            return Ok(stage);
-        }
-        drop(stage);
-        Err("the instance is durable and this node keeps no durable store".to_owned())
-    }
-
     pub(crate) async fn start_stage(&self, mv: &MoveKey) -> Response {
         let stages = &self.inner.stages;
         let stage = stages.open.lock().remove(mv);
