@@ -96,6 +96,17 @@
 //!
 //! With [`Durability::Batched`], replies do not wait: up to the batch
 //! interval of acknowledged changes may be lost on a `kill -9`.
+//!
+//! # Between nodes
+//!
+//! With the `cluster` feature, a durable instance moves to a node whose
+//! `NodeConfig::durable` holds a store: the source's store notes the move
+//! before the target can start it, the target stores the instance before it
+//! confirms, and the source's store forgets it after. A process killed at
+//! any step comes back with the instance on exactly one node; the
+//! `cluster::handoff` module docs give every window. Instances a restart
+//! found noted as moving wait, not started, until their target answers
+//! ([`Durable::in_doubt`] lists them).
 
 mod cast;
 mod error;
