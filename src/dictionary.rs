@@ -28,76 +28,88 @@ pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 /// Cloning is O(1): clones share the map until one of them is written to.
 #[derive(Clone, Default)]
 pub struct Dictionary {
-    map: Arc<HashMap<String, Value>>,
+    /// `None` until the first write: most instances never use their
+    /// dictionary, and an empty one then costs them no allocation.
+    map: Option<Arc<HashMap<String, Value>>>,
 }
 
 impl Dictionary {
     /// The value under `key`, if there is one and it is a `V`.
     pub fn get<V: Any>(&self, key: &str) -> Option<&V> {
-        self.map.get(key).and_then(|v| v.downcast_ref::<V>())
+        self.get_erased(key).and_then(|v| v.downcast_ref::<V>())
     }
 
     /// Stores `value` under `key`, replacing any value (of any type) there.
     /// Returns `true` if a value was replaced.
     pub fn put<V: Any + Send + Sync>(&mut self, key: impl Into<String>, value: V) -> bool {
-        Arc::make_mut(&mut self.map)
-            .insert(key.into(), Arc::new(value))
-            .is_some()
+        self.map_mut().insert(key.into(), Arc::new(value)).is_some()
     }
 
     /// Removes the value under `key`. Returns `true` if there was one.
     pub fn remove(&mut self, key: &str) -> bool {
-        if !self.map.contains_key(key) {
+        if !self.contains_key(key) {
             return false;
         }
-        Arc::make_mut(&mut self.map).remove(key).is_some()
+        self.map_mut().remove(key).is_some()
     }
 
     /// Whether a value of any type is stored under `key`.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.map.contains_key(key)
+        self.map.as_ref().is_some_and(|m| m.contains_key(key))
     }
 
     /// How many keys are stored.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.as_ref().map_or(0, |m| m.len())
     }
 
     /// Whether no key is stored.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// The stored keys, in no particular order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.map.keys().map(String::as_str)
+        self.map.iter().flat_map(|m| m.keys().map(String::as_str))
     }
 
     /// Every entry, type-erased, for encoding a snapshot.
     pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.map.iter().map(|(k, v)| (k.as_str(), v))
+        self.map
+            .iter()
+            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
     }
 
     /// The type-erased value under `key`.
     pub(crate) fn get_erased(&self, key: &str) -> Option<&Value> {
-        self.map.get(key)
+        self.map.as_ref().and_then(|m| m.get(key))
     }
 
     /// Stores an already type-erased value, when decoding a snapshot.
     pub(crate) fn put_erased(&mut self, key: String, value: Value) {
-        Arc::make_mut(&mut self.map).insert(key, value);
+        self.map_mut().insert(key, value);
     }
 
     /// Whether both share the same map, that is, neither was written to since
     /// one was cloned from the other.
     pub(crate) fn same_as(&self, other: &Dictionary) -> bool {
-        Arc::ptr_eq(&self.map, &other.map)
+        match (&self.map, &other.map) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// The map to write to: made on the first write, copied on the first
+    /// write after a clone.
+    fn map_mut(&mut self) -> &mut HashMap<String, Value> {
+        Arc::make_mut(self.map.get_or_insert_default())
     }
 }
 
 impl fmt::Debug for Dictionary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.map.keys()).finish()
+        f.debug_set().entries(self.keys()).finish()
     }
 }
 
@@ -136,5 +148,17 @@ mod tests {
         let mut working = kept.clone();
         assert!(!working.remove("nothing"));
         assert!(working.same_as(&kept));
+    }
+
+    #[test]
+    fn emptied_map_is_not_the_empty_one() {
+        let kept = Dictionary::default();
+        let mut working = kept.clone();
+        working.put("a", 1_u8);
+        working.remove("a");
+        assert!(working.is_empty());
+        // Written to since the clone: it shares nothing with the kept copy.
+        assert!(!working.same_as(&kept));
+        assert_eq!(working.keys().count(), 0);
     }
 }
