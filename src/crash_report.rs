@@ -21,14 +21,18 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 
 static ROUTED: AtomicBool = AtomicBool::new(false);
 static INSTALL: Once = Once::new();
 
 thread_local! {
-    static CURRENT: RefCell<Option<Scope>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Box<Scope>>> = const { RefCell::new(None) };
 }
 
 /// Which callback was running.
@@ -100,22 +104,48 @@ pub fn is_routed() -> bool {
     ROUTED.load(Ordering::Acquire)
 }
 
+pin_project! {
+    /// A callback with its scope recorded for the panic hook; see [`scoped`].
+    pub(crate) struct Scoped<F, S> {
+        #[pin]
+        callback: F,
+        // How to build the scope, until the first poll.
+        make: Option<S>,
+        // The scope, while crash reports are routed. Boxed: it is rarely
+        // there, and this future sits in every worker's message future.
+        scope: Option<Box<Scope>>,
+    }
+}
+
 /// Runs `callback` with its scope recorded for the panic hook, when crash
 /// reports are routed; as it is otherwise. `callback` must not unwind (the
 /// worker catches its panics inside), or the scope would stay set.
-pub(crate) async fn scoped<F: Future>(scope: impl FnOnce() -> Scope, callback: F) -> F::Output {
-    if !ROUTED.load(Ordering::Relaxed) {
-        return callback.await;
+pub(crate) fn scoped<F: Future, S: FnOnce() -> Scope>(scope: S, callback: F) -> Scoped<F, S> {
+    Scoped {
+        callback,
+        make: Some(scope),
+        scope: None,
     }
-    let mut scope = Some(scope());
-    let mut callback = std::pin::pin!(callback);
-    std::future::poll_fn(|cx| {
+}
+
+impl<F: Future, S: FnOnce() -> Scope> Future for Scoped<F, S> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if let Some(make) = this.make.take()
+            && ROUTED.load(Ordering::Relaxed)
+        {
+            *this.scope = Some(Box::new(make()));
+        }
+        if this.scope.is_none() {
+            return this.callback.poll(cx);
+        }
         // Swapped in and out around each poll: the callback's task may run
         // on another thread next time, and other tasks run on this one.
-        let previous = CURRENT.with(|c| c.replace(scope.take()));
-        let out = callback.as_mut().poll(cx);
-        scope = CURRENT.with(|c| c.replace(previous));
+        let previous = CURRENT.with(|c| c.replace(this.scope.take()));
+        let out = this.callback.poll(cx);
+        *this.scope = CURRENT.with(|c| c.replace(previous));
         out
-    })
-    .await
+    }
 }

@@ -29,9 +29,9 @@
 //!   through the [`Context`](crate::Context).
 //! - **the inbox** is the ractor mailbox. The actor itself never stops on a
 //!   crash: a user callback runs inside `catch_unwind`, raced against the
-//!   instance's kill signal, so a panic, an error or a kill ends only that
-//!   callback. The message that crashed is not retried; everything queued
-//!   behind it stays queued.
+//!   instance's kill signal (`instance/guard.rs`), so a panic, an error or a
+//!   kill ends only that callback. The message that crashed is not retried;
+//!   everything queued behind it stays queued.
 //!
 //! # A stop from outside loses nothing
 //!

@@ -132,7 +132,7 @@
 //! - [`instance`]: one running instance: `instance/kept.rs` (the kept
 //!   parts), `instance/inbox.rs` (the bound and the rescued messages),
 //!   `instance/worker.rs` (the crash-proof loop, with `instance/guard.rs`
-//!   around each callback), `instance/envelope.rs`,
+//!   around each callback, and the kill signal), `instance/envelope.rs`,
 //!   `instance/any.rs` (the type-erased view).
 //! - [`handle`]: [`Handle`], the typed way to reach an instance.
 //! - [`registry`]: names of instances and supervisors; [`call`], [`cast`],

@@ -1,16 +1,67 @@
-//! Where a callback runs: inside `catch_unwind`, raced against the
-//! instance's kill signal, so that a panic, an error or a kill ends only
-//! that callback.
+//! Where a callback runs: [`guard`] runs it so that a panic, an error or a
+//! kill ends only that callback, and [`Kill`] is the signal that ends it at
+//! its next `.await`.
+//!
+//! Both are written by hand rather than as `async fn`s with a `select!`:
+//! ractor keeps each actor's message future, sized for its largest message,
+//! for as long as the actor lives (twice over, as it moves it once), so
+//! every byte a guarded callback adds to that future is paid per instance.
 
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use futures::FutureExt;
-use tokio::sync::watch;
+use futures::future::CatchUnwind;
+use futures::task::AtomicWaker;
+use pin_project_lite::pin_project;
 
 use super::kept::Kept;
 use crate::actor::Actor;
-use crate::crash_report::{self, Callback, Scope};
+use crate::crash_report::{self, Callback, Scope, Scoped};
 use crate::error::{BoxError, Crash, panic_text};
+
+/// Kills asked of an instance's worker: a count that only grows, and the
+/// callback waiting on it. Only the worker's current callback waits, so one
+/// waker is enough.
+#[derive(Default)]
+pub(crate) struct Kill {
+    asked: AtomicU64,
+    waiting: AtomicWaker,
+}
+
+impl Kill {
+    /// Asks for a kill; it ends the callback that awaits now, if one does.
+    pub(crate) fn ask(&self) {
+        self.asked.fetch_add(1, Ordering::AcqRel);
+        self.waiting.wake();
+    }
+
+    /// The kills asked so far: a worker starts having seen these.
+    pub(crate) fn asked(&self) -> u64 {
+        self.asked.load(Ordering::Acquire)
+    }
+
+    /// Whether a kill came after `seen`; if so, every kill so far counts as
+    /// seen (kills that come before one is applied coalesce into it).
+    pub(crate) fn take_new(&self, seen: &mut u64) -> bool {
+        let asked = self.asked();
+        if asked == *seen {
+            return false;
+        }
+        *seen = asked;
+        true
+    }
+
+    /// As [`Kill::take_new`], for a callback that awaits: wakes it on the
+    /// next kill if there is none yet.
+    fn poll_new(&self, cx: &mut Context<'_>, seen: &mut u64) -> bool {
+        // Registered before the count is read: a kill after the read wakes.
+        self.waiting.register(cx.waker());
+        self.take_new(seen)
+    }
+}
 
 /// Where a callback runs, built only if a crash report may need it.
 pub(super) fn scope_of<A: Actor>(
@@ -24,29 +75,52 @@ pub(super) fn scope_of<A: Actor>(
     }
 }
 
-/// Runs a callback: its outcome, or the crash that ended it.
-pub(super) async fn guard<T>(
-    kill: &mut watch::Receiver<u64>,
-    scope: impl FnOnce() -> Scope,
-    callback: impl Future<Output = Result<T, BoxError>>,
-) -> Result<T, Crash> {
-    let caught = crash_report::scoped(scope, AssertUnwindSafe(callback).catch_unwind());
-    tokio::select! {
-        // The callback is polled first, so one that completes without
-        // awaiting is never cut off by a kill: the kill applies after it.
-        biased;
-        out = caught => match out {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Crash::Failed(e.to_string())),
-            Err(payload) => Err(Crash::Panicked(panic_text(&*payload))),
-        },
-        () = killed(kill) => Err(Crash::Killed),
+pin_project! {
+    /// A callback run by [`guard`].
+    pub(super) struct Guarded<'a, F, S> {
+        #[pin]
+        callback: Scoped<CatchUnwind<AssertUnwindSafe<F>>, S>,
+        kill: &'a Kill,
+        seen: &'a mut u64,
     }
 }
 
-async fn killed(kill: &mut watch::Receiver<u64>) {
-    if kill.changed().await.is_err() {
-        // The sender lives as long as the instance; never a kill.
-        std::future::pending::<()>().await;
+/// Runs a callback: its outcome, or the crash that ended it (a panic, an
+/// error, or a kill newer than `seen` while it awaits).
+pub(super) fn guard<'a, T, F, S>(
+    kill: &'a Kill,
+    seen: &'a mut u64,
+    scope: S,
+    callback: F,
+) -> Guarded<'a, F, S>
+where
+    F: Future<Output = Result<T, BoxError>>,
+    S: FnOnce() -> Scope,
+{
+    Guarded {
+        callback: crash_report::scoped(scope, AssertUnwindSafe(callback).catch_unwind()),
+        kill,
+        seen,
+    }
+}
+
+impl<T, F, S> Future for Guarded<'_, F, S>
+where
+    F: Future<Output = Result<T, BoxError>>,
+    S: FnOnce() -> Scope,
+{
+    type Output = Result<T, Crash>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The callback is polled first, so one that completes without
+        // awaiting is never cut off by a kill: the kill applies after it.
+        match this.callback.poll(cx) {
+            Poll::Ready(Ok(Ok(v))) => Poll::Ready(Ok(v)),
+            Poll::Ready(Ok(Err(e))) => Poll::Ready(Err(Crash::Failed(e.to_string()))),
+            Poll::Ready(Err(payload)) => Poll::Ready(Err(Crash::Panicked(panic_text(&*payload)))),
+            Poll::Pending if this.kill.poll_new(cx, this.seen) => Poll::Ready(Err(Crash::Killed)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }

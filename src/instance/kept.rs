@@ -7,10 +7,10 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorId, ActorRef, MessagingErr};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::envelope::{Body, Envelope};
+use super::guard::Kill;
 use super::inbox::{Inbox, Refused};
 use crate::actor::Actor;
 use crate::dictionary::Dictionary;
@@ -62,7 +62,7 @@ pub(crate) struct Kept<A: Actor> {
     pub(crate) tables: TableSet,
     pub(crate) timers: Timers<A::Info>,
     pub(crate) inbox: Arc<Inbox<A>>,
-    kill: watch::Sender<u64>,
+    pub(crate) kill: Kill,
     policy: RestartPolicy,
     pub(crate) restarts: Mutex<RestartWindow>,
     stop: OnceLock<StopReason>,
@@ -97,7 +97,7 @@ impl<A: Actor> Kept<A> {
             tables,
             timers: Timers::default(),
             inbox: Arc::new(Inbox::new(capacity)),
-            kill: watch::Sender::new(0),
+            kill: Kill::default(),
             policy,
             restarts: Mutex::new(RestartWindow::default()),
             stop: OnceLock::new(),
@@ -169,15 +169,11 @@ impl<A: Actor> Kept<A> {
         first
     }
 
-    pub(crate) fn subscribe_kills(&self) -> watch::Receiver<u64> {
-        self.kill.subscribe()
-    }
-
     /// Asks the worker to restart: at once if a callback is awaiting, before
     /// the next message otherwise. Kills that come before the worker applied
     /// this one coalesce into it.
     pub(crate) fn kill_worker(&self) {
-        self.kill.send_modify(|n| *n = n.wrapping_add(1));
+        self.kill.ask();
         if let Some(actor) = self.actor.read().as_ref() {
             // Without a message an idle worker would restart only when the
             // next message comes; this one makes the restart prompt.

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
-use tokio::sync::watch;
 
 use super::envelope::{Body, Envelope, Frozen, Job};
 use super::guard::{guard, scope_of};
@@ -35,7 +34,8 @@ pub(crate) struct WorkerState<A: Actor> {
     state: Arc<A::State>,
     dict: Dictionary,
     ctx: Context<A>,
-    kill: watch::Receiver<u64>,
+    /// The kills this worker has applied (see `Kill`).
+    kills_seen: u64,
     /// Set when the actor was respawned: `init` must restore before messages.
     pending_restore: Option<Crash>,
     /// Set once the restart limit was hit; later messages are not handled.
@@ -117,7 +117,7 @@ impl<A: Actor> Worker<A> {
             let start = Start::Restored(crash);
             let scope = scope_of(&w.kept, Callback::Init);
             let init = self.behaviour.init(&mut state, start, &mut w.ctx);
-            match guard(&mut w.kill, scope, init).await {
+            match guard(&w.kept.kill, &mut w.kills_seen, scope, init).await {
                 Ok(()) => {
                     w.commit(state);
                     journal::record(&w.kept, &w.state, &w.dict, None);
@@ -133,8 +133,7 @@ impl<A: Actor> Worker<A> {
 
     /// Applies a kill that arrived while no callback was running.
     async fn apply_pending_kill(&self, myself: &ActorRef<Envelope<A>>, w: &mut WorkerState<A>) {
-        if w.kill.has_changed().unwrap_or(false) {
-            w.kill.borrow_and_update();
+        if w.kept.kill.take_new(&mut w.kills_seen) {
             self.restore(myself, w, Crash::Killed).await;
         }
     }
@@ -154,7 +153,7 @@ impl<A: Actor> Worker<A> {
         let mut state = StateMut::new(w.state.clone());
         let scope = scope_of(&w.kept, Callback::Call);
         let call = self.behaviour.handle_call(msg, &mut state, &mut w.ctx);
-        match guard(&mut w.kill, scope, call).await {
+        match guard(&w.kept.kill, &mut w.kills_seen, scope, call).await {
             Ok(value) => {
                 w.commit(state);
                 journal::record(&w.kept, &w.state, &w.dict, None);
@@ -183,12 +182,12 @@ impl<A: Actor> Worker<A> {
             OneWay::Cast(msg) => {
                 let scope = scope_of(&w.kept, Callback::Cast);
                 let cast = self.behaviour.handle_cast(msg, &mut state, &mut w.ctx);
-                guard(&mut w.kill, scope, cast).await
+                guard(&w.kept.kill, &mut w.kills_seen, scope, cast).await
             }
             OneWay::Info(msg) => {
                 let scope = scope_of(&w.kept, Callback::Info);
                 let info = self.behaviour.handle_info(msg, &mut state, &mut w.ctx);
-                guard(&mut w.kill, scope, info).await
+                guard(&w.kept.kill, &mut w.kills_seen, scope, info).await
             }
         };
         let crashed = match out {
@@ -268,7 +267,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
             (committed.state.clone(), committed.dict.clone())
         };
         let mut w = WorkerState {
-            kill: kept.subscribe_kills(),
+            kills_seen: kept.kill.asked(),
             ctx: Context::new(kept.clone(), dict.clone()),
             kept,
             state,
@@ -281,7 +280,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
             let mut state = StateMut::new(w.state.clone());
             let scope = scope_of(&w.kept, Callback::Init);
             let init = self.behaviour.init(&mut state, start, &mut w.ctx);
-            match guard(&mut w.kill, scope, init).await {
+            match guard(&w.kept.kill, &mut w.kills_seen, scope, init).await {
                 Ok(()) => {
                     w.commit(state);
                     journal::record(&w.kept, &w.state, &w.dict, None);
