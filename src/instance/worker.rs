@@ -138,82 +138,94 @@ impl<A: Actor> Worker<A> {
         }
     }
 
-    async fn on_call(
-        &self,
-        myself: &ActorRef<Envelope<A>>,
-        w: &mut WorkerState<A>,
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep its arguments twice in the future"
+    )]
+    fn on_call<'a>(
+        &'a self,
+        myself: &'a ActorRef<Envelope<A>>,
+        w: &'a mut WorkerState<A>,
         msg: A::Call,
         reply: RpcReplyPort<Result<A::Reply, CallError>>,
-    ) {
-        if reply.is_closed() {
-            // The caller gave up (timeout) before handling began: a call
-            // that timed out must not change the state.
-            return;
-        }
-        let mut state = StateMut::new(w.state.clone());
-        let scope = scope_of(&w.kept, Callback::Call);
-        let call = self.behaviour.handle_call(msg, &mut state, &mut w.ctx);
-        match guard(&w.kept.kill, &mut w.kills_seen, scope, call).await {
-            Ok(value) => {
-                w.commit(state);
-                journal::record(&w.kept, &w.state, &w.dict, None);
-                journal::answer(&w.kept, reply, value);
+    ) -> impl Future<Output = ()> + 'a {
+        async move {
+            if reply.is_closed() {
+                // The caller gave up (timeout) before handling began: a call
+                // that timed out must not change the state.
+                return;
             }
-            Err(crash) => {
-                w.rollback();
-                let _ = reply.send(Err(CallError::Crashed {
-                    name: w.kept.name().to_owned(),
-                    crash: crash.clone(),
-                }));
-                self.restore(myself, w, crash).await;
+            let mut state = StateMut::new(w.state.clone());
+            let scope = scope_of(&w.kept, Callback::Call);
+            let call = self.behaviour.handle_call(msg, &mut state, &mut w.ctx);
+            match guard(&w.kept.kill, &mut w.kills_seen, scope, call).await {
+                Ok(value) => {
+                    w.commit(state);
+                    journal::record(&w.kept, &w.state, &w.dict, None);
+                    journal::answer(&w.kept, reply, value);
+                }
+                Err(crash) => {
+                    w.rollback();
+                    let _ = reply.send(Err(CallError::Crashed {
+                        name: w.kept.name().to_owned(),
+                        crash: crash.clone(),
+                    }));
+                    self.restore(myself, w, crash).await;
+                }
             }
         }
     }
 
-    async fn on_one_way(
-        &self,
-        myself: &ActorRef<Envelope<A>>,
-        w: &mut WorkerState<A>,
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep its arguments twice in the future"
+    )]
+    fn on_one_way<'a>(
+        &'a self,
+        myself: &'a ActorRef<Envelope<A>>,
+        w: &'a mut WorkerState<A>,
         body: OneWay<A>,
         handled: Handled,
-    ) {
-        let mut state = StateMut::new(w.state.clone());
-        let out = match body {
-            OneWay::Cast(msg) => {
-                let scope = scope_of(&w.kept, Callback::Cast);
-                let cast = self.behaviour.handle_cast(msg, &mut state, &mut w.ctx);
-                guard(&w.kept.kill, &mut w.kills_seen, scope, cast).await
+    ) -> impl Future<Output = ()> + 'a {
+        async move {
+            let mut state = StateMut::new(w.state.clone());
+            let out = match body {
+                OneWay::Cast(msg) => {
+                    let scope = scope_of(&w.kept, Callback::Cast);
+                    let cast = self.behaviour.handle_cast(msg, &mut state, &mut w.ctx);
+                    guard(&w.kept.kill, &mut w.kills_seen, scope, cast).await
+                }
+                OneWay::Info(msg) => {
+                    let scope = scope_of(&w.kept, Callback::Info);
+                    let info = self.behaviour.handle_info(msg, &mut state, &mut w.ctx);
+                    guard(&w.kept.kill, &mut w.kills_seen, scope, info).await
+                }
+            };
+            let crashed = match out {
+                Ok(()) => {
+                    w.commit(state);
+                    None
+                }
+                Err(crash) => {
+                    w.rollback();
+                    Some(crash)
+                }
+            };
+            // Whether it crashed or not, the message is done with (not retried,
+            // after a restart of the process either): its removal from a store
+            // goes with the change it made, in one record.
+            let stored = match handled {
+                Handled::Plain => None,
+                Handled::Stored(seq) => Some(seq),
+                Handled::Timer(id) => {
+                    w.kept.timers.handled(id);
+                    None
+                }
+            };
+            journal::record(&w.kept, &w.state, &w.dict, stored);
+            if let Some(crash) = crashed {
+                self.restore(myself, w, crash).await;
             }
-            OneWay::Info(msg) => {
-                let scope = scope_of(&w.kept, Callback::Info);
-                let info = self.behaviour.handle_info(msg, &mut state, &mut w.ctx);
-                guard(&w.kept.kill, &mut w.kills_seen, scope, info).await
-            }
-        };
-        let crashed = match out {
-            Ok(()) => {
-                w.commit(state);
-                None
-            }
-            Err(crash) => {
-                w.rollback();
-                Some(crash)
-            }
-        };
-        // Whether it crashed or not, the message is done with (not retried,
-        // after a restart of the process either): its removal from a store
-        // goes with the change it made, in one record.
-        let stored = match handled {
-            Handled::Plain => None,
-            Handled::Stored(seq) => Some(seq),
-            Handled::Timer(id) => {
-                w.kept.timers.handled(id);
-                None
-            }
-        };
-        journal::record(&w.kept, &w.state, &w.dict, stored);
-        if let Some(crash) = crashed {
-            self.restore(myself, w, crash).await;
         }
     }
 
@@ -308,51 +320,53 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         Ok(())
     }
 
-    async fn handle(
+    fn handle(
         &self,
         myself: ActorRef<Self::Msg>,
         envelope: Self::Msg,
         w: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let Some(body) = envelope.open() else {
-            return Ok(());
-        };
-        if let Some(relay) = w.kept.relay.get() {
-            // Moved away: pass everything on, in order.
+    ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send {
+        async move {
+            let Some(body) = envelope.open() else {
+                return Ok(());
+            };
+            if let Some(relay) = w.kept.relay.get() {
+                // Moved away: pass everything on, in order.
+                match body {
+                    Body::Run(job) => job(None).await,
+                    Body::Wake => {}
+                    other => relay.relay(other),
+                }
+                return Ok(());
+            }
+            self.apply_pending_kill(&myself, w).await;
+            if w.stopping {
+                return Ok(());
+            }
             match body {
-                Body::Run(job) => job(None).await,
+                Body::Call(msg, reply) => self.on_call(&myself, w, msg, reply).await,
+                Body::Cast(msg) => {
+                    self.on_one_way(&myself, w, OneWay::Cast(msg), Handled::Plain)
+                        .await;
+                }
+                #[cfg(feature = "durable")]
+                Body::Durable(msg, seq) => {
+                    self.on_one_way(&myself, w, OneWay::Cast(msg), Handled::Stored(seq))
+                        .await;
+                }
+                Body::Info(msg) => {
+                    self.on_one_way(&myself, w, OneWay::Info(msg), Handled::Plain)
+                        .await;
+                }
+                Body::Fired(msg, id) => {
+                    self.on_one_way(&myself, w, OneWay::Info(msg), Handled::Timer(id))
+                        .await;
+                }
                 Body::Wake => {}
-                other => relay.relay(other),
+                Body::Run(job) => self.on_run(w, job).await,
             }
-            return Ok(());
+            Ok(())
         }
-        self.apply_pending_kill(&myself, w).await;
-        if w.stopping {
-            return Ok(());
-        }
-        match body {
-            Body::Call(msg, reply) => self.on_call(&myself, w, msg, reply).await,
-            Body::Cast(msg) => {
-                self.on_one_way(&myself, w, OneWay::Cast(msg), Handled::Plain)
-                    .await;
-            }
-            #[cfg(feature = "durable")]
-            Body::Durable(msg, seq) => {
-                self.on_one_way(&myself, w, OneWay::Cast(msg), Handled::Stored(seq))
-                    .await;
-            }
-            Body::Info(msg) => {
-                self.on_one_way(&myself, w, OneWay::Info(msg), Handled::Plain)
-                    .await;
-            }
-            Body::Fired(msg, id) => {
-                self.on_one_way(&myself, w, OneWay::Info(msg), Handled::Timer(id))
-                    .await;
-            }
-            Body::Wake => {}
-            Body::Run(job) => self.on_run(w, job).await,
-        }
-        Ok(())
     }
 
     async fn post_stop(
