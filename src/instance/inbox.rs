@@ -20,24 +20,63 @@ use crate::error::StopReason;
 /// In a bounded inbox every message a handle delivered holds one slot from
 /// the moment it is accepted until the worker opens it, wherever it is
 /// meanwhile: in the mailbox, in a rescue list, on its way to a new worker.
+///
+/// Both parts are boxed, and the lists made only when a message needs them:
+/// most inboxes are unbounded and never see their actor stopped from
+/// outside, and every instance pays for what is inline here.
 pub(crate) struct Inbox<A: Actor> {
     pub(super) lists: Mutex<Lists<A>>,
     /// Set when the instance stops for good: nothing is kept any more.
     closed: AtomicBool,
-    pub(super) capacity: Option<usize>,
-    /// Slots held, in a bounded inbox.
+    bound: Option<Box<Bound>>,
+}
+
+/// The bound of a bounded inbox.
+struct Bound {
+    capacity: usize,
+    /// Slots held.
     taken: AtomicUsize,
     /// Senders waiting for a slot; only then does a release notify.
     waiting: AtomicUsize,
     room: Notify,
 }
 
+/// The messages kept for the next worker, once there are any.
 pub(super) struct Lists<A: Actor> {
+    rescued: Option<Box<Rescued<A>>>,
+}
+
+struct Rescued<A: Actor> {
     /// Dropped unhandled with the old mailbox, in mailbox order.
-    pub(super) dropped: VecDeque<Body<A>>,
+    dropped: VecDeque<Body<A>>,
     /// Refused by the old actor after it stopped taking messages. A sender's
     /// refused messages come after its dropped ones, so this list goes second.
-    pub(super) refused: VecDeque<Body<A>>,
+    refused: VecDeque<Body<A>>,
+}
+
+impl<A: Actor> Lists<A> {
+    fn rescued(&mut self) -> &mut Rescued<A> {
+        self.rescued.get_or_insert_with(|| {
+            Box::new(Rescued {
+                dropped: VecDeque::new(),
+                refused: VecDeque::new(),
+            })
+        })
+    }
+
+    /// Keeps a message refused by the old actor.
+    pub(super) fn push_refused(&mut self, body: Body<A>) {
+        self.rescued().refused.push_back(body);
+    }
+
+    /// Takes every kept message, in the order the next worker handles them:
+    /// the dropped ones, then the refused ones.
+    pub(super) fn take(&mut self) -> impl Iterator<Item = Body<A>> + use<A> {
+        self.rescued.take().into_iter().flat_map(|rescued| {
+            let Rescued { dropped, refused } = *rescued;
+            dropped.into_iter().chain(refused)
+        })
+    }
 }
 
 /// Why a message was not queued.
@@ -49,44 +88,51 @@ pub(crate) enum Refused {
 impl<A: Actor> Inbox<A> {
     pub(super) fn new(capacity: Option<usize>) -> Self {
         Inbox {
-            lists: Mutex::new(Lists {
-                dropped: VecDeque::new(),
-                refused: VecDeque::new(),
-            }),
+            lists: Mutex::new(Lists { rescued: None }),
             closed: AtomicBool::new(false),
-            capacity,
-            taken: AtomicUsize::new(0),
-            waiting: AtomicUsize::new(0),
-            room: Notify::new(),
+            bound: capacity.map(|capacity| {
+                Box::new(Bound {
+                    capacity,
+                    taken: AtomicUsize::new(0),
+                    waiting: AtomicUsize::new(0),
+                    room: Notify::new(),
+                })
+            }),
         }
+    }
+
+    /// The bound, if the inbox has one.
+    pub(super) fn capacity(&self) -> Option<usize> {
+        self.bound.as_ref().map(|b| b.capacity)
     }
 
     /// Takes a slot for a new message; `false` if a bounded inbox is full.
     /// A timer's message (`over_bound`) takes one whatever the bound: the
     /// instance set the timer itself, and a timer has no one to refuse to.
     pub(super) fn try_take(&self, over_bound: bool) -> bool {
-        let Some(capacity) = self.capacity else {
+        let Some(bound) = &self.bound else {
             return true;
         };
         if over_bound {
-            self.taken.fetch_add(1, Ordering::AcqRel);
+            bound.taken.fetch_add(1, Ordering::AcqRel);
             return true;
         }
-        self.taken
+        bound
+            .taken
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < capacity).then_some(n + 1)
+                (n < bound.capacity).then_some(n + 1)
             })
             .is_ok()
     }
 
     /// Gives a message's slot back: it was handled or is gone for good.
     pub(crate) fn release(&self) {
-        if self.capacity.is_none() {
+        let Some(bound) = &self.bound else {
             return;
-        }
-        self.taken.fetch_sub(1, Ordering::AcqRel);
-        if self.waiting.load(Ordering::Acquire) > 0 {
-            self.room.notify_one();
+        };
+        bound.taken.fetch_sub(1, Ordering::AcqRel);
+        if bound.waiting.load(Ordering::Acquire) > 0 {
+            bound.room.notify_one();
         }
     }
 
@@ -97,30 +143,26 @@ impl<A: Actor> Inbox<A> {
             self.release();
             return;
         }
-        self.lists.lock().dropped.push_back(body);
+        self.lists.lock().rescued().dropped.push_back(body);
     }
 
     pub(super) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let lists = std::mem::replace(
-            &mut *self.lists.lock(),
-            Lists {
-                dropped: VecDeque::new(),
-                refused: VecDeque::new(),
-            },
-        );
-        for _ in lists.dropped.iter().chain(lists.refused.iter()) {
+        let kept: Vec<Body<A>> = self.lists.lock().take().collect();
+        for _ in &kept {
             self.release();
         }
-        drop(lists);
+        drop(kept);
         // Waiters look again, and find the instance stopped.
-        self.room.notify_waiters();
+        if let Some(bound) = &self.bound {
+            bound.room.notify_waiters();
+        }
     }
 
     /// Messages queued and not yet opened by the worker.
     pub(crate) fn len(self: &Arc<Self>) -> usize {
-        match self.capacity {
-            Some(_) => self.taken.load(Ordering::Acquire),
+        match &self.bound {
+            Some(bound) => bound.taken.load(Ordering::Acquire),
             // Every queued envelope holds the inbox; the kept parts hold it once.
             None => Arc::strong_count(self).saturating_sub(1),
         }
@@ -129,13 +171,14 @@ impl<A: Actor> Inbox<A> {
     /// Waits until a slot may be free, or the inbox closes; `false` if
     /// `deadline` came first.
     pub(super) async fn room(&self, deadline: Option<Instant>) -> bool {
-        let notified = self.room.notified();
+        let Some(bound) = &self.bound else {
+            return true;
+        };
+        let notified = bound.room.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        let full = self
-            .capacity
-            .is_some_and(|c| self.taken.load(Ordering::Acquire) >= c);
+        bound.waiting.fetch_add(1, Ordering::AcqRel);
+        let full = bound.taken.load(Ordering::Acquire) >= bound.capacity;
         let woken = if !full || self.closed.load(Ordering::Acquire) {
             true
         } else {
@@ -147,7 +190,7 @@ impl<A: Actor> Inbox<A> {
                 }
             }
         };
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        bound.waiting.fetch_sub(1, Ordering::AcqRel);
         woken
     }
 }

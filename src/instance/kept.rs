@@ -135,7 +135,7 @@ impl<A: Actor> Kept<A> {
 
     /// The bound of the inbox, if it has one.
     pub(crate) fn capacity(&self) -> Option<usize> {
-        self.inbox.capacity
+        self.inbox.capacity()
     }
 
     pub(crate) fn id(&self) -> InstanceId {
@@ -222,7 +222,7 @@ impl<A: Actor> Kept<A> {
         if !self.inbox.try_take(over_bound) {
             return Err(match self.stop_reason() {
                 Some(reason) => (body, Refused::Stopped(reason.clone())),
-                None => (body, Refused::Full(self.inbox.capacity.unwrap_or(0))),
+                None => (body, Refused::Full(self.inbox.capacity().unwrap_or(0))),
             });
         }
         let envelope = Envelope::kept(body, &self.inbox);
@@ -308,7 +308,7 @@ impl<A: Actor> Kept<A> {
             // under, so the body is either taken by it or sent to it.
             let still = self.actor.read().as_ref().map(|a| a.get_id()) == by;
             if self.stop_reason().is_none() && still {
-                lists.refused.push_back(body);
+                lists.push_refused(body);
                 return Ok(());
             }
         }
@@ -330,8 +330,7 @@ impl<A: Actor> Kept<A> {
             return;
         };
         let mut lists = self.inbox.lists.lock();
-        let lists = &mut *lists;
-        for body in lists.dropped.drain(..).chain(lists.refused.drain(..)) {
+        for body in lists.take() {
             self.inbox.release();
             relay.relay(body);
         }
@@ -342,18 +341,13 @@ impl<A: Actor> Kept<A> {
     /// the previous one left unhandled.
     pub(crate) fn install(&self, actor: ActorRef<Envelope<A>>) {
         let mut lists = self.inbox.lists.lock();
-        let lists = &mut *lists;
-        let kept: Vec<Body<A>> = lists
-            .dropped
-            .drain(..)
-            .chain(lists.refused.drain(..))
-            .collect();
+        let kept: Vec<Body<A>> = lists.take().collect();
         for body in kept {
             if let Err(MessagingErr::SendErr(envelope)) =
                 actor.send_message(Envelope::kept(body, &self.inbox))
                 && let Some(body) = envelope.take_back()
             {
-                lists.refused.push_back(body);
+                lists.push_refused(body);
             }
         }
         *self.actor.write() = Some(actor);
