@@ -14,7 +14,7 @@
 //! message type and reaches its instance through `TimerTarget`, so this
 //! module knows nothing of instances.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -40,7 +40,9 @@ pub(crate) struct Timers<I> {
     /// Counts every timer set, fired for the last time or cancelled: a
     /// durable instance stores its timers again when it moved.
     changes: AtomicU64,
-    live: Mutex<HashMap<u64, Live<I>>>,
+    /// By id. A B-tree: empty, it is half the size of a hash map, and ids
+    /// only grow, so new timers go at its end.
+    live: Mutex<BTreeMap<u64, Live<I>>>,
 }
 
 impl<I> Default for Timers<I> {
@@ -48,7 +50,7 @@ impl<I> Default for Timers<I> {
         Timers {
             next: AtomicU64::new(0),
             changes: AtomicU64::new(0),
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -193,7 +195,7 @@ impl<I: Send + 'static> Timers<I> {
 
     /// Cancels every pending timer.
     pub(crate) fn cancel_all(&self) {
-        for (_, timer) in self.live.lock().drain() {
+        for (_, timer) in std::mem::take(&mut *self.live.lock()) {
             timer.task.abort();
         }
         self.changes.fetch_add(1, Ordering::Relaxed);
@@ -240,7 +242,7 @@ impl<I: Send + 'static> Timers<I> {
         let now = Instant::now();
         let mut taken = Vec::new();
         self.changes.fetch_add(1, Ordering::Relaxed);
-        for (id, timer) in self.live.lock().drain() {
+        for (id, timer) in std::mem::take(&mut *self.live.lock()) {
             timer.task.abort();
             // A fired one's message is in the mailbox already.
             if timer.msg.lock().is_none() || timer.fired.load(Ordering::Acquire) {
