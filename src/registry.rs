@@ -62,14 +62,16 @@ enum Slot {
     Live(Arc<dyn AnyInstance>),
 }
 
-static NAMES: LazyLock<DashMap<String, Slot>> = LazyLock::new(DashMap::new);
+/// Keyed by the instance's own copy of its name (see `reserve`).
+static NAMES: LazyLock<DashMap<Arc<str>, Slot>> = LazyLock::new(DashMap::new);
 
 /// Running supervisors, by name.
 static SUPERVISORS: LazyLock<DashMap<String, Arc<dyn Owner>>> = LazyLock::new(DashMap::new);
 
 /// Reserves `name` for instance `id`; `false` if another instance has it.
-pub(crate) fn reserve(name: &str, id: InstanceId) -> bool {
-    match NAMES.entry(name.to_owned()) {
+/// The entry shares the instance's name rather than copying it.
+pub(crate) fn reserve(name: &Arc<str>, id: InstanceId) -> bool {
+    match NAMES.entry(name.clone()) {
         Entry::Occupied(o) => matches!(o.get(), Slot::Reserved(r) if *r == id),
         Entry::Vacant(v) => {
             v.insert(Slot::Reserved(id));
@@ -84,7 +86,7 @@ pub(crate) fn publish(instance: Arc<dyn AnyInstance>) {
     match NAMES.get_mut(instance.name()) {
         Some(mut slot) => *slot = Slot::Live(instance),
         None => {
-            NAMES.insert(instance.name().to_owned(), Slot::Live(instance));
+            NAMES.insert(instance.shared_name().clone(), Slot::Live(instance));
         }
     }
 }
@@ -156,7 +158,7 @@ pub fn registered() -> Vec<String> {
     let mut names: Vec<String> = NAMES
         .iter()
         .filter(|e| matches!(e.value(), Slot::Live(_)))
-        .map(|e| e.key().clone())
+        .map(|e| e.key().to_string())
         .collect();
     names.sort();
     names

@@ -226,7 +226,7 @@ impl Supervisor {
         kept: Arc<Kept<A>>,
         start: Start,
     ) -> Result<Handle<A>, StartError> {
-        let name = kept.name().to_owned();
+        let name = kept.name();
         let stopped = || StartError::SupervisorStopped {
             supervisor: self.inner.name.clone(),
         };
@@ -235,14 +235,16 @@ impl Supervisor {
             _ => return Err(stopped()),
         };
         kept.set_owner(Some(self.owner()));
-        if !registry::reserve(&name, kept.id()) {
-            return Err(StartError::NameTaken { name });
+        if !registry::reserve(kept.shared_name(), kept.id()) {
+            return Err(StartError::NameTaken {
+                name: name.to_owned(),
+            });
         }
         let worker = Worker::new(kept.behaviour.clone());
         let spawned = ractor::Actor::spawn_linked(None, worker, (kept.clone(), start), cell).await;
         if let Err(e) = spawned {
-            registry::release(&name, kept.id());
-            return Err(start_error(name, e));
+            registry::release(name, kept.id());
+            return Err(start_error(name.to_owned(), e));
         }
         if !self.inner.children().insert(kept.clone()) {
             kept.mark_stopped(StopReason::Shutdown);
@@ -255,7 +257,7 @@ impl Supervisor {
         registry::publish(kept.clone());
         tracing::info!(supervisor = %self.inner.name, %name, "peeper: child started");
         self.inner.emit(|| SupervisorEvent::ChildStarted {
-            name,
+            name: name.to_owned(),
             id: kept.id(),
         });
         Ok(Handle::from_kept(kept))

@@ -17,6 +17,8 @@ use crate::id::InstanceId;
 pub(crate) trait AnyInstance: Send + Sync + 'static {
     fn id(&self) -> InstanceId;
     fn name(&self) -> &str;
+    /// The name, to key a map with without copying it.
+    fn shared_name(&self) -> &Arc<str>;
     fn actor_type(&self) -> &'static str;
     fn cell(&self) -> Option<ActorCell>;
     fn actor_id(&self) -> Option<ActorId>;
@@ -46,6 +48,10 @@ impl<A: Actor> AnyInstance for Kept<A> {
 
     fn name(&self) -> &str {
         Kept::name(self)
+    }
+
+    fn shared_name(&self) -> &Arc<str> {
+        Kept::shared_name(self)
     }
 
     fn actor_type(&self) -> &'static str {

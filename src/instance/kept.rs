@@ -54,7 +54,9 @@ pub(crate) trait Relay<A: Actor>: Send + Sync {
 /// The kept parts of one instance; see the [module docs](super).
 pub(crate) struct Kept<A: Actor> {
     id: InstanceId,
-    name: String,
+    /// Shared with the registry's and the supervisor's entries, so that one
+    /// instance holds one copy of its name.
+    name: Arc<str>,
     pub(crate) behaviour: Arc<A>,
     /// The current worker's actor; replaced only under the inbox's lock.
     pub(crate) actor: RwLock<Option<ActorRef<Envelope<A>>>>,
@@ -92,7 +94,7 @@ impl<A: Actor> Kept<A> {
     ) -> Self {
         Kept {
             id: InstanceId::next(),
-            name,
+            name: name.into(),
             behaviour: Arc::new(behaviour),
             actor: RwLock::new(None),
             committed: Mutex::new(committed),
@@ -151,6 +153,11 @@ impl<A: Actor> Kept<A> {
     }
 
     pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name, to key a map with without copying it.
+    pub(crate) fn shared_name(&self) -> &Arc<str> {
         &self.name
     }
 

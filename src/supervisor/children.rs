@@ -25,7 +25,8 @@ use crate::registry;
 pub(crate) struct Children {
     /// Set once the supervisor was asked to stop: it takes no new child.
     pub(crate) stopping: bool,
-    map: BTreeMap<String, Arc<dyn AnyInstance>>,
+    /// Keyed by the child's own copy of its name.
+    map: BTreeMap<Arc<str>, Arc<dyn AnyInstance>>,
     /// The children by their current actor, so that the end of an actor is
     /// matched to its child without a scan. The actors of children claimed
     /// for a stop stay here until they end, with `None`: their end needs
@@ -42,7 +43,7 @@ impl Children {
         if let Some(actor) = child.actor_id() {
             self.actors.insert(actor, Some(child.clone()));
         }
-        self.map.insert(child.name().to_owned(), child);
+        self.map.insert(child.shared_name().clone(), child);
         true
     }
 
