@@ -240,7 +240,7 @@ impl Supervisor {
                 name: name.to_owned(),
             });
         }
-        let worker = Worker::new(kept.behaviour.clone());
+        let worker = Worker::new(kept.clone());
         let spawned = ractor::Actor::spawn_linked(None, worker, (kept.clone(), start), cell).await;
         if let Err(e) = spawned {
             registry::release(name, kept.id());

@@ -105,7 +105,7 @@ impl<A: Actor> AnyInstance for Kept<A> {
 
     fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool> {
         Box::pin(async move {
-            let worker = Worker::new(self.behaviour.clone());
+            let worker = Worker::new(self.clone());
             let spawned = ractor::Actor::spawn_linked(
                 None,
                 worker,

@@ -57,7 +57,7 @@ pub(crate) struct Kept<A: Actor> {
     /// Shared with the registry's and the supervisor's entries, so that one
     /// instance holds one copy of its name.
     name: Arc<str>,
-    pub(crate) behaviour: Arc<A>,
+    pub(crate) behaviour: A,
     /// The current worker's actor; replaced only under the inbox's lock.
     pub(crate) actor: RwLock<Option<ActorRef<Envelope<A>>>>,
     pub(crate) committed: Mutex<Committed<A::State>>,
@@ -95,7 +95,7 @@ impl<A: Actor> Kept<A> {
         Kept {
             id: InstanceId::next(),
             name: name.into(),
-            behaviour: Arc::new(behaviour),
+            behaviour,
             actor: RwLock::new(None),
             committed: Mutex::new(committed),
             tables,

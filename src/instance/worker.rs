@@ -19,12 +19,17 @@ use crate::event::SupervisorEvent;
 
 /// The ractor actor that runs an instance's callbacks.
 pub(crate) struct Worker<A: Actor> {
-    behaviour: Arc<A>,
+    /// The kept parts, for the behaviour they hold.
+    kept: Arc<Kept<A>>,
 }
 
 impl<A: Actor> Worker<A> {
-    pub(crate) fn new(behaviour: Arc<A>) -> Self {
-        Worker { behaviour }
+    pub(crate) fn new(kept: Arc<Kept<A>>) -> Self {
+        Worker { kept }
+    }
+
+    fn behaviour(&self) -> &A {
+        &self.kept.behaviour
     }
 }
 
@@ -116,7 +121,7 @@ impl<A: Actor> Worker<A> {
             let mut state = StateMut::new(w.state.clone());
             let start = Start::Restored(crash);
             let scope = scope_of(&w.kept, Callback::Init);
-            let init = self.behaviour.init(&mut state, start, &mut w.ctx);
+            let init = self.behaviour().init(&mut state, start, &mut w.ctx);
             match guard(&w.kept.kill, &mut w.kills_seen, scope, init).await {
                 Ok(()) => {
                     w.commit(state);
@@ -157,7 +162,7 @@ impl<A: Actor> Worker<A> {
             }
             let mut state = StateMut::new(w.state.clone());
             let scope = scope_of(&w.kept, Callback::Call);
-            let call = self.behaviour.handle_call(msg, &mut state, &mut w.ctx);
+            let call = self.behaviour().handle_call(msg, &mut state, &mut w.ctx);
             match guard(&w.kept.kill, &mut w.kills_seen, scope, call).await {
                 Ok(value) => {
                     w.commit(state);
@@ -192,12 +197,12 @@ impl<A: Actor> Worker<A> {
             let out = match body {
                 OneWay::Cast(msg) => {
                     let scope = scope_of(&w.kept, Callback::Cast);
-                    let cast = self.behaviour.handle_cast(msg, &mut state, &mut w.ctx);
+                    let cast = self.behaviour().handle_cast(msg, &mut state, &mut w.ctx);
                     guard(&w.kept.kill, &mut w.kills_seen, scope, cast).await
                 }
                 OneWay::Info(msg) => {
                     let scope = scope_of(&w.kept, Callback::Info);
-                    let info = self.behaviour.handle_info(msg, &mut state, &mut w.ctx);
+                    let info = self.behaviour().handle_info(msg, &mut state, &mut w.ctx);
                     guard(&w.kept.kill, &mut w.kills_seen, scope, info).await
                 }
             };
@@ -291,7 +296,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
             let fresh = start == Start::Fresh;
             let mut state = StateMut::new(w.state.clone());
             let scope = scope_of(&w.kept, Callback::Init);
-            let init = self.behaviour.init(&mut state, start, &mut w.ctx);
+            let init = self.behaviour().init(&mut state, start, &mut w.ctx);
             match guard(&w.kept.kill, &mut w.kills_seen, scope, init).await {
                 Ok(()) => {
                     w.commit(state);
@@ -381,7 +386,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         };
         let state = w.state.clone();
         let scope = scope_of(&w.kept, Callback::Terminate);
-        let terminate = self.behaviour.terminate(&reason, &state, &mut w.ctx);
+        let terminate = self.behaviour().terminate(&reason, &state, &mut w.ctx);
         let caught = crash_report::scoped(scope, AssertUnwindSafe(terminate).catch_unwind());
         if let Err(payload) = caught.await {
             tracing::error!(
