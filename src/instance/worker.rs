@@ -5,6 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::envelope::{Body, Envelope, Frozen, Job};
@@ -75,14 +76,16 @@ impl<A: Actor> WorkerState<A> {
 impl<A: Actor> Worker<A> {
     /// Counts `crash` and runs `init` with [`Start::Restored`], boxed: a
     /// restore is rare, and kept inline its state (an `init` future) would
-    /// make every message's future larger, and ractor moves that future.
-    async fn restore(
-        &self,
-        myself: &ActorRef<Envelope<A>>,
-        w: &mut WorkerState<A>,
+    /// make every message's future larger, and ractor keeps that future for
+    /// the actor's life. A plain fn, so that the arguments go into the box
+    /// too, not beside it.
+    fn restore<'a>(
+        &'a self,
+        myself: &'a ActorRef<Envelope<A>>,
+        w: &'a mut WorkerState<A>,
         crash: Crash,
-    ) -> bool {
-        Box::pin(self.restore_inline(myself, w, crash)).await
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(self.restore_inline(myself, w, crash))
     }
 
     /// Counts `crash` and runs `init` with [`Start::Restored`] until it
@@ -331,8 +334,12 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         envelope: Self::Msg,
         w: &mut Self::State,
     ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send {
+        // Opened before the future is built: ractor builds it only to await
+        // it at once, and the envelope then takes no room in the future it
+        // keeps for the actor's life.
+        let body = envelope.open();
         async move {
-            let Some(body) = envelope.open() else {
+            let Some(body) = body else {
                 return Ok(());
             };
             if let Some(relay) = w.kept.relay.get() {
