@@ -52,22 +52,29 @@ impl Default for RestartPolicy {
 /// The crash times of one instance inside the current window.
 #[derive(Debug, Default)]
 pub(crate) struct RestartWindow {
-    crashes: VecDeque<Instant>,
+    /// Made at the first crash: most instances never crash, and each one
+    /// keeps its window inline.
+    #[allow(
+        clippy::box_collection,
+        reason = "boxed for the size of the window inline, not of the list"
+    )]
+    crashes: Option<Box<VecDeque<Instant>>>,
 }
 
 impl RestartWindow {
     /// Records a crash now. `Ok` with the count in the window if a restart is
     /// allowed, `Err` with that count if the policy is exceeded.
     pub(crate) fn record(&mut self, policy: &RestartPolicy, now: Instant) -> Result<u32, u32> {
-        while let Some(first) = self.crashes.front() {
+        let crashes = self.crashes.get_or_insert_default();
+        while let Some(first) = crashes.front() {
             if now.duration_since(*first) >= policy.within {
-                self.crashes.pop_front();
+                crashes.pop_front();
             } else {
                 break;
             }
         }
-        self.crashes.push_back(now);
-        let count = u32::try_from(self.crashes.len()).unwrap_or(u32::MAX);
+        crashes.push_back(now);
+        let count = u32::try_from(crashes.len()).unwrap_or(u32::MAX);
         if count > policy.max_restarts {
             Err(count)
         } else {
