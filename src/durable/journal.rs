@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::Durability;
 use super::record::{self, Record, StoredTimer};
 use super::store::{StoreError, Write};
-use super::writer::{Health, Kind, Submission, Writer};
+use super::writer::{self, Health, Kind, Writer};
 use crate::dictionary::Dictionary;
 use crate::instance::{Journal, Kept};
 use crate::portable::{Parts, Portable};
@@ -104,14 +104,7 @@ impl<A: Portable> InstanceJournal<A> {
     }
 
     fn submit(&self, writes: Vec<Write>, kind: Kind) -> oneshot::Receiver<Result<(), StoreError>> {
-        let (done, outcome) = oneshot::channel();
-        self.writer.submit(Submission {
-            writes,
-            health: self.health.clone(),
-            kind,
-            done: Some(done),
-        });
-        outcome
+        self.writer.send(writes, self.health.clone(), kind)
     }
 
     /// Waits for the last submission's outcome, if `wait`.
@@ -119,11 +112,7 @@ impl<A: Portable> InstanceJournal<A> {
         let pending = self.last.lock().pending.take();
         Box::pin(async move {
             match pending {
-                Some(outcome) if wait => match outcome.await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(StoreError::Closed.to_string()),
-                },
+                Some(outcome) if wait => writer::stored(outcome).await,
                 _ => Ok(()),
             }
         })
@@ -357,13 +346,7 @@ impl<A: Portable> Journal<A> for InstanceJournal<A> {
             message: Some(msg),
         };
         let outcome = self.submit(vec![write], Kind::Apart);
-        Box::pin(async move {
-            match outcome.await {
-                Ok(Ok(())) => Ok(seq),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(StoreError::Closed.to_string()),
-            }
-        })
+        Box::pin(async move { writer::stored(outcome).await.map(|()| seq) })
     }
 
     fn one_shot_clone(&self) -> crate::timer::CloneFn<A::Info> {

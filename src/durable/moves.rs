@@ -32,15 +32,13 @@ impl Durable {
         if self.inner.in_doubt.lock().remove(name).is_none() {
             return;
         }
-        let (done, outcome) = tokio::sync::oneshot::channel();
-        self.inner.writer.submit(writer::Submission {
-            writes: vec![Write::Forget {
-                name: name.to_owned(),
-            }],
-            health: Arc::default(),
-            kind: writer::Kind::Apart,
-            done: Some(done),
-        });
+        let forget = vec![Write::Forget {
+            name: name.to_owned(),
+        }];
+        let outcome = self
+            .inner
+            .writer
+            .send(forget, Arc::default(), writer::Kind::Apart);
         let _ = outcome.await;
     }
 

@@ -87,10 +87,39 @@ impl Writer {
         }
     }
 
+    /// Queues `writes` as one submission of `kind` for the instance whose
+    /// writes `health` follows; its outcome comes on the receiver.
+    pub(crate) fn send(
+        &self,
+        writes: Vec<Write>,
+        health: Arc<Health>,
+        kind: Kind,
+    ) -> oneshot::Receiver<Result<(), StoreError>> {
+        let (done, outcome) = oneshot::channel();
+        self.submit(Submission {
+            writes,
+            health,
+            kind,
+            done: Some(done),
+        });
+        outcome
+    }
+
     /// Asks the thread to store what it was sent so far and end; later
     /// submissions fail with [`StoreError::Closed`].
     pub(crate) fn close(&self) {
         let _ = self.tx.send(Job::Close);
+    }
+}
+
+/// Waits for a submission's outcome: why it was not stored, as text.
+pub(crate) async fn stored(
+    outcome: oneshot::Receiver<Result<(), StoreError>>,
+) -> Result<(), String> {
+    match outcome.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(StoreError::Closed.to_string()),
     }
 }
 
