@@ -78,7 +78,7 @@ pub(crate) use inbox::Refused;
 pub(crate) use journal::Journal;
 pub(crate) use journal::one_shot_clone;
 #[cfg(all(feature = "durable", feature = "cluster"))]
-pub(crate) use journal::owner_changed;
+pub(crate) use journal::record_committed;
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use kept::{Committed, Kept, Owner, Relay};
 pub(crate) use worker::Worker;

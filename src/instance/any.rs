@@ -87,7 +87,7 @@ impl<A: Actor> AnyInstance for Kept<A> {
         Kept::set_owner(self, owner);
         if adopted {
             // A durable instance's record names its supervisor.
-            super::journal::owner_changed(self);
+            super::journal::record_committed(self);
         }
     }
 

@@ -79,10 +79,12 @@ pub(crate) fn one_shot_clone<A: Actor>(_: &Kept<A>) -> Option<crate::timer::Clon
     None
 }
 
-/// After a transfer: a durable instance's record names its new supervisor
-/// at once, so that a restart brings it back there.
+/// Records a durable instance's committed state now, from outside its
+/// loop: after a transfer (its record names its new supervisor at once, so
+/// that a restart brings it back there), or when a move starts or gives up
+/// the instance.
 #[cfg(feature = "durable")]
-pub(crate) fn owner_changed<A: Actor>(kept: &Kept<A>) {
+pub(crate) fn record_committed<A: Actor>(kept: &Kept<A>) {
     if let Some(journal) = kept.journal.get() {
         let (state, dict) = {
             let committed = kept.committed.lock();
@@ -94,7 +96,7 @@ pub(crate) fn owner_changed<A: Actor>(kept: &Kept<A>) {
 
 #[cfg(not(feature = "durable"))]
 #[inline(always)]
-pub(crate) fn owner_changed<A: Actor>(_: &Kept<A>) {}
+pub(crate) fn record_committed<A: Actor>(_: &Kept<A>) {}
 
 /// Answers a call: at once, or for a durable instance once the change the
 /// reply follows is stored as its durability asks. That wait runs beside

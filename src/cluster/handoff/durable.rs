@@ -55,11 +55,7 @@ pub(super) fn unnote<A: Portable>(kept: &Kept<A>) {
     #[cfg(feature = "durable")]
     if let Some(journal) = kept.journal.get() {
         journal.set_moving(None);
-        let (state, dict) = {
-            let committed = kept.committed.lock();
-            (committed.state.clone(), committed.dict.clone())
-        };
-        journal.record(kept, &state, &dict, None);
+        crate::instance::record_committed(kept);
     }
     #[cfg(not(feature = "durable"))]
     let _ = kept;

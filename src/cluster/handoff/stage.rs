@@ -218,7 +218,7 @@ impl<A: Portable> Staging for Stage<A> {
                 // it started and forgets it.
                 #[cfg(feature = "durable")]
                 if let Some(journal) = shared.journal.get() {
-                    crate::instance::owner_changed(&shared);
+                    crate::instance::record_committed(&shared);
                     if let Err(reason) = journal.flushed().await {
                         tracing::error!(name = %shared.name(), %reason, "peeper: a moved durable instance is not stored yet");
                     }
