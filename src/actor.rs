@@ -185,11 +185,19 @@ pub trait Actor: Send + Sync + Sized + 'static {
 #[derive(Debug)]
 pub struct StateMut<S> {
     arc: Arc<S>,
+    /// An earlier state that nothing else holds: the first write copies into
+    /// it instead of allocating a new one.
+    spare: Option<Arc<S>>,
 }
 
 impl<S> StateMut<S> {
     pub(crate) fn new(arc: Arc<S>) -> Self {
-        StateMut { arc }
+        StateMut { arc, spare: None }
+    }
+
+    /// A view whose first write may reuse `spare`'s allocation.
+    pub(crate) fn with_spare(arc: Arc<S>, spare: Option<Arc<S>>) -> Self {
+        StateMut { arc, spare }
     }
 
     /// Replaces the whole state without cloning the old one.
@@ -206,6 +214,11 @@ impl<S> StateMut<S> {
     pub(crate) fn into_arc(self) -> Arc<S> {
         self.arc
     }
+
+    /// The state, and the spare if the callback did not use it.
+    pub(crate) fn into_parts(self) -> (Arc<S>, Option<Arc<S>>) {
+        (self.arc, self.spare)
+    }
 }
 
 impl<S> Deref for StateMut<S> {
@@ -218,6 +231,16 @@ impl<S> Deref for StateMut<S> {
 
 impl<S: Clone> DerefMut for StateMut<S> {
     fn deref_mut(&mut self) -> &mut S {
+        // Checked only while a spare is there: after the first write it is
+        // gone, or the state is already this callback's own.
+        if self.spare.is_some()
+            && Arc::get_mut(&mut self.arc).is_none()
+            && let Some(mut spare) = self.spare.take()
+            && let Some(place) = Arc::get_mut(&mut spare)
+        {
+            place.clone_from(&*self.arc);
+            self.arc = spare;
+        }
         Arc::make_mut(&mut self.arc)
     }
 }
@@ -242,6 +265,32 @@ mod tests {
         );
         assert_eq!(*kept, vec![1, 2, 3], "the kept state is untouched");
         assert_eq!(*view.into_arc(), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn the_first_write_copies_into_the_spare() {
+        let kept = Arc::new([1_u8; 4]);
+        let spare = Arc::new([0_u8; 4]);
+        let spare_at = Arc::as_ptr(&spare);
+        let mut view = StateMut::with_spare(kept.clone(), Some(spare));
+        assert_eq!(view[0], 1, "a read sees the kept state");
+        view[0] = 9;
+        view[1] = 8;
+        let (state, unused) = view.into_parts();
+        assert!(unused.is_none(), "the spare was used");
+        assert_eq!(Arc::as_ptr(&state), spare_at, "no new allocation");
+        assert_eq!(*state, [9, 8, 1, 1]);
+        assert_eq!(*kept, [1; 4], "the kept state is untouched");
+    }
+
+    #[test]
+    fn a_callback_that_only_reads_gives_the_spare_back() {
+        let kept = Arc::new(5_u64);
+        let view = StateMut::with_spare(kept.clone(), Some(Arc::new(0)));
+        assert_eq!(*view, 5);
+        let (state, unused) = view.into_parts();
+        assert!(Arc::ptr_eq(&state, &kept));
+        assert!(unused.is_some());
     }
 
     #[test]

@@ -46,25 +46,49 @@ pub(crate) struct WorkerState<A: Actor> {
     pending_restore: Option<Crash>,
     /// Set once the restart limit was hit; later messages are not handled.
     stopping: bool,
+    /// A state allocation nothing else holds, for the next callback's first
+    /// write; kept only for small states without heap parts (see `spare_fits`).
+    spare: Option<Arc<A::State>>,
+}
+
+/// Whether a spare copy of a state of type `S` is worth keeping: it costs
+/// the instance one more copy of the state, so only a small one that owns
+/// no heap memory (no drop glue) is kept.
+const fn spare_fits<S>() -> bool {
+    !std::mem::needs_drop::<S>() && std::mem::size_of::<S>() <= 256
 }
 
 impl<A: Actor> WorkerState<A> {
     /// Makes the callback's changes the kept ones. Copies nothing and takes
     /// no lock when the callback changed nothing.
     fn commit(&mut self, state: StateMut<A::State>) {
-        let state = state.into_arc();
+        let (state, unused) = state.into_parts();
+        if unused.is_some() {
+            self.spare = unused;
+        }
         let state_changed = !Arc::ptr_eq(&state, &self.state);
         let dict_changed = !self.ctx.dict.same_as(&self.dict);
         if !(state_changed || dict_changed) {
             return;
         }
-        self.state = state;
+        let mut old = std::mem::replace(&mut self.state, state);
         if dict_changed {
             self.dict = self.ctx.dict.clone();
         }
-        let mut committed = self.kept.committed.lock();
-        committed.state = self.state.clone();
-        committed.dict = self.dict.clone();
+        let old_committed = {
+            let mut committed = self.kept.committed.lock();
+            committed.dict = self.dict.clone();
+            std::mem::replace(&mut committed.state, self.state.clone())
+        };
+        drop(old_committed);
+        if spare_fits::<A::State>() && self.spare.is_none() && Arc::get_mut(&mut old).is_some() {
+            self.spare = Some(old);
+        }
+    }
+
+    /// The view a callback changes the state through.
+    fn view(&mut self) -> StateMut<A::State> {
+        StateMut::with_spare(self.state.clone(), self.spare.take())
     }
 
     /// Drops a crashed callback's dictionary writes.
@@ -76,9 +100,8 @@ impl<A: Actor> WorkerState<A> {
 impl<A: Actor> Worker<A> {
     /// Counts `crash` and runs `init` with [`Start::Restored`], boxed: a
     /// restore is rare, and kept inline its state (an `init` future) would
-    /// make every message's future larger, and ractor keeps that future for
-    /// the actor's life. A plain fn, so that the arguments go into the box
-    /// too, not beside it.
+    /// make every message's future larger. A plain fn, so that the arguments
+    /// go into the box too, not beside it.
     fn restore<'a>(
         &'a self,
         myself: &'a ActorRef<Envelope<A>>,
@@ -121,7 +144,7 @@ impl<A: Actor> Worker<A> {
                 id: w.kept.id(),
                 crash: crash.clone(),
             });
-            let mut state = StateMut::new(w.state.clone());
+            let mut state = w.view();
             let start = Start::Restored(crash);
             let scope = scope_of(&w.kept, Callback::Init);
             let init = self.behaviour().init(&mut state, start, &mut w.ctx);
@@ -163,7 +186,7 @@ impl<A: Actor> Worker<A> {
                 // that timed out must not change the state.
                 return;
             }
-            let mut state = StateMut::new(w.state.clone());
+            let mut state = w.view();
             let scope = scope_of(&w.kept, Callback::Call);
             let call = self.behaviour().handle_call(msg, &mut state, &mut w.ctx);
             match guard(&w.kept.kill, &mut w.kills_seen, scope, call).await {
@@ -196,7 +219,7 @@ impl<A: Actor> Worker<A> {
         handled: Handled,
     ) -> impl Future<Output = ()> + 'a {
         async move {
-            let mut state = StateMut::new(w.state.clone());
+            let mut state = w.view();
             let out = match body {
                 OneWay::Cast(msg) => {
                     let scope = scope_of(&w.kept, Callback::Cast);
@@ -294,10 +317,11 @@ impl<A: Actor> ractor::Actor for Worker<A> {
             dict,
             pending_restore: restore,
             stopping: false,
+            spare: None,
         };
         if let Some(start) = start {
             let fresh = start == Start::Fresh;
-            let mut state = StateMut::new(w.state.clone());
+            let mut state = w.view();
             let scope = scope_of(&w.kept, Callback::Init);
             let init = self.behaviour().init(&mut state, start, &mut w.ctx);
             match guard(&w.kept.kill, &mut w.kills_seen, scope, init).await {
@@ -334,11 +358,14 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         envelope: Self::Msg,
         w: &mut Self::State,
     ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send {
-        // Opened before the future is built: ractor builds it only to await
-        // it at once, and the envelope then takes no room in the future it
-        // keeps for the actor's life.
+        // Opened before the future is built: the envelope then takes no room
+        // in it.
         let body = envelope.open();
-        async move {
+        // Boxed: ractor keeps this future inline in the actor's task for the
+        // actor's whole life, and moves it twice per message. As a pointer it
+        // costs no memory while the actor is idle, and one allocation per
+        // message instead of the copies.
+        Box::pin(async move {
             let Some(body) = body else {
                 return Ok(());
             };
@@ -378,7 +405,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
                 Body::Run(job) => self.on_run(w, job).await,
             }
             Ok(())
-        }
+        })
     }
 
     async fn post_stop(
