@@ -191,10 +191,6 @@ pub struct StateMut<S> {
 }
 
 impl<S> StateMut<S> {
-    pub(crate) fn new(arc: Arc<S>) -> Self {
-        StateMut { arc, spare: None }
-    }
-
     /// A view whose first write may reuse `spare`'s allocation.
     pub(crate) fn with_spare(arc: Arc<S>, spare: Option<Arc<S>>) -> Self {
         StateMut { arc, spare }
@@ -209,10 +205,6 @@ impl<S> StateMut<S> {
     /// a callback hand a snapshot of the state to another task.
     pub fn snapshot(&self) -> Arc<S> {
         self.arc.clone()
-    }
-
-    pub(crate) fn into_arc(self) -> Arc<S> {
-        self.arc
     }
 
     /// The state, and the spare if the callback did not use it.
@@ -252,7 +244,7 @@ mod tests {
     #[test]
     fn read_shares_write_copies_once() {
         let kept = Arc::new(vec![1, 2, 3]);
-        let mut view = StateMut::new(kept.clone());
+        let mut view = StateMut::with_spare(kept.clone(), None);
         assert_eq!(view.len(), 3);
         assert!(Arc::ptr_eq(&view.snapshot(), &kept), "a read must not copy");
         view.push(4);
@@ -264,7 +256,7 @@ mod tests {
             "second write is in place"
         );
         assert_eq!(*kept, vec![1, 2, 3], "the kept state is untouched");
-        assert_eq!(*view.into_arc(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(*view.into_parts().0, vec![1, 2, 3, 4, 5]);
     }
 
     #[test]
@@ -296,7 +288,7 @@ mod tests {
     #[test]
     fn set_replaces_without_touching_kept() {
         let kept = Arc::new(String::from("old"));
-        let mut view = StateMut::new(kept.clone());
+        let mut view = StateMut::with_spare(kept.clone(), None);
         view.set("new".into());
         assert_eq!(*kept, "old");
         assert_eq!(&*view, "new");
