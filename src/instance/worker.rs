@@ -12,11 +12,14 @@ use super::envelope::{Body, Envelope, Frozen, Job};
 use super::guard::{guard, scope_of};
 use super::journal;
 use super::kept::Kept;
-use crate::actor::{Actor, Context, Start, StateMut};
+use crate::actor::{Actor, Context, Start};
 use crate::crash_report::{self, Callback};
-use crate::dictionary::Dictionary;
 use crate::error::{CallError, Crash, StopReason, panic_text};
 use crate::event::SupervisorEvent;
+
+mod state;
+
+pub(crate) use state::WorkerState;
 
 /// The ractor actor that runs an instance's callbacks.
 pub(crate) struct Worker<A: Actor> {
@@ -31,69 +34,6 @@ impl<A: Actor> Worker<A> {
 
     fn behaviour(&self) -> &A {
         &self.kept.behaviour
-    }
-}
-
-/// The worker's own state: the committed copies and what a callback needs.
-pub(crate) struct WorkerState<A: Actor> {
-    kept: Arc<Kept<A>>,
-    state: Arc<A::State>,
-    dict: Dictionary,
-    ctx: Context<A>,
-    /// The kills this worker has applied (see `Kill`).
-    kills_seen: u64,
-    /// Set when the actor was respawned: `init` must restore before messages.
-    pending_restore: Option<Crash>,
-    /// Set once the restart limit was hit; later messages are not handled.
-    stopping: bool,
-    /// A state allocation nothing else holds, for the next callback's first
-    /// write; kept only for small states without heap parts (see `spare_fits`).
-    spare: Option<Arc<A::State>>,
-}
-
-/// Whether a spare copy of a state of type `S` is worth keeping: it costs
-/// the instance one more copy of the state, so only a small one that owns
-/// no heap memory (no drop glue) is kept.
-const fn spare_fits<S>() -> bool {
-    !std::mem::needs_drop::<S>() && std::mem::size_of::<S>() <= 256
-}
-
-impl<A: Actor> WorkerState<A> {
-    /// Makes the callback's changes the kept ones. Copies nothing and takes
-    /// no lock when the callback changed nothing.
-    fn commit(&mut self, state: StateMut<A::State>) {
-        let (state, unused) = state.into_parts();
-        if unused.is_some() {
-            self.spare = unused;
-        }
-        let state_changed = !Arc::ptr_eq(&state, &self.state);
-        let dict_changed = !self.ctx.dict.same_as(&self.dict);
-        if !(state_changed || dict_changed) {
-            return;
-        }
-        let mut old = std::mem::replace(&mut self.state, state);
-        if dict_changed {
-            self.dict = self.ctx.dict.clone();
-        }
-        let old_committed = {
-            let mut committed = self.kept.committed.lock();
-            committed.dict = self.dict.clone();
-            std::mem::replace(&mut committed.state, self.state.clone())
-        };
-        drop(old_committed);
-        if spare_fits::<A::State>() && self.spare.is_none() && Arc::get_mut(&mut old).is_some() {
-            self.spare = Some(old);
-        }
-    }
-
-    /// The view a callback changes the state through.
-    fn view(&mut self) -> StateMut<A::State> {
-        StateMut::with_spare(self.state.clone(), self.spare.take())
-    }
-
-    /// Drops a crashed callback's dictionary writes.
-    fn rollback(&mut self) {
-        self.ctx.dict = self.dict.clone();
     }
 }
 
