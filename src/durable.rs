@@ -110,6 +110,7 @@
 
 mod cast;
 mod error;
+mod gate;
 mod journal;
 mod moves;
 mod options;
@@ -126,6 +127,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 pub use error::{CastDurableError, RecoverError};
+pub(crate) use gate::CastGate;
 pub use options::{Durability, DurableOptions};
 pub use redb_store::RedbStore;
 pub use store::{Store, StoreError, StoredInstance, StoredRows, Write};

@@ -93,6 +93,12 @@
 //! Both nodes keep a store (`NodeConfig::durable`); a target without one
 //! refuses at `Begin`. Three writes are added, and one rule changes:
 //!
+//! - before the freeze, new durable casts are held back, and the freeze is
+//!   queued only once every cast already stored is queued: each is handled
+//!   before the freeze and its effect travels in the snapshot. The held
+//!   casts go in if the move fails and get `CastDurableError::Moved` if it
+//!   succeeds, with nothing stored at the source (a stored cast relayed as
+//!   a plain message would be forgotten with the source's records);
 //! - frozen, before `Commit` can leave, the source's store **notes** the
 //!   move (the record says "moving to T", timers included), fsync'd;
 //! - at `Go`, the target stores the instance whole before it answers;

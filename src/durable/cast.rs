@@ -14,17 +14,30 @@ impl<A: Portable> Handle<A> {
     /// bounded inbox, it waits for room. A callback that crashes on it does
     /// not get it again, as with any message.
     ///
+    /// While the instance is being moved to another node, the cast waits
+    /// for the move's outcome: it goes in if the move failed, and is refused
+    /// if it succeeded, since the store that would hold it here forgets the
+    /// instance (see [`CastDurableError::Moved`]).
+    ///
     /// # Errors
     /// [`CastDurableError::NotDurable`] for an instance not started through
     /// a [`Durable`](super::Durable), [`CastDurableError::Store`] if it could
-    /// not be stored (then it was not queued), [`CastDurableError::Stopped`]
-    /// if the instance stopped for good meanwhile.
+    /// not be stored (then it was not queued), [`CastDurableError::Moved`]
+    /// if the instance moved to another node, [`CastDurableError::Stopped`]
+    /// if it stopped for good meanwhile.
     pub async fn cast_durable(&self, msg: A::Cast) -> Result<(), CastDurableError> {
         let kept = self.kept();
         let name = || kept.name().to_owned();
         let Some(journal) = kept.journal.get() else {
             return Err(CastDurableError::NotDurable { name: name() });
         };
+        // Held until the message is queued: a move freezes the instance only
+        // once every stored cast is ahead of the freeze.
+        let _pass = journal
+            .casts()
+            .enter()
+            .await
+            .map_err(|node| CastDurableError::Moved { name: name(), node })?;
         let bytes = postcard::to_stdvec(&msg).map_err(|e| CastDurableError::Store {
             name: name(),
             reason: format!("the message cannot be encoded: {e}"),

@@ -65,6 +65,15 @@ pub enum CastDurableError {
         /// Why.
         reason: String,
     },
+    /// The instance moved to another node: a durable cast goes to the node
+    /// that runs it. Nothing was stored.
+    #[error("{name:?} moved to node {node:?}")]
+    Moved {
+        /// The instance.
+        name: String,
+        /// The node it moved to.
+        node: String,
+    },
     /// The message was stored but the instance stopped for good before it
     /// was queued; it was taken out of the store again.
     #[error("{name:?} has stopped")]

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::Durability;
+use super::gate::CastGate;
 use super::record::{self, Record, StoredTimer};
 use super::store::{StoreError, Write};
 use super::writer::{self, Health, Kind, Writer};
@@ -57,6 +58,7 @@ pub(crate) struct InstanceJournal<A: Portable> {
     health: Arc<Health>,
     next_seq: AtomicU64,
     last: Mutex<Last<A::State>>,
+    casts: CastGate,
 }
 
 impl<A: Portable> InstanceJournal<A> {
@@ -89,6 +91,7 @@ impl<A: Portable> InstanceJournal<A> {
             parts,
             health: Arc::new(Health::default()),
             next_seq: AtomicU64::new(next_seq),
+            casts: CastGate::default(),
             last: Mutex::new(Last {
                 state,
                 dict,
@@ -321,6 +324,10 @@ impl<A: Portable> Journal<A> for InstanceJournal<A> {
         }
         let kind = if whole { Kind::Whole } else { Kind::Diff };
         last.pending = Some(self.submit(writes, kind));
+    }
+
+    fn casts(&self) -> &CastGate {
+        &self.casts
     }
 
     fn set_moving(&self, to: Option<String>) {

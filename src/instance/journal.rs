@@ -47,6 +47,8 @@ pub(crate) trait Journal<A: Actor>: Send + Sync {
     fn unstore_message(&self, seq: u64);
     /// The instance stopped for good: its records go.
     fn forget(&self) -> BoxFuture<'static, ()>;
+    /// When durable casts may be stored and queued; a move closes it.
+    fn casts(&self) -> &crate::durable::CastGate;
 }
 
 /// After a callback: stores what changed, for a durable instance.

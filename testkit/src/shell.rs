@@ -30,6 +30,8 @@
 //! move <name> <sup> <node> <sup>      progress … lines, then ok <rows> <bytes> <frozen_us> <resent>
 //! castload <name> <sender> <casts>   ok          (numbered casts through one held handle, then a
 //!                                                 call behind them; wait <sender>)
+//! dcastload <name> <sender> <casts>  ok          (numbered durable casts through one held handle, until
+//!                                                 one is refused; wait <sender>)
 //! casts <name> <sender> <casts>       ok          (numbered casts through a held handle, at once)
 //! hold <name>                         ok          (keeps a handle to the instance, for heldbench)
 //! heldbench <calls>                   ok <mean ns per call through the held handle>
@@ -546,6 +548,30 @@ impl Shell {
                         first.get_or_insert(e.to_string());
                     }
                     (casts - failed, failed, Duration::ZERO, first)
+                });
+                self.loads.insert((*sender).to_owned(), task);
+                Ok(String::new())
+            }
+            ["dcastload", name, sender, casts] => {
+                // Durable casts through one handle until `casts` were sent or
+                // one is refused (the instance moved): `wait` then says how
+                // many were acknowledged and the first refusal.
+                let casts: u64 = casts.parse().map_err(|_| "bad casts")?;
+                let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;
+                let sender_name = (*sender).to_owned();
+                let task = tokio::spawn(async move {
+                    let (mut ok, mut first) = (0, None);
+                    for seq in 1..=casts {
+                        let sender = sender_name.clone();
+                        match h.cast_durable(Cast::Seq { sender, seq }).await {
+                            Ok(()) => ok += 1,
+                            Err(e) => {
+                                first = Some(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    (ok, casts - ok, Duration::ZERO, first)
                 });
                 self.loads.insert((*sender).to_owned(), task);
                 Ok(String::new())

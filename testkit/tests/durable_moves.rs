@@ -193,3 +193,40 @@ fn a_target_killed_after_storing_the_instance_keeps_it_and_the_source_does_not_r
     whole(&mut b, "dst");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn durable_casts_made_during_a_move_survive_a_kill_of_the_target_and_are_refused_after() {
+    // Durable casts stream through one handle on a while `p` moves to b.
+    // Those acknowledged before the move decided were handled before the
+    // freeze, and travel in what b stored: a kill -9 of b right after the
+    // move loses none. Once `p` has gone, the handle's next durable cast is
+    // refused, naming b, and nothing is stored on a.
+    let dir = stores("casts");
+    let (mut a, mut b) = two_nodes(&dir, "dm-casts", None, None);
+    // Far more than go in before the move ends: the last are refused.
+    a.ok("dcastload p d 20000");
+    a.ok("pause 100");
+    a.ok("move p src b dst");
+    let waited = a.ok("wait d");
+    let acked: u64 = waited[0].parse().unwrap();
+    assert!(acked > 0, "no cast went in before the move: {waited:?}");
+    let refusal = waited[3..].join(" ");
+    assert!(
+        refusal.contains("moved to node \"b\""),
+        "the cast after the move: {waited:?}"
+    );
+    b.kill9();
+    let mut b = restarted(&dir, "b", "dm-casts", "dst", &a);
+    let at = runs(&mut b);
+    assert_eq!(
+        at.handled,
+        100 + acked,
+        "every acknowledged cast, once: {at:?}"
+    );
+    assert_eq!((at.violations, at.dups), (0, 0), "{at:?}");
+    a.kill9();
+    let mut a = restarted(&dir, "a", "dm-casts", "src", &b);
+    settled(&mut a);
+    runs_nothing(&mut a);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -61,6 +61,31 @@ pub(super) fn unnote<A: Portable>(kept: &Kept<A>) {
     let _ = kept;
 }
 
+/// Holds new durable casts back for a move, and waits until those already
+/// stored are queued: they are then handled before the freeze.
+pub(super) async fn close_casts<A: Portable>(kept: &Kept<A>) {
+    #[cfg(feature = "durable")]
+    if let Some(journal) = kept.journal.get() {
+        journal.casts().close().await;
+    }
+    #[cfg(not(feature = "durable"))]
+    let _ = kept;
+}
+
+/// After the move: durable casts go in again if it failed (`moved_to` is
+/// `None`), and are refused from now on if the instance went.
+pub(super) fn open_casts<A: Portable>(kept: &Kept<A>, moved_to: Option<&str>) {
+    #[cfg(feature = "durable")]
+    if let Some(journal) = kept.journal.get() {
+        match moved_to {
+            Some(node) => journal.casts().gone(node.to_owned()),
+            None => journal.casts().reopen(),
+        }
+    }
+    #[cfg(not(feature = "durable"))]
+    let _ = (kept, moved_to);
+}
+
 /// The target runs the instance and holds it in its store: the source's
 /// records of it go.
 pub(super) fn forget<A: Portable>(kept: &Kept<A>) {

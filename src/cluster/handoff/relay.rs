@@ -135,8 +135,9 @@ impl<A: Portable> Route<A> {
         match body {
             Body::Call(msg, reply) => self.call(node, msg, reply),
             Body::Cast(msg) => self.one_way(node, postcard::to_stdvec(&msg), Way::Cast),
-            // Durable instances do not move between nodes (the move refuses
-            // them), so none of theirs reaches a relay.
+            // None comes here: a move queues its freeze only once every
+            // stored durable cast is ahead of it, and refuses later ones
+            // (see `durable::close_casts`).
             #[cfg(feature = "durable")]
             Body::Durable(msg, _) => self.one_way(node, postcard::to_stdvec(&msg), Way::Cast),
             Body::Info(msg) | Body::Fired(msg, _) => {

@@ -95,13 +95,17 @@ pub(crate) async fn move_out<A: Portable>(
         durable: super::durable::is_durable(&kept),
     };
     let out = match mover.precopy(&kept).await {
-        Ok(precopied) => mover.hand_over(&actor, precopied).await,
+        Ok(precopied) => {
+            super::durable::close_casts(&kept).await;
+            mover.hand_over(&actor, precopied).await
+        }
         Err(e) => {
             mover.untrack(&kept);
             mover.abort();
             Err(e)
         }
     };
+    super::durable::open_casts(&kept, out.as_ref().ok().map(|_| to_node));
     kept.release_claim();
     if let Err(e) = &out {
         tracing::warn!(%name, error = %e, "peeper: move aborted");
