@@ -17,7 +17,8 @@ impl<A: Portable> Handle<A> {
     /// While the instance is being moved to another node, the cast waits
     /// for the move's outcome: it goes in if the move failed, and is refused
     /// if it succeeded, since the store that would hold it here forgets the
-    /// instance (see [`CastDurableError::Moved`]).
+    /// instance (see [`CastDurableError::Moved`]); a handle to an instance
+    /// that has come back to this node since reaches it.
     ///
     /// # Errors
     /// [`CastDurableError::NotDurable`] for an instance not started through
@@ -33,11 +34,19 @@ impl<A: Portable> Handle<A> {
         };
         // Held until the message is queued: a move freezes the instance only
         // once every stored cast is ahead of the freeze.
-        let _pass = journal
-            .casts()
-            .enter()
-            .await
-            .map_err(|node| CastDurableError::Moved { name: name(), node })?;
+        let _pass = match journal.casts().enter().await {
+            Ok(pass) => pass,
+            Err(node) => {
+                // Moved away, and perhaps back since: then the instance's
+                // current kept parts here take it.
+                if let Ok(now) = crate::registry::lookup::<A>(kept.name())
+                    && !std::sync::Arc::ptr_eq(now.kept(), kept)
+                {
+                    return Box::pin(now.cast_durable(msg)).await;
+                }
+                return Err(CastDurableError::Moved { name: name(), node });
+            }
+        };
         let bytes = postcard::to_stdvec(&msg).map_err(|e| CastDurableError::Store {
             name: name(),
             reason: format!("the message cannot be encoded: {e}"),

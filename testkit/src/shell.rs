@@ -35,6 +35,7 @@
 //! casts <name> <sender> <casts>       ok          (numbered casts through a held handle, at once)
 //! hold <name>                         ok          (keeps a handle to the instance, for heldbench)
 //! heldbench <calls>                   ok <mean ns per call through the held handle>
+//! helddcasts <sender> <casts>         ok          (numbered durable casts through the held handle)
 //! churn <name> <rounds> <rows>        ok          (table-writing casts in the background; wait churn)
 //! digest <name>                       ok <rows> <digest of the table>
 //! check <name>                        ok <value> <handled> <violations> <rows> <label> <children> <once> <every> <dups>
@@ -598,6 +599,17 @@ impl Shell {
                     h.call(Call::Get).await.map_err(|e| e.to_string())?;
                 }
                 Ok((started.elapsed().as_nanos() / u128::from(calls.max(1))).to_string())
+            }
+            ["helddcasts", sender, casts] => {
+                let casts: u64 = casts.parse().map_err(|_| "bad casts")?;
+                let h = self.held.clone().ok_or("nothing held")?;
+                for seq in 1..=casts {
+                    let sender = (*sender).to_owned();
+                    h.cast_durable(Cast::Seq { sender, seq })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(String::new())
             }
             ["churn", name, rounds, rows] => {
                 let rounds: u64 = rounds.parse().map_err(|_| "bad rounds")?;

@@ -230,3 +230,22 @@ fn durable_casts_made_during_a_move_survive_a_kill_of_the_target_and_are_refused
     runs_nothing(&mut a);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_handle_held_across_a_move_there_and_back_casts_durably_again() {
+    let dir = stores("back");
+    let (mut a, mut b) = two_nodes(&dir, "dm-back", None, None);
+    a.ok("hold p");
+    a.ok("move p src b dst");
+    let refused = a.send("helddcasts h 1");
+    assert!(
+        refused.starts_with("error") && refused.contains("moved to node \"b\""),
+        "{refused:?}"
+    );
+    b.ok("move p dst a src");
+    a.ok("helddcasts h 10");
+    let at = runs(&mut a);
+    assert_eq!(at.handled, 110, "{at:?}");
+    assert_eq!((at.violations, at.dups), (0, 0), "{at:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
