@@ -14,7 +14,8 @@
 //! `Peers` owns the book of every peer met (its address, incarnation and
 //! data port, learnt by a `Hello` exchange on each connection) and the
 //! redial of lost peers; the heartbeat that declares a peer lost is in
-//! `heartbeat.rs`. ractor_cluster owns the
+//! `heartbeat.rs`; `peers/sessions.rs` connects, greets and closes,
+//! `peers/heal.rs` tells a peer's fate and dials it again. ractor_cluster owns the
 //! connections; a session that closes is reported to the node's agent through
 //! its mailbox, behind every request the peer sent before it, so that no
 //! clean-up overtakes a request already received (a move's `Go` among them).
@@ -28,18 +29,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use dashmap::DashMap;
 use ractor::{ActorRef, pg};
 use ractor_cluster::node::NodeServerSessionInformation;
 use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
 use tokio::sync::broadcast;
-use tokio_rustls::rustls::pki_types::ServerName;
 
-use crate::cluster::error::ClusterError;
-use crate::cluster::node::{Node, NodeConfig, agent_group};
-use crate::cluster::wire::{self, Hello, Local, Request, Response, Wire};
+use crate::cluster::node::{NodeConfig, agent_group};
+use crate::cluster::wire::Hello;
+
+mod heal;
+mod sessions;
 
 /// A session opened or closed, as ractor_cluster reports it.
 #[derive(Debug, Clone)]
@@ -210,262 +211,5 @@ impl Peers {
 
     pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
-    }
-}
-
-impl Node {
-    /// Connects to the node listening at `addr` and returns its name once
-    /// the handshake is done and its agent is reachable.
-    ///
-    /// # Errors
-    /// [`ClusterError::Connect`] if no TCP connection opens,
-    /// [`ClusterError::Refused`] if the peer closes it during the handshake
-    /// (a wrong cookie), [`ClusterError::Timeout`] if the handshake does not
-    /// finish within [`NodeConfig::connect_timeout`].
-    pub async fn connect(&self, addr: SocketAddr) -> Result<String, ClusterError> {
-        let peers = &self.inner.peers;
-        let mut events = peers.sessions.subscribe();
-        let text = addr.to_string();
-        let connected = match &self.config().tls {
-            None => ractor_cluster::client_connect(&self.inner.server, addr).await,
-            Some(tls) => {
-                let name = ServerName::try_from(tls.server_name.clone()).map_err(|e| {
-                    ClusterError::Connect {
-                        addr: text.clone(),
-                        reason: format!("server name {:?}: {e}", tls.server_name),
-                    }
-                })?;
-                let connector = tls.connector.clone();
-                ractor_cluster::client_connect_enc(&self.inner.server, addr, connector, name).await
-            }
-        };
-        connected.map_err(|e| ClusterError::Connect {
-            addr: text.clone(),
-            reason: e.to_string(),
-        })?;
-        let after = self.config().connect_timeout;
-        let timeout = || ClusterError::Timeout {
-            addr: text.clone(),
-            after,
-        };
-        let handshake = async {
-            loop {
-                match events.recv().await {
-                    Ok(SessionEvent::Ready { addr, name }) if addr == text => return Ok(name),
-                    Ok(SessionEvent::Down { addr, .. }) if addr == text => {
-                        return Err(ClusterError::Refused { addr });
-                    }
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return Err(timeout()),
-                }
-            }
-        };
-        let name = match tokio::time::timeout(after, handshake).await {
-            Ok(outcome) => outcome?,
-            Err(_) => {
-                // A half-open session to a frozen peer must not linger.
-                self.close_sessions(|ses| ses.peer_addr == text, "handshake timeout")
-                    .await;
-                return Err(timeout());
-            }
-        };
-        // The groups of each side reach the other right after the handshake:
-        // wait until this node sees the peer's agent and the peer sees ours,
-        // so that either side can call the other as soon as this returns.
-        let deadline = tokio::time::Instant::now() + after;
-        while !self.greet(&name).await {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(timeout());
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tracing::info!(node = %self.name(), peer = %name, "peeper: connected");
-        Ok(name)
-    }
-
-    /// Exchanges `Hello`s with `peer`; whether each side sees the other.
-    async fn greet(&self, peer: &str) -> bool {
-        let Some(agent) = self.agent_of(peer) else {
-            return false;
-        };
-        let req = Request::Hello(self.inner.peers.hello_for(peer));
-        match wire::ask(&agent, &req, self.config().call_timeout).await {
-            Some(Response::Hello(hello)) if hello.name == peer => {
-                self.inner.peers.met(&hello);
-                hello.sees_you
-            }
-            _ => false,
-        }
-    }
-
-    /// The names of the connected nodes, sorted.
-    pub fn peers(&self) -> Vec<String> {
-        let prefix = agent_group("");
-        let mut peers: Vec<String> = pg::which_groups()
-            .into_iter()
-            .filter_map(|g| g.strip_prefix(&prefix).map(str::to_owned))
-            .filter(|n| n != self.name() && is_peer(n))
-            .collect();
-        peers.sort();
-        peers
-    }
-
-    /// The agent of `node`: a peer's, or this node's own.
-    pub(crate) fn agent_of(&self, node: &str) -> Option<ActorRef<Wire>> {
-        let here = node == self.name();
-        pg::get_members(&agent_group(node))
-            .into_iter()
-            .find(|cell| cell.get_id().is_local() == here)
-            .map(ActorRef::from)
-    }
-
-    /// Closes every session `which` picks.
-    async fn close_sessions(
-        &self,
-        which: impl Fn(&NodeServerSessionInformation) -> bool,
-        why: &str,
-    ) {
-        let sessions = ractor::call_t!(self.inner.server, NodeServerMessage::GetSessions, 1_000);
-        for ses in sessions.into_iter().flat_map(|m| m.into_values()) {
-            if which(&ses) {
-                ses.actor.stop(Some(why.to_owned()));
-            }
-        }
-    }
-
-    /// Declares `peer` lost and closes its connection.
-    pub(crate) async fn disconnect(&self, peer: &str) {
-        self.close_sessions(
-            |ses| {
-                ses.peer_name
-                    .as_ref()
-                    .is_some_and(|n| node_name(&n.name) == peer)
-            },
-            "heartbeat timeout",
-        )
-        .await;
-        let _ = self.inner.peers.sessions.send(SessionEvent::Down {
-            addr: String::new(),
-            name: Some(peer.to_owned()),
-        });
-    }
-
-    /// Waits until `peer` is declared lost or its connection closes.
-    pub(crate) fn lost(
-        &self,
-        peer: &str,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let mut events = self.inner.peers.sessions.subscribe();
-        let peer = peer.to_owned();
-        async move {
-            loop {
-                match events.recv().await {
-                    Ok(SessionEvent::Down { name: Some(n), .. }) if n == peer => return,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
-                }
-            }
-        }
-    }
-
-    /// What can be said of `peer`, which ran as `incarnation`; see the
-    /// [module docs](self).
-    pub(crate) async fn fate(&self, peer: &str, incarnation: u64) -> Fate {
-        let Some(known) = self.inner.peers.known(peer) else {
-            return Fate::Silent;
-        };
-        if known.incarnation != incarnation {
-            return Fate::Gone;
-        }
-        if is_peer(peer) {
-            return Fate::Back;
-        }
-        let probe = tokio::time::timeout(
-            self.config().connect_timeout,
-            tokio::net::TcpStream::connect(known.addr),
-        )
-        .await;
-        match probe {
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                self.inner.peers.mark_gone(peer);
-                Fate::Gone
-            }
-            _ => Fate::Silent,
-        }
-    }
-
-    /// Tells the agent, through its mailbox, of every session that closes,
-    /// and dials lost peers again.
-    pub(crate) fn watch_sessions(&self) {
-        let mut events = self.inner.peers.sessions.subscribe();
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                };
-                let Some(inner) = weak.upgrade() else { return };
-                let node = Node { inner };
-                if let SessionEvent::Down {
-                    name: Some(peer), ..
-                } = event
-                {
-                    if let Some(agent) = node.agent() {
-                        // Behind whatever the peer sent before it went.
-                        let _ = agent.send_message(Wire::Local(Local::PeerDown(peer.clone())));
-                    }
-                    node.redial(peer);
-                }
-            }
-        });
-    }
-
-    /// Dials `peer` again until it answers or this node stops.
-    fn redial(&self, peer: String) {
-        let peers = &self.inner.peers;
-        if peers.stopped.load(Ordering::Acquire) || peers.redialing.contains_key(&peer) {
-            return;
-        }
-        let Some(known) = peers.known(&peer) else {
-            return;
-        };
-        peers.redialing.insert(peer.clone(), ());
-        let weak = Arc::downgrade(&self.inner);
-        let interval = self.config().heartbeat_interval;
-        let first = if self.name() < peer.as_str() {
-            interval
-        } else {
-            interval * 3
-        };
-        tokio::spawn(async move {
-            let mut wait = first;
-            loop {
-                tokio::time::sleep(wait).await;
-                let Some(inner) = weak.upgrade() else { return };
-                let node = Node { inner };
-                if node.inner.peers.stopped.load(Ordering::Acquire) {
-                    break;
-                }
-                if is_peer(&peer) {
-                    break;
-                }
-                let addr = node.inner.peers.known(&peer).map_or(known.addr, |k| k.addr);
-                match node.connect(addr).await {
-                    Ok(_) => {
-                        tracing::info!(node = %node.name(), %peer, "peeper: peer back");
-                        break;
-                    }
-                    // Nothing listens there: gone, unless it starts again.
-                    Err(ClusterError::Connect { .. }) => node.inner.peers.mark_gone(&peer),
-                    Err(_) => {}
-                }
-                wait = (wait * 2).min(Duration::from_secs(5)).max(interval);
-            }
-            if let Some(inner) = weak.upgrade() {
-                inner.peers.redialing.remove(&peer);
-            }
-        });
     }
 }
