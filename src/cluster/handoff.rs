@@ -144,6 +144,7 @@ mod durable;
 pub(crate) mod relay;
 mod source;
 mod stage;
+mod steps;
 mod target;
 
 pub(crate) use decisions::Decisions;

@@ -4,7 +4,8 @@
 
 use super::MovePhase;
 use super::decisions::Verdict;
-use super::source::{Mover, StepError};
+use super::source::Mover;
+use super::steps::StepError;
 use crate::cluster::error::MoveError;
 use crate::cluster::fault;
 use crate::cluster::peers::Fate;
