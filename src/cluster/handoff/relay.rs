@@ -19,7 +19,7 @@
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -32,18 +32,12 @@ use crate::instance::{Body, Relay};
 use crate::portable::Portable;
 use crate::registry;
 
-/// How long a forwarding note is kept.
-const NOTE_KEPT: Duration = Duration::from_secs(300);
+mod note;
+
+pub(crate) use note::{forwarded, note_back, note_left};
 
 /// How many nodes a message follows an instance through.
 pub(crate) const MAX_HOPS: u8 = 8;
-
-struct Note {
-    to: String,
-    at: Instant,
-}
-
-static NOTES: LazyLock<DashMap<String, Note>> = LazyLock::new(DashMap::new);
 
 /// Barriers sent by this node's relays, waiting to come back.
 static BARRIERS: LazyLock<DashMap<u64, tokio::sync::oneshot::Sender<()>>> =
@@ -55,36 +49,6 @@ pub(crate) fn barrier_passed(token: u64) {
     if let Some((_, done)) = BARRIERS.remove(&token) {
         let _ = done.send(());
     }
-}
-static LAST_SWEEP: LazyLock<Mutex<Instant>> = LazyLock::new(|| Mutex::new(Instant::now()));
-
-/// Notes that `name` left this node for `to`; drops old notes.
-pub(crate) fn note_left(name: &str, to: &str) {
-    NOTES.insert(
-        name.to_owned(),
-        Note {
-            to: to.to_owned(),
-            at: Instant::now(),
-        },
-    );
-    let mut last = LAST_SWEEP.lock();
-    if last.elapsed() > NOTE_KEPT / 10 {
-        *last = Instant::now();
-        NOTES.retain(|_, n| n.at.elapsed() < NOTE_KEPT);
-    }
-}
-
-/// Forgets the note of `name`: it runs here again.
-pub(crate) fn note_back(name: &str) {
-    NOTES.remove(name);
-}
-
-/// Where `name` went from here, if it left lately.
-pub(crate) fn forwarded(name: &str) -> Option<String> {
-    NOTES
-        .get(name)
-        .filter(|n| n.at.elapsed() < NOTE_KEPT)
-        .map(|n| n.to.clone())
 }
 
 /// Relays the messages of an instance that moved away; see the
