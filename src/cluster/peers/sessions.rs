@@ -23,7 +23,7 @@ impl Node {
     /// [`ClusterError::Connect`] if no TCP connection opens,
     /// [`ClusterError::Refused`] if the peer closes it during the handshake
     /// (a wrong cookie), [`ClusterError::Timeout`] if the handshake does not
-    /// finish within [`NodeConfig::connect_timeout`].
+    /// finish within [`NodeConfig::connect_timeout`](crate::cluster::NodeConfig::connect_timeout).
     pub async fn connect(&self, addr: SocketAddr) -> Result<String, ClusterError> {
         let peers = &self.inner.peers;
         let mut events = peers.sessions.subscribe();
