@@ -5,6 +5,8 @@
 //! instance still noted as moving starts it only once the target says it
 //! does not hold it (see the failure windows in the [module docs](super)).
 
+use std::sync::Arc;
+
 use super::source::Mover;
 use super::target::Staging;
 use crate::cluster::error::MoveError;
@@ -61,29 +63,50 @@ pub(super) fn unnote<A: Portable>(kept: &Kept<A>) {
     let _ = kept;
 }
 
-/// Holds new durable casts back for a move, and waits until those already
-/// stored are queued: they are then handled before the freeze.
-pub(super) async fn close_casts<A: Portable>(kept: &Kept<A>) {
-    #[cfg(feature = "durable")]
-    if let Some(journal) = kept.journal.get() {
-        journal.casts().close().await;
-    }
-    #[cfg(not(feature = "durable"))]
-    let _ = kept;
+/// New durable casts held back for a move (see `durable::CastGate`): they
+/// go in again when this is dropped, unless the move succeeded
+/// ([`CastsHeld::gone`]). Dropped with the move's job if the job never runs.
+pub(super) struct CastsHeld<A: Portable> {
+    kept: Option<Arc<Kept<A>>>,
 }
 
-/// After the move: durable casts go in again if it failed (`moved_to` is
-/// `None`), and are refused from now on if the instance went.
-pub(super) fn open_casts<A: Portable>(kept: &Kept<A>, moved_to: Option<&str>) {
-    #[cfg(feature = "durable")]
-    if let Some(journal) = kept.journal.get() {
-        match moved_to {
-            Some(node) => journal.casts().gone(node.to_owned()),
-            None => journal.casts().reopen(),
+impl<A: Portable> CastsHeld<A> {
+    /// Holds new durable casts back, and waits until those already stored
+    /// are queued: they are then handled before the freeze.
+    pub(super) async fn close(kept: &Arc<Kept<A>>) -> Self {
+        // Made before the wait: a move given up during it lets casts in again.
+        let held = CastsHeld {
+            kept: Some(kept.clone()),
+        };
+        #[cfg(feature = "durable")]
+        if let Some(journal) = kept.journal.get() {
+            journal.casts().close().await;
         }
+        held
     }
-    #[cfg(not(feature = "durable"))]
-    let _ = (kept, moved_to);
+
+    /// The instance moved to `node`: durable casts here are refused from now on.
+    pub(super) fn gone(mut self, node: &str) {
+        let kept = self.kept.take();
+        #[cfg(feature = "durable")]
+        if let Some(journal) = kept.as_ref().and_then(|k| k.journal.get()) {
+            journal.casts().gone(node.to_owned());
+        }
+        #[cfg(not(feature = "durable"))]
+        let _ = (kept, node);
+    }
+}
+
+impl<A: Portable> Drop for CastsHeld<A> {
+    fn drop(&mut self) {
+        let kept = self.kept.take();
+        #[cfg(feature = "durable")]
+        if let Some(journal) = kept.as_ref().and_then(|k| k.journal.get()) {
+            journal.casts().reopen();
+        }
+        #[cfg(not(feature = "durable"))]
+        let _ = kept;
+    }
 }
 
 /// The target runs the instance and holds it in its store: the source's

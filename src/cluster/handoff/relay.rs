@@ -101,7 +101,7 @@ impl<A: Portable> Route<A> {
             Body::Cast(msg) => self.one_way(node, postcard::to_stdvec(&msg), Way::Cast),
             // None comes here: a move queues its freeze only once every
             // stored durable cast is ahead of it, and refuses later ones
-            // (see `durable::close_casts`).
+            // (see `durable::CastsHeld`).
             #[cfg(feature = "durable")]
             Body::Durable(msg, _) => self.one_way(node, postcard::to_stdvec(&msg), Way::Cast),
             Body::Info(msg) | Body::Fired(msg, _) => {

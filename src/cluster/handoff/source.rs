@@ -20,6 +20,7 @@ use crate::supervisor::Supervisor;
 use crate::timer::Taken;
 
 use super::copy::Precopied;
+use super::durable::CastsHeld;
 
 /// Moves the instance `name` of kind `A` from `from` (on this node) to the
 /// supervisor `to_supervisor` on `to_node`.
@@ -87,8 +88,8 @@ pub(crate) async fn move_out<A: Portable>(
     };
     let out = match mover.precopy(&kept).await {
         Ok(precopied) => {
-            super::durable::close_casts(&kept).await;
-            mover.hand_over(&actor, precopied).await
+            let held = CastsHeld::close(&kept).await;
+            mover.hand_over(&actor, precopied, held).await
         }
         Err(e) => {
             mover.untrack(&kept);
@@ -96,7 +97,6 @@ pub(crate) async fn move_out<A: Portable>(
             Err(e)
         }
     };
-    super::durable::open_casts(&kept, out.as_ref().ok().map(|_| to_node));
     kept.release_claim();
     if let Err(e) = &out {
         tracing::warn!(%name, error = %e, "peeper: move aborted");
@@ -141,9 +141,12 @@ impl Mover {
         self,
         actor: &ractor::ActorRef<Envelope<A>>,
         precopied: Precopied,
+        held: CastsHeld<A>,
     ) -> Result<MoveReport, MoveError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let name = self.mv.name.clone();
+        // The held casts go with the job: whatever becomes of it, run or
+        // dropped unrun, they are let in or refused by what it decided.
         let job: Job<A> = Box::new(move |frozen| {
             Box::pin(async move {
                 // `None`: the instance has moved away already; dropping the
@@ -153,6 +156,7 @@ impl Mover {
                 match self.frozen(frozen, precopied).await {
                     Ok(report) => {
                         self.retire(&kept);
+                        held.gone(&self.to_node);
                         let _ = tx.send(Ok(report));
                     }
                     Err(e) => {
