@@ -59,6 +59,22 @@ pub(crate) struct RestartWindow {
         reason = "boxed for the size of the window inline, not of the list"
     )]
     crashes: Option<Box<VecDeque<Instant>>>,
+    /// Every crash since the instance started, for the live view; boxed
+    /// for the same reason as `crashes`.
+    #[cfg(feature = "dashboard")]
+    history: Option<Box<CrashHistory>>,
+}
+
+/// An instance's crashes since it started (feature `dashboard`).
+#[cfg(feature = "dashboard")]
+#[derive(Debug, Clone)]
+pub(crate) struct CrashHistory {
+    /// How many crashes in all.
+    pub(crate) total: u64,
+    /// The last one.
+    pub(crate) last: crate::error::Crash,
+    /// When the last one happened.
+    pub(crate) at: std::time::SystemTime,
 }
 
 impl RestartWindow {
@@ -80,6 +96,23 @@ impl RestartWindow {
         } else {
             Ok(count)
         }
+    }
+
+    /// Notes `crash` in the history the live view shows.
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn note(&mut self, crash: &crate::error::Crash) {
+        let total = self.history.as_ref().map_or(0, |h| h.total) + 1;
+        self.history = Some(Box::new(CrashHistory {
+            total,
+            last: crash.clone(),
+            at: std::time::SystemTime::now(),
+        }));
+    }
+
+    /// The crashes since the instance started, if it ever crashed.
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn history(&self) -> Option<&CrashHistory> {
+        self.history.as_deref()
     }
 }
 

@@ -1,0 +1,208 @@
+//! The routes: the page and its assets, the JSON API, the event stream and
+//! `/metrics`, behind the token check.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /` | the page |
+//! | `GET /app.js`, `GET /style.css` | its script and style (no state: open) |
+//! | `GET /api/overview` | nodes, supervisors, moves, drains, totals, chart |
+//! | `GET /api/instances?q=&supervisor=&page=&per_page=` | one page of instances |
+//! | `GET /api/instances/{name}` | one instance, with its state if its kind opted in |
+//! | `GET /events` | the overview again at every sample (server-sent events) |
+//! | `GET /metrics` | Prometheus text format |
+//! | `POST /api/instances/{name}/kill` | kill its worker |
+//! | `POST /api/instances/{name}/transfer?to=` | transfer it to another supervisor |
+//! | `POST /api/instances/{name}/move?node=` | move it to a node (feature `cluster`) |
+//! | `POST /api/drain?parallel=` | drain this node (feature `cluster`) |
+//!
+//! With a token set, every route but the two assets asks for it; without
+//! one, the actions answer 403.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::Stream;
+use tokio::sync::watch;
+
+use super::actions;
+use super::error::ApiError;
+use super::metrics::Exporter;
+use super::view::{self, ListQuery, MAX_PER_PAGE, StateViews};
+
+/// What every route shares.
+pub(crate) struct App {
+    pub(crate) token: Option<String>,
+    pub(crate) node: String,
+    pub(crate) views: StateViews,
+    pub(crate) overview: watch::Receiver<Arc<str>>,
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) exporter: Exporter,
+    #[cfg(feature = "cluster")]
+    pub(crate) cluster: Option<crate::cluster::Node>,
+}
+
+pub(crate) type Shared = Arc<App>;
+
+const INDEX: &str = include_str!("assets/index.html");
+const SCRIPT: &str = include_str!("assets/app.js");
+const STYLE: &str = include_str!("assets/style.css");
+
+/// Every route, with the token check on all but the assets.
+pub(crate) fn router(app: Shared) -> Router {
+    let guarded = Router::new()
+        .route("/", get(index))
+        .route("/api/overview", get(overview))
+        .route("/api/instances", get(instances))
+        .route("/api/instances/{name}", get(instance))
+        .route("/api/instances/{name}/kill", post(actions::kill))
+        .route("/api/instances/{name}/transfer", post(actions::transfer))
+        .route("/api/instances/{name}/move", post(actions::move_to))
+        .route("/api/drain", post(actions::drain))
+        .route("/events", get(events))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(app.clone(), check_token));
+    Router::new()
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript", SCRIPT) }),
+        )
+        .route("/style.css", get(|| async { asset("text/css", STYLE) }))
+        .merge(guarded)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .with_state(app)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Lets a request through if no token is set or it carries the token, in
+/// its `Authorization: Bearer` header or its `token` query parameter.
+async fn check_token(State(app): State<Shared>, request: Request, next: Next) -> Response {
+    let Some(token) = &app.token else {
+        return next.run(request).await;
+    };
+    if carries(&request, token) {
+        next.run(request).await
+    } else {
+        ApiError::unauthorized().into_response()
+    }
+}
+
+/// Whether `request` carries `token`.
+fn carries(request: &Request, token: &str) -> bool {
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| same(given, token));
+    from_header
+        || Query::<HashMap<String, String>>::try_from_uri(request.uri())
+            .ok()
+            .and_then(|q| q.0.get("token").map(|given| same(given, token)))
+            .unwrap_or(false)
+}
+
+/// Compares tokens in a time that does not depend on where they differ.
+fn same(given: &str, token: &str) -> bool {
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn index() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        INDEX,
+    )
+        .into_response()
+}
+
+fn json_text(body: Arc<str>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn overview(State(app): State<Shared>) -> Response {
+    json_text(app.overview.borrow().clone())
+}
+
+async fn instances(
+    State(app): State<Shared>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if query.per_page == 0 || query.per_page > MAX_PER_PAGE {
+        return Err(ApiError::bad_request(format!(
+            "per_page must be from 1 to {MAX_PER_PAGE}, not {}",
+            query.per_page
+        )));
+    }
+    let page = view::list(&query, &app.node);
+    Ok(axum::Json(page).into_response())
+}
+
+async fn instance(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    view::detail(&name, &app.node, &app.views)
+        .map(|d| axum::Json(d).into_response())
+        .ok_or_else(|| ApiError::not_found("instance", &name))
+}
+
+/// The overview at once, then at every sample, until the dashboard stops.
+async fn events(State(app): State<Shared>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let start = (app.overview.clone(), app.stop.clone(), true);
+    let stream = futures::stream::unfold(start, |(mut overview, mut stop, first)| async move {
+        if !first {
+            tokio::select! {
+                changed = overview.changed() => changed.ok()?,
+                _ = stop.wait_for(|s| *s) => return None,
+            }
+        }
+        let data = overview.borrow_and_update().clone();
+        let event = Event::default().event("overview").data(&*data);
+        Some((Ok(event), (overview, stop, false)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn metrics(State(app): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.exporter.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abd", "abc"));
+        assert!(!same("ab", "abc"));
+    }
+}
