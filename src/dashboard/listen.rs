@@ -44,7 +44,11 @@ async fn follow<T: Clone>(
 ) {
     loop {
         match rx.recv().await {
-            Ok(progress) => note(&mut heard.lock(), progress),
+            Ok(progress) => {
+                let mut heard = heard.lock();
+                note(&mut heard, progress);
+                heard.news.notify_one();
+            }
             // Some progress was missed; the next report says where it stands.
             Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => return,

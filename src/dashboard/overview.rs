@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::probe::{self, Counter};
 use crate::registry;
@@ -21,6 +21,8 @@ use crate::supervisor::Supervisor;
 
 /// Samples the chart keeps.
 pub(crate) const HISTORY: usize = 300;
+/// The least time between two samples, however much news comes.
+const EARLIEST: Duration = Duration::from_millis(40);
 /// How long a finished move or drain stays on the page.
 const LINGER: Duration = Duration::from_secs(20);
 
@@ -112,6 +114,9 @@ pub(crate) struct Series {
 /// What the node's listeners and the pinger learn between samples.
 #[derive(Debug, Default)]
 pub(crate) struct Heard {
+    /// Woken when a move or a drain progressed: the sampler then samples
+    /// early, so that a short move still shows its phases.
+    pub(crate) news: Arc<Notify>,
     pub(crate) peers: Vec<Peer>,
     /// By instance name, with when it was last heard of.
     pub(crate) moves: HashMap<String, (MoveRow, Instant)>,
@@ -261,11 +266,19 @@ impl Sampler {
     ) {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let news = self.heard.lock().news.clone();
+        let mut last = Instant::now();
         loop {
-            tokio::select! {
-                _ = tick.tick() => {}
+            let early = tokio::select! {
+                _ = tick.tick() => false,
+                () = news.notified() => true,
                 _ = stop.wait_for(|s| *s) => return,
+            };
+            let since = last.elapsed();
+            if early && since < EARLIEST {
+                tokio::time::sleep(EARLIEST - since).await;
             }
+            last = Instant::now();
             let overview = self.sample();
             match serde_json::to_string(&overview) {
                 Ok(json) => {

@@ -39,6 +39,9 @@ function say(text, isError) {
 }
 
 async function act(path, what) {
+  // A list that started the action keeps focus otherwise, and the table
+  // is not redrawn under a focused list.
+  if (document.activeElement) document.activeElement.blur();
   say(what + "…");
   try {
     const done = await api(path, "POST");
