@@ -50,7 +50,8 @@
 //!
 //! `dashboard/probe.rs` (what the core reports, and its cost),
 //! `dashboard/view.rs` (instances as rows), `dashboard/overview.rs` (the
-//! sampler and the chart), `dashboard/listen.rs` (a cluster node's moves,
+//! sampler and the chart), `dashboard/pump.rs` (which runs the sampler only
+//! while a page watches), `dashboard/listen.rs` (a cluster node's moves,
 //! drains and peers), `dashboard/metrics.rs` (`/metrics`),
 //! `dashboard/server.rs` (routes and the token check),
 //! `dashboard/actions.rs`, `dashboard/error.rs`, and the page in
@@ -63,6 +64,7 @@ mod listen;
 mod metrics;
 mod overview;
 pub(crate) mod probe;
+mod pump;
 mod server;
 mod view;
 
@@ -79,6 +81,7 @@ use tokio::task::JoinHandle;
 use crate::actor::Actor;
 pub use error::DashboardError;
 use overview::{Heard, Sampler};
+use pump::Pump;
 use server::App;
 use view::StateViews;
 
@@ -195,24 +198,28 @@ impl DashboardBuilder {
         let node_name = self.node_name();
         #[cfg(feature = "cluster")]
         if let Some(node) = &self.node {
-            listen::spawn(node, &heard, &stop, self.interval);
+            listen::spawn(node, &heard, &stop);
         }
         probe::started();
-        let mut sampler = Sampler::new(
+        let sampler = Sampler::new(
             node_name.clone(),
             self.token.is_some(),
             self.node_given(),
             self.interval,
-            heard,
+            heard.clone(),
         );
-        let first = serde_json::to_string(&sampler.sample()).unwrap_or_default();
-        let (overview_tx, overview) = watch::channel::<Arc<str>>(first.into());
-        tokio::spawn(sampler.run(overview_tx, stop.clone()));
+        let (news, progress) = {
+            let heard = heard.lock();
+            (heard.news.clone(), heard.progress.clone())
+        };
+        let each = self.after_sample(&heard);
+        let pump = Arc::new(Pump::new(sampler, news, self.interval, stop.clone(), each));
         let app = Arc::new(App {
             token: self.token,
             node: node_name,
             views: self.views,
-            overview,
+            pump,
+            progress,
             stop: stop.clone(),
             exporter: metrics::Exporter::new(),
             #[cfg(feature = "cluster")]
@@ -244,6 +251,19 @@ impl DashboardBuilder {
         return self.node.is_some();
         #[cfg(not(feature = "cluster"))]
         false
+    }
+
+    /// What to do after each sample a watched page gets: ping the peers.
+    fn after_sample(&self, heard: &Arc<Mutex<Heard>>) -> Box<dyn Fn() + Send + Sync> {
+        #[cfg(feature = "cluster")]
+        if let Some(node) = self.node.clone() {
+            let heard = heard.clone();
+            return Box::new(move || {
+                tokio::spawn(listen::ping(node.clone(), heard.clone()));
+            });
+        }
+        let _ = heard;
+        Box::new(|| {})
     }
 
     /// This node's name, or `local` without a cluster node.

@@ -1,10 +1,10 @@
 //! What the dashboard hears from its cluster node: the progress of moves
-//! and drains, as the node broadcasts them, and the peers' round trips, by
-//! pinging each once per interval. Each listener is a task that ends when
-//! the dashboard stops.
+//! and drains, as the node broadcasts them (a task each, ending when the
+//! dashboard stops), and the peers' round trips, by pinging each after a
+//! sample while a page is open.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, watch};
@@ -14,20 +14,11 @@ use super::probe::{self, Counter};
 use crate::cluster::{DrainProgress, MovePhase, MoveProgress, Node};
 
 /// Starts the listeners of `node`.
-pub(crate) fn spawn(
-    node: &Node,
-    heard: &Arc<Mutex<Heard>>,
-    stop: &watch::Receiver<bool>,
-    interval: Duration,
-) {
+pub(crate) fn spawn(node: &Node, heard: &Arc<Mutex<Heard>>, stop: &watch::Receiver<bool>) {
     let moves = node.subscribe_moves();
     tokio::spawn(until(stop.clone(), follow(moves, heard.clone(), on_move)));
     let drains = node.subscribe_drain();
     tokio::spawn(until(stop.clone(), follow(drains, heard.clone(), on_drain)));
-    tokio::spawn(until(
-        stop.clone(),
-        ping(node.clone(), heard.clone(), interval),
-    ));
 }
 
 async fn until(mut stop: watch::Receiver<bool>, work: impl Future<Output = ()>) {
@@ -80,7 +71,15 @@ fn on_move(heard: &mut Heard, p: MoveProgress) {
         bytes_done: p.bytes_done,
         fraction: fraction.clamp(0.0, 1.0),
         done,
+        seq: heard.move_seq + 1,
     };
+    heard.move_seq = row.seq;
+    if heard.progress.receiver_count() > 0
+        && let Ok(json) = serde_json::to_string(&row)
+    {
+        // No page may be left to listen: that is fine.
+        let _ = heard.progress.send(json.into());
+    }
     heard.moves.insert(p.name, (row, Instant::now()));
 }
 
@@ -94,21 +93,18 @@ fn on_drain(heard: &mut Heard, p: DrainProgress) {
     heard.drain = Some((row, Instant::now()));
 }
 
-/// Pings every peer once per interval, all at once.
-async fn ping(node: Node, heard: Arc<Mutex<Heard>>, interval: Duration) {
-    loop {
-        let pings = node.peers().into_iter().map(|name| {
-            let node = node.clone();
-            async move {
-                let rtt = node.ping_peer(&name).await;
-                Peer {
-                    name,
-                    rtt_ms: rtt.map(|d| d.as_secs_f64() * 1000.0),
-                }
+/// Pings every peer once, all at once, and notes their round trips.
+pub(crate) async fn ping(node: Node, heard: Arc<Mutex<Heard>>) {
+    let pings = node.peers().into_iter().map(|name| {
+        let node = node.clone();
+        async move {
+            let rtt = node.ping_peer(&name).await;
+            Peer {
+                name,
+                rtt_ms: rtt.map(|d| d.as_secs_f64() * 1000.0),
             }
-        });
-        let peers = futures::future::join_all(pings).await;
-        heard.lock().peers = peers;
-        tokio::time::sleep(interval).await;
-    }
+        }
+    });
+    let peers = futures::future::join_all(pings).await;
+    heard.lock().peers = peers;
 }

@@ -1,9 +1,12 @@
 //! The overview: nodes, supervisors, moves, drains, totals and the rates
-//! chart, sampled once per interval by one task and sent to every open page
-//! over server-sent events.
+//! chart, sampled once per interval and sent to every open page over
+//! server-sent events.
 //!
-//! One task samples, however many pages are open: each sample is serialised
-//! once and shared. Per-second rates come from the differences of the
+//! One sampler serves every open page: each sample is serialised once and
+//! shared (see `pump.rs` for when it runs). Samples are taken only while a
+//! page watches; the chart spreads what happened while none did evenly
+//! over the gap, from the probe's counters, so it still covers the last
+//! minutes. Per-second rates come from the differences of the
 //! probe's counters between samples; the chart keeps the last
 //! [`HISTORY`] samples.
 
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 use super::probe::{self, Counter};
 use crate::registry;
@@ -21,8 +24,6 @@ use crate::supervisor::Supervisor;
 
 /// Samples the chart keeps.
 pub(crate) const HISTORY: usize = 300;
-/// The least time between two samples, however much news comes.
-const EARLIEST: Duration = Duration::from_millis(40);
 /// How long a finished move or drain stays on the page.
 const LINGER: Duration = Duration::from_secs(20);
 
@@ -76,6 +77,9 @@ pub(crate) struct MoveRow {
     /// From 0 to 1, for the progress bar.
     pub(crate) fraction: f64,
     pub(crate) done: bool,
+    /// Rises with every progress heard: a page that got this row both in
+    /// a sample and as an event keeps the later.
+    pub(crate) seq: u64,
 }
 
 /// The last drain's progress.
@@ -112,15 +116,33 @@ pub(crate) struct Series {
 }
 
 /// What the node's listeners and the pinger learn between samples.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Heard {
     /// Woken when a move or a drain progressed: the sampler then samples
-    /// early, so that a short move still shows its phases.
+    /// early.
     pub(crate) news: Arc<Notify>,
+    /// Each move's progress as it comes, as JSON, for the open pages: a
+    /// short move would otherwise end between two samples.
+    pub(crate) progress: broadcast::Sender<Arc<str>>,
     pub(crate) peers: Vec<Peer>,
     /// By instance name, with when it was last heard of.
     pub(crate) moves: HashMap<String, (MoveRow, Instant)>,
+    /// The last [`MoveRow::seq`] given.
+    pub(crate) move_seq: u64,
     pub(crate) drain: Option<(DrainRow, Instant)>,
+}
+
+impl Default for Heard {
+    fn default() -> Self {
+        Heard {
+            news: Arc::default(),
+            progress: broadcast::channel(256).0,
+            peers: Vec::new(),
+            moves: HashMap::new(),
+            move_seq: 0,
+            drain: None,
+        }
+    }
 }
 
 /// The sampler's memory between samples.
@@ -174,12 +196,17 @@ impl Sampler {
                 totals.calls + totals.casts + totals.infos,
                 before.calls + before.casts + before.infos,
             );
-            push(&mut self.series.messages, messages);
-            push(
-                &mut self.series.crashes,
-                rate(totals.crashes, before.crashes),
-            );
-            push(&mut self.series.moves, rate(totals.moves, before.moves));
+            let crashes = rate(totals.crashes, before.crashes);
+            let moves = rate(totals.moves, before.moves);
+            // Samples missed while no page watched get the average rate.
+            let points = (secs / self.interval.as_secs_f64())
+                .round()
+                .clamp(1.0, HISTORY as f64);
+            for _ in 0..points as usize {
+                push(&mut self.series.messages, messages);
+                push(&mut self.series.crashes, crashes);
+                push(&mut self.series.moves, moves);
+            }
         }
         self.last = Some((now, totals.clone()));
         let supervisors = self.supervisors(now);
@@ -257,35 +284,13 @@ impl Sampler {
         (heard.peers.clone(), moves, drain)
     }
 
-    /// Samples every interval and publishes each overview, serialised once,
-    /// until `stop` is set.
-    pub(crate) async fn run(
-        mut self,
-        out: watch::Sender<Arc<str>>,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(self.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let news = self.heard.lock().news.clone();
-        let mut last = Instant::now();
-        loop {
-            let early = tokio::select! {
-                _ = tick.tick() => false,
-                () = news.notified() => true,
-                _ = stop.wait_for(|s| *s) => return,
-            };
-            let since = last.elapsed();
-            if early && since < EARLIEST {
-                tokio::time::sleep(EARLIEST - since).await;
+    /// Takes a sample and sends it to the pages, serialised once.
+    pub(crate) fn publish(&mut self, out: &watch::Sender<Arc<str>>) {
+        match serde_json::to_string(&self.sample()) {
+            Ok(json) => {
+                out.send_replace(json.into());
             }
-            last = Instant::now();
-            let overview = self.sample();
-            match serde_json::to_string(&overview) {
-                Ok(json) => {
-                    out.send_replace(json.into());
-                }
-                Err(e) => tracing::warn!(error = %e, "peeper: dashboard overview not serialised"),
-            }
+            Err(e) => tracing::warn!(error = %e, "peeper: dashboard overview not serialised"),
         }
     }
 }

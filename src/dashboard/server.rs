@@ -31,11 +31,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::Stream;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::actions;
 use super::error::ApiError;
 use super::metrics::Exporter;
+use super::pump::{Pump, Watcher};
 use super::view::{self, ListQuery, MAX_PER_PAGE, StateViews};
 
 /// What every route shares.
@@ -43,7 +44,9 @@ pub(crate) struct App {
     pub(crate) token: Option<String>,
     pub(crate) node: String,
     pub(crate) views: StateViews,
-    pub(crate) overview: watch::Receiver<Arc<str>>,
+    pub(crate) pump: Arc<Pump>,
+    /// Each move's progress, as JSON (see `Heard::progress`).
+    pub(crate) progress: broadcast::Sender<Arc<str>>,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) exporter: Exporter,
     #[cfg(feature = "cluster")]
@@ -143,7 +146,7 @@ fn json_text(body: Arc<str>) -> Response {
 }
 
 async fn overview(State(app): State<Shared>) -> Response {
-    json_text(app.overview.borrow().clone())
+    json_text(app.pump.now())
 }
 
 async fn instances(
@@ -170,21 +173,57 @@ async fn instance(
         .ok_or_else(|| ApiError::not_found("instance", &name))
 }
 
-/// The overview at once, then at every sample, until the dashboard stops.
+/// The overview at once, then at every sample, and each move's progress as
+/// it comes, until the dashboard stops.
 async fn events(State(app): State<Shared>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let start = (app.overview.clone(), app.stop.clone(), true);
-    let stream = futures::stream::unfold(start, |(mut overview, mut stop, first)| async move {
-        if !first {
-            tokio::select! {
-                changed = overview.changed() => changed.ok()?,
-                _ = stop.wait_for(|s| *s) => return None,
+    let (overview, watcher) = app.pump.watch();
+    let stream = Updates {
+        overview,
+        progress: app.progress.subscribe(),
+        stop: app.stop.clone(),
+        first: true,
+        _watcher: watcher,
+    };
+    Sse::new(futures::stream::unfold(stream, Updates::next)).keep_alive(KeepAlive::default())
+}
+
+/// One page's event stream.
+struct Updates {
+    overview: watch::Receiver<Arc<str>>,
+    progress: broadcast::Receiver<Arc<str>>,
+    stop: watch::Receiver<bool>,
+    first: bool,
+    _watcher: Watcher,
+}
+
+impl Updates {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Updates)> {
+        if !self.first {
+            loop {
+                let progress = tokio::select! {
+                    changed = self.overview.changed() => {
+                        changed.ok()?;
+                        break;
+                    }
+                    progress = self.progress.recv() => progress,
+                    _ = self.stop.wait_for(|s| *s) => return None,
+                };
+                match progress {
+                    Ok(json) => {
+                        let event = Event::default().event("move").data(&*json);
+                        return Some((Ok(event), self));
+                    }
+                    // Missed ones are superseded by the next sample.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
             }
         }
-        let data = overview.borrow_and_update().clone();
+        self.first = false;
+        let data = self.overview.borrow_and_update().clone();
         let event = Event::default().event("overview").data(&*data);
-        Some((Ok(event), (overview, stop, false)))
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+        Some((Ok(event), self))
+    }
 }
 
 async fn metrics(State(app): State<Shared>) -> Response {

@@ -6,6 +6,8 @@
 const token = new URLSearchParams(location.search).get("token");
 const list = { q: "", page: 0, perPage: 50, matched: 0 };
 let overview = null;
+// The latest row of each move, from samples and events alike.
+const latestMoves = {};
 let listing = false;
 
 const $ = (id) => document.getElementById(id);
@@ -56,7 +58,14 @@ const q = (s) => encodeURIComponent(s);
 
 // ---- overview -------------------------------------------------------------
 
+function newest(m) {
+  const known = latestMoves[m.name];
+  if (!known || known.seq <= m.seq) latestMoves[m.name] = m;
+  return latestMoves[m.name];
+}
+
 function renderOverview(o) {
+  o.moves = o.moves.map(newest);
   overview = o;
   $("node").textContent = "node " + o.node;
   const t = o.totals;
@@ -244,6 +253,14 @@ function connect() {
     $("live").className = "live on";
     renderOverview(JSON.parse(e.data));
     refresh();
+  });
+  // A move's progress, between two samples.
+  events.addEventListener("move", (e) => {
+    if (!overview) return;
+    const m = newest(JSON.parse(e.data));
+    overview.moves = overview.moves.filter((x) => x.name !== m.name).concat([m]);
+    overview.moves.sort((a, b) => (a.name < b.name ? -1 : 1));
+    renderMoves(overview);
   });
   events.onerror = () => {
     $("live").textContent = "reconnecting…";
