@@ -212,8 +212,14 @@ impl DashboardBuilder {
             let heard = heard.lock();
             (heard.news.clone(), heard.progress.clone())
         };
-        let each = self.after_sample(&heard);
-        let pump = Arc::new(Pump::new(sampler, news, self.interval, stop.clone(), each));
+        let refresh = self.refresh(&heard);
+        let pump = Arc::new(Pump::new(
+            sampler,
+            news,
+            self.interval,
+            stop.clone(),
+            refresh,
+        ));
         let app = Arc::new(App {
             token: self.token,
             node: node_name,
@@ -253,17 +259,15 @@ impl DashboardBuilder {
         false
     }
 
-    /// What to do after each sample a watched page gets: ping the peers.
-    fn after_sample(&self, heard: &Arc<Mutex<Heard>>) -> Box<dyn Fn() + Send + Sync> {
+    /// What the sampler learns by asking: the peers' round trips.
+    fn refresh(&self, heard: &Arc<Mutex<Heard>>) -> pump::Refresh {
         #[cfg(feature = "cluster")]
         if let Some(node) = self.node.clone() {
             let heard = heard.clone();
-            return Box::new(move || {
-                tokio::spawn(listen::ping(node.clone(), heard.clone()));
-            });
+            return Box::new(move || Box::pin(listen::ping(node.clone(), heard.clone())));
         }
         let _ = heard;
-        Box::new(|| {})
+        Box::new(|| Box::pin(async {}))
     }
 
     /// This node's name, or `local` without a cluster node.

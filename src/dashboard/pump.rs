@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -35,9 +36,16 @@ pub(crate) struct Pump {
     news: Arc<Notify>,
     interval: Duration,
     stop: watch::Receiver<bool>,
-    /// Runs after each sample the task takes (pings the peers).
-    each: Box<dyn Fn() + Send + Sync>,
+    /// Learns what only asking tells (pings the peers); run after each
+    /// sample the task takes, and before a sample taken on demand.
+    refresh: Refresh,
 }
+
+/// See [`Pump::new`].
+pub(crate) type Refresh = Box<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The longest a sample taken on demand waits for `refresh`.
+const REFRESH_BUDGET: Duration = Duration::from_secs(1);
 
 /// One open event stream; dropping it is the stream closing.
 pub(crate) struct Watcher(Arc<Pump>);
@@ -54,7 +62,7 @@ impl Pump {
         news: Arc<Notify>,
         interval: Duration,
         stop: watch::Receiver<bool>,
-        each: Box<dyn Fn() + Send + Sync>,
+        refresh: Refresh,
     ) -> Self {
         let first = serde_json::to_string(&sampler.sample()).unwrap_or_default();
         Pump {
@@ -65,7 +73,7 @@ impl Pump {
             news,
             interval,
             stop,
-            each,
+            refresh,
         }
     }
 
@@ -82,8 +90,9 @@ impl Pump {
 
     /// The overview now: the last sample while the task runs, a fresh one
     /// otherwise.
-    pub(crate) fn now(&self) -> Arc<str> {
+    pub(crate) async fn now(&self) -> Arc<str> {
         if !self.running.load(Ordering::SeqCst) {
+            let _ = tokio::time::timeout(REFRESH_BUDGET, (self.refresh)()).await;
             self.sampler.lock().publish(&self.out);
         }
         self.out.borrow().clone()
@@ -122,7 +131,7 @@ impl Pump {
             }
             last = Instant::now();
             self.sampler.lock().publish(&self.out);
-            (self.each)();
+            tokio::spawn((self.refresh)());
         }
     }
 }

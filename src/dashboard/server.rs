@@ -146,7 +146,7 @@ fn json_text(body: Arc<str>) -> Response {
 }
 
 async fn overview(State(app): State<Shared>) -> Response {
-    json_text(app.pump.now())
+    json_text(app.pump.now().await)
 }
 
 async fn instances(
