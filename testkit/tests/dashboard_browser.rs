@@ -2,7 +2,8 @@
 //! node A runs instances and the dashboard with a token, node B waits for
 //! moves. The page shows an instance; its kill button raises its restart
 //! count without a reload; its "move to" list moves it to B while the page
-//! shows the move's phase and progress bar; `/metrics` parses.
+//! shows the move's phase and progress bar; an instance's page withholds
+//! its state; a drain moves the rest; `/metrics` parses.
 //!
 //! A screenshot goes to cargo's temporary directory for tests, and to the
 //! path in `PEEPER_DASHBOARD_SCREENSHOT` if set (the README's
@@ -219,7 +220,29 @@ async fn the_page_shows_kills_and_moves_live() {
         "the page was reloaded"
     );
     save(&client.screenshot().await.expect("a screenshot"));
+
+    // An instance's own page: its kind did not opt in, so no state.
+    click(&client, r#"tr[data-name="small1"] a"#).await;
+    let name = "return document.getElementById('detail-name').textContent";
+    until(&client, "small1's page", name, |t| t == "small1").await;
+    let state = "return document.getElementById('detail-state').textContent";
+    until(&client, "small1's state withheld", state, |t| {
+        t.contains("not shown")
+    })
+    .await;
+    click(&client, "#back").await;
+
+    // A drain moves the rest to b, with its own bar.
+    click(&client, "#drain-button").await;
+    until(&client, "the page says it drained", message, |t| {
+        t.contains("drained: 5 moved")
+    })
+    .await;
+    let drain = "return document.getElementById('drain')?.textContent";
+    until(&client, "the drain's row", drain, |t| t.contains("done")).await;
     client.close().await.expect("the session closes");
+    assert_eq!(a.ok("count rooms"), ["0"]);
+    assert_eq!(b.ok("count rooms"), ["6"]);
 
     let (status, metrics) = browser::get(&addr, "/metrics", TOKEN).await;
     assert_eq!(status, 200);
