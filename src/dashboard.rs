@@ -35,6 +35,9 @@
 //!   and `/metrics` ask for it, as `Authorization: Bearer <token>` or a
 //!   `token` query parameter (how the page passes it on); without it they
 //!   answer 401. The page's script and style alone are open.
+//! - Without a token, only requests naming a loopback host (`127.0.0.1`,
+//!   `localhost`, `[::1]`) are served, so that a web page elsewhere cannot
+//!   read the views through a name of its own resolving to 127.0.0.1.
 //! - Actions (kill, transfer, move, drain) are on only with a token.
 //! - A bad query parameter gets 400 with a message.
 //!

@@ -10,7 +10,7 @@ use peeper::dashboard::{Dashboard, DashboardError, DashboardHandle};
 use peeper::{Actor, BoxError, Context, StateMut, Supervisor};
 
 mod common;
-use common::http::{http, json};
+use common::http::{http, http_as, json};
 
 /// Counts; `Explode` panics.
 struct Tally;
@@ -177,7 +177,7 @@ async fn bad_query_parameters_get_400_with_a_message() {
 }
 
 #[tokio::test]
-async fn actions_are_off_without_a_token() {
+async fn without_a_token_actions_are_off_and_only_loopback_hosts_are_served() {
     let sup = Supervisor::start("dash-off-sup").await.unwrap();
     sup.start_child("dash-off-a", Tally, Count::default())
         .await
@@ -193,13 +193,24 @@ async fn actions_are_off_without_a_token() {
     .await;
     assert_eq!(answer.status, 403);
     assert_eq!(json(&answer)["kind"], "actions_disabled");
-    // Views are open on loopback without a token.
-    assert_eq!(
-        http(dash.addr(), "GET", "/api/overview", None, false)
-            .await
-            .status,
-        200
-    );
+    // Views are open on loopback without a token...
+    let open = http(dash.addr(), "GET", "/api/overview", None, false).await;
+    assert_eq!(open.status, 200);
+    let local = http_as(
+        dash.addr(),
+        "localhost",
+        "GET",
+        "/api/overview",
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(local.status, 200);
+    // ...to pages of loopback hosts only: not through another name that
+    // resolves here.
+    let rebound = http_as(dash.addr(), "evil.example:80", "GET", "/", None, false).await;
+    assert_eq!(rebound.status, 403);
+    assert_eq!(json(&rebound)["kind"], "host");
     dash.shutdown().await;
     sup.stop().await;
 }

@@ -88,10 +88,21 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-/// Lets a request through if no token is set or it carries the token, in
-/// its `Authorization: Bearer` header or its `token` query parameter.
+/// Lets a request through if it carries the token, in its
+/// `Authorization: Bearer` header or its `token` query parameter; without a
+/// token set, if it names a loopback host. A page elsewhere could otherwise
+/// read the views through a name of its own that resolves to 127.0.0.1 (DNS
+/// rebinding).
 async fn check_token(State(app): State<Shared>, request: Request, next: Next) -> Response {
     let Some(token) = &app.token else {
+        if !names_loopback(&request) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "host",
+                "without a token, only requests to a loopback host (127.0.0.1, localhost) are served",
+            )
+            .into_response();
+        }
         return next.run(request).await;
     };
     if carries(&request, token) {
@@ -99,6 +110,25 @@ async fn check_token(State(app): State<Shared>, request: Request, next: Next) ->
     } else {
         ApiError::unauthorized().into_response()
     }
+}
+
+/// Whether the request's `Host` is a loopback address or `localhost` (or it
+/// has none, as HTTP/1.0 allows).
+fn names_loopback(request: &Request) -> bool {
+    let Some(host) = request.headers().get(header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether `request` carries `token`.

@@ -21,12 +21,24 @@ pub async fn http(
     token: Option<&str>,
     head_only: bool,
 ) -> Answer {
+    http_as(addr, &addr.to_string(), method, path, token, head_only).await
+}
+
+/// As [`http`], naming `host` in the `Host` header.
+pub async fn http_as(
+    addr: SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    head_only: bool,
+) -> Answer {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
