@@ -8,6 +8,7 @@
 //! `CHROMEDRIVER` name others.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,6 +59,9 @@ impl Chromedriver {
             .port();
         let child = Command::new(&driver)
             .arg(format!("--port={port}"))
+            // A group of its own, led by it: the browsers it starts are in
+            // it too, and end with it even if no session closes them.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -120,7 +124,13 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
-        // By PID: `Child::kill` signals this process only, never a name.
+        // By id: the group chromedriver leads (its PID), so the browsers it
+        // started end too; never by a name.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
