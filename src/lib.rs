@@ -154,6 +154,10 @@
 //!   through seams that need no feature gate: a job that runs in an
 //!   instance's loop, a relay for a moved instance, a table write observer,
 //!   timers that can be taken out and put back.
+//! - `dashboard` (feature `dashboard`): the live view, a web page, a JSON
+//!   API and Prometheus metrics served from the process. It reaches the
+//!   core through a probe the core calls when a message is queued, a crash
+//!   counted or a transfer done (one flag load while no dashboard runs).
 //!
 //! ## ractor interop
 //!
@@ -172,6 +176,8 @@ pub mod actor;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod crash_report;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 pub mod dictionary;
 #[cfg(feature = "durable")]
 pub mod durable;

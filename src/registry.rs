@@ -148,6 +148,19 @@ pub fn lookup<A: Actor>(name: &str) -> Result<Handle<A>, LookupError> {
         })
 }
 
+/// Every instance whose name resolves, in no order: what the live view
+/// lists. One pass over the map; nothing is copied but the pointers.
+#[cfg(feature = "dashboard")]
+pub(crate) fn live() -> Vec<Arc<dyn AnyInstance>> {
+    NAMES
+        .iter()
+        .filter_map(|e| match e.value() {
+            Slot::Live(i) => Some(i.clone()),
+            Slot::Reserved(_) => None,
+        })
+        .collect()
+}
+
 /// The identity of the instance registered as `name`, whatever its type.
 pub fn whereis(name: &str) -> Option<InstanceId> {
     get(name).map(|i| i.id())

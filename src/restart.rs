@@ -54,18 +54,37 @@ impl Default for RestartPolicy {
 pub(crate) struct RestartWindow {
     /// Made at the first crash: most instances never crash, and each one
     /// keeps its window inline.
-    #[allow(
-        clippy::box_collection,
-        reason = "boxed for the size of the window inline, not of the list"
-    )]
-    crashes: Option<Box<VecDeque<Instant>>>,
+    crashes: Option<Box<Crashes>>,
+}
+
+/// What a crashed instance keeps of its crashes.
+#[derive(Debug, Default)]
+struct Crashes {
+    /// The crash times inside the window, oldest first.
+    times: VecDeque<Instant>,
+    /// Every crash since the instance started, for the live view: in the
+    /// same box, so that it costs an instance that never crashed nothing.
+    #[cfg(feature = "dashboard")]
+    history: Option<CrashHistory>,
+}
+
+/// An instance's crashes since it started (feature `dashboard`).
+#[cfg(feature = "dashboard")]
+#[derive(Debug, Clone)]
+pub(crate) struct CrashHistory {
+    /// How many crashes in all.
+    pub(crate) total: u64,
+    /// The last one.
+    pub(crate) last: crate::error::Crash,
+    /// When the last one happened.
+    pub(crate) at: std::time::SystemTime,
 }
 
 impl RestartWindow {
     /// Records a crash now. `Ok` with the count in the window if a restart is
     /// allowed, `Err` with that count if the policy is exceeded.
     pub(crate) fn record(&mut self, policy: &RestartPolicy, now: Instant) -> Result<u32, u32> {
-        let crashes = self.crashes.get_or_insert_default();
+        let crashes = &mut self.crashes.get_or_insert_default().times;
         while let Some(first) = crashes.front() {
             if now.duration_since(*first) >= policy.within {
                 crashes.pop_front();
@@ -80,6 +99,24 @@ impl RestartWindow {
         } else {
             Ok(count)
         }
+    }
+
+    /// Notes `crash` in the history the live view shows.
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn note(&mut self, crash: &crate::error::Crash) {
+        let crashes = self.crashes.get_or_insert_default();
+        let total = crashes.history.as_ref().map_or(0, |h| h.total) + 1;
+        crashes.history = Some(CrashHistory {
+            total,
+            last: crash.clone(),
+            at: std::time::SystemTime::now(),
+        });
+    }
+
+    /// The crashes since the instance started, if it ever crashed.
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn history(&self) -> Option<&CrashHistory> {
+        self.crashes.as_ref()?.history.as_ref()
     }
 }
 

@@ -39,6 +39,33 @@ pub(crate) trait AnyInstance: Send + Sync + 'static {
     /// Spawns a new worker over the same kept parts, linked to `supervisor`.
     fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// What the live view shows of it, read from the kept parts.
+    #[cfg(feature = "dashboard")]
+    fn vitals(&self) -> Vitals;
+    /// Messages queued and not yet being handled.
+    #[cfg(feature = "dashboard")]
+    fn queue_len(&self) -> usize;
+    /// Asks its worker to restart, as [`Handle::kill`](crate::Handle::kill).
+    #[cfg(feature = "dashboard")]
+    fn kill(&self);
+}
+
+/// An instance as the live view shows it (feature `dashboard`).
+#[cfg(feature = "dashboard")]
+#[derive(Debug, Clone)]
+pub(crate) struct Vitals {
+    /// Messages queued and not yet being handled.
+    pub(crate) queue_len: usize,
+    /// How many times it moved between nodes.
+    pub(crate) epoch: u64,
+    /// Its crashes since it started.
+    pub(crate) crashes: Option<crate::restart::CrashHistory>,
+    /// Its tables, sorted by name, with their row counts.
+    pub(crate) tables: Vec<(String, usize)>,
+    /// Its dictionary's keys as of the last completed callback, sorted.
+    pub(crate) dict_keys: Vec<String>,
+    /// Its supervisor's name.
+    pub(crate) supervisor: Option<String>,
 }
 
 impl<A: Actor> AnyInstance for Kept<A> {
@@ -125,5 +152,33 @@ impl<A: Actor> AnyInstance for Kept<A> {
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
+    }
+
+    #[cfg(feature = "dashboard")]
+    fn vitals(&self) -> Vitals {
+        let mut dict_keys: Vec<String> = {
+            let committed = self.committed.lock();
+            committed.dict.keys().map(str::to_owned).collect()
+        };
+        dict_keys.sort_unstable();
+        Vitals {
+            queue_len: self.inbox.len(),
+            epoch: self.epoch,
+            crashes: self.restarts.lock().history().cloned(),
+            tables: self.tables.sizes(),
+            dict_keys,
+            supervisor: self.current_owner().map(|o| o.name().to_owned()),
+        }
+    }
+
+    #[cfg(feature = "dashboard")]
+    fn queue_len(&self) -> usize {
+        self.inbox.len()
+    }
+
+    #[cfg(feature = "dashboard")]
+    fn kill(&self) {
+        tracing::info!(name = %self.name(), "peeper: worker kill requested");
+        self.kill_worker();
     }
 }

@@ -217,6 +217,8 @@ impl<A: Actor> Kept<A> {
     /// Queues `body` for the instance. Fails once it stopped for good, or
     /// while its bounded inbox is full, and then hands the body back.
     pub(crate) fn deliver(&self, body: Body<A>) -> Result<(), (Body<A>, Refused)> {
+        #[cfg(feature = "dashboard")]
+        crate::dashboard::probe::delivering(&body);
         self.deliver_bounded(body, false)
     }
 

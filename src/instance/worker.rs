@@ -66,6 +66,8 @@ impl<A: Actor> Worker<A> {
                 .restarts
                 .lock()
                 .record(&policy, tokio::time::Instant::now());
+            #[cfg(feature = "dashboard")]
+            crate::dashboard::probe::crashed(&*w.kept, &crash, counted.is_ok());
             if let Err(restarts) = counted {
                 let reason = StopReason::RestartLimit {
                     restarts,

@@ -172,6 +172,8 @@ pub(crate) fn transfer(
     instance.release_claim();
     moved?;
     tracing::info!(%name, from = %from.name, to = %to.name, "peeper: transferred");
+    #[cfg(feature = "dashboard")]
+    crate::dashboard::probe::count(crate::dashboard::probe::Counter::Transfers);
     from.emit(|| SupervisorEvent::TransferredOut {
         name: name.to_owned(),
         id: instance.id(),

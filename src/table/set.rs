@@ -14,6 +14,14 @@ use crate::id::InstanceId;
 struct Entry {
     table: Arc<dyn Any + Send + Sync>,
     types: &'static str,
+    /// Counts the table's rows without knowing its types.
+    rows: fn(&(dyn Any + Send + Sync)) -> usize,
+}
+
+fn rows_of<K: TableKey, V: TableValue>(table: &(dyn Any + Send + Sync)) -> usize {
+    table
+        .downcast_ref::<Inner<K, V>>()
+        .map_or(0, |inner| inner.map.len())
 }
 
 /// The tables of one instance, by name. Owned by the instance's kept parts, so
@@ -45,6 +53,7 @@ impl TableSet {
             Entry {
                 table: inner.clone(),
                 types: types_of::<K, V>(),
+                rows: rows_of::<K, V>,
             },
         );
         Ok(Table { inner })
@@ -80,6 +89,16 @@ impl TableSet {
     /// The names of all tables, sorted.
     pub(crate) fn names(&self) -> Vec<String> {
         self.tables.lock().keys().cloned().collect()
+    }
+
+    /// The names of all tables, sorted, each with its row count.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn sizes(&self) -> Vec<(String, usize)> {
+        self.tables
+            .lock()
+            .iter()
+            .map(|(name, entry)| (name.clone(), (entry.rows)(&*entry.table)))
+            .collect()
     }
 }
 

@@ -19,6 +19,8 @@
 //!   with SIGKILL for the `durable_kill` test.
 //! - [`bench`]: the actors and workloads that the criterion benches and the
 //!   report measure, so that both measure the same code.
+//! - [`browser`]: chromedriver as a child process and a headless Chromium
+//!   session's capabilities, for the live view's browser test.
 //! - [`rss`]: this process's resident memory, from `/proc`; [`heap`]: the
 //!   heap bytes in use, as the allocator counts them.
 //!
@@ -39,6 +41,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod browser;
 pub mod durable_node;
 pub mod heap;
 pub mod nodes;

@@ -55,6 +55,7 @@
 //! block <ms>                          ok          (two tasks hold both runtime workers, blocking, for <ms>)
 //! heap                                ok <heap MiB in use, as glibc's allocator counts it>
 //! peers                               ok <connected peers>
+//! dashboard <token>                   ok <addr>   (the live view on 127.0.0.1, a free port, sampling every 100 ms)
 //! indoubt                             ok <durable instances noted as moving, not yet settled>
 //! ```
 
@@ -333,6 +334,8 @@ struct Shell {
     loads: HashMap<String, JoinHandle<LoadResult>>,
     stops: HashMap<String, Arc<AtomicBool>>,
     durable: Option<Durable>,
+    /// The live view, once `dashboard` started it.
+    dashboard: Option<peeper::dashboard::DashboardHandle>,
 }
 
 impl Shell {
@@ -500,6 +503,19 @@ impl Shell {
                 crate::heap::in_use() as f64 / (1024.0 * 1024.0)
             )),
             ["peers"] => Ok(self.node.peers().join(" ")),
+            ["dashboard", token] => {
+                let dashboard = peeper::dashboard::Dashboard::builder()
+                    .addr(([127, 0, 0, 1], 0))
+                    .token(*token)
+                    .interval(Duration::from_millis(100))
+                    .node(&self.node)
+                    .serve()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let addr = dashboard.addr().to_string();
+                self.dashboard = Some(dashboard);
+                Ok(addr)
+            }
             ["check", name] => {
                 let h = peeper::lookup::<Tally>(name).map_err(|e| e.to_string())?;
                 let reply = self.node.call::<Tally>(name, Call::Get).await;
@@ -778,6 +794,7 @@ pub async fn serve(raw: Vec<String>) -> i32 {
         loads: HashMap::new(),
         stops: HashMap::new(),
         durable,
+        dashboard: None,
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let lifetime = tokio::time::sleep(args.lifetime);

@@ -4,6 +4,8 @@
 //! supervisors, and [`bounded`] for cases that must not hang.
 #![allow(dead_code, unreachable_pub)] // shared by the test files, each using a part
 
+pub mod http;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};

@@ -1,6 +1,7 @@
 //! Measures every performance claim in one run and prints one line per
 //! figure, `name value unit`, ratios included: the local figures, the scale
-//! figures (see `scale.rs`), the durable figures (see `durable.rs`), then
+//! figures (see `scale.rs`), the live view's figures (see `dashboard.rs`),
+//! the durable figures (see `durable.rs`), then
 //! the node figures, measured between node processes it starts itself (see
 //! `remote.rs`).
 //!
@@ -12,12 +13,14 @@
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-remote
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-scale
 //! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-durable
+//! cargo run --release -p peeper-testkit --example bench_report -- --quick --only-dashboard
 //! cargo run --release -p peeper-testkit --example bench_report -- --only-scale --workers 4
 //! ```
 //!
 //! `--only-local` runs the local and scale figures, `--only-remote` the node
 //! figures, `--only-scale` the scale figures alone, `--only-durable` the
-//! durable figures alone; with none of these, every figure. `--workers N`
+//! durable figures alone, `--only-dashboard` the live view's figures alone;
+//! with none of these, every figure. `--workers N`
 //! (default 2) sets the worker threads of the multi-thread runtime of the
 //! scale and durable figures.
 //!
@@ -67,6 +70,7 @@
 //! durable figures come from one run each). Ratios compare figures taken in this same run on
 //! the same runtime flavour.
 
+mod dashboard;
 mod durable;
 mod remote;
 mod scale;
@@ -572,17 +576,23 @@ fn main() {
     let only = |flag: &str| args.iter().any(|a| a == flag);
     let only_scale = only("--only-scale");
     let only_durable = only("--only-durable");
+    let only_dashboard = only("--only-dashboard");
     let everything = ![
         "--only-local",
         "--only-remote",
         "--only-scale",
         "--only-durable",
+        "--only-dashboard",
     ]
     .into_iter()
     .any(only);
-    let local = !only_scale && !only_durable && !only("--only-remote");
+    if only_dashboard {
+        dashboard::run(&mut report, effort);
+    }
+    let local = !only_scale && !only_durable && !only_dashboard && !only("--only-remote");
     if local {
         run_calls(&mut report, effort);
+        dashboard::run(&mut report, effort);
         run_state_costs(&mut report, effort);
         run_load(&mut report, effort);
     }
@@ -594,7 +604,7 @@ fn main() {
         let durable_effort = if quick { durable::QUICK } else { durable::FULL };
         durable::run(&mut report, durable_effort, workers);
     }
-    if !only_scale && !only_durable && !only("--only-local") {
+    if !only_scale && !only_durable && !only_dashboard && !only("--only-local") {
         remote::run(&mut report, quick);
     }
     if let Some(dir) = svg.parent().filter(|d| !d.as_os_str().is_empty()) {
