@@ -1,6 +1,6 @@
 //! The live view (feature `dashboard`): a web page, a JSON API, server-sent
 //! events and Prometheus metrics about the running system, served by the
-//! process it watches, on its own tokio runtime, with axum.
+//! process it watches, on the tokio runtime it is started from, with axum.
 //!
 //! The page shows, live and without reloading: this node and its peers with
 //! their heartbeat round trip (with a cluster node); the supervisors with
