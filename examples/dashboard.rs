@@ -323,6 +323,9 @@ mod cluster {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn Error>> {
+    // The rooms crash on purpose: their panics go to `tracing` (not set up
+    // here) rather than to the terminal; the page shows each crash.
+    peeper::crash_report::route_to_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, name] = &args[..]
         && flag == "--serve"
