@@ -47,39 +47,38 @@ impl CastGate {
     /// Lets a cast in, waiting while a move is under way; the node the
     /// instance moved to, if it did.
     pub(crate) async fn enter(&self) -> Result<Pass<'_>, String> {
-        loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            // Registered before the phase is read: a change after the read wakes.
-            changed.as_mut().enable();
-            {
-                let mut inner = self.inner.lock();
-                match &inner.phase {
-                    Phase::Open => {
-                        inner.inside += 1;
-                        return Ok(Pass { gate: self });
-                    }
-                    Phase::Gone(node) => return Err(node.clone()),
-                    Phase::Moving => {}
-                }
+        self.wait_for(|inner| match &inner.phase {
+            Phase::Open => {
+                inner.inside += 1;
+                Some(Ok(()))
             }
-            changed.await;
-        }
+            Phase::Gone(node) => Some(Err(node.clone())),
+            Phase::Moving => None,
+        })
+        .await
+        .map(|()| Pass { gate: self })
     }
 
     /// Closes the gate for a move and waits until every cast let in before
     /// is queued.
     pub(crate) async fn close(&self) {
+        self.wait_for(|inner| {
+            inner.phase = Phase::Moving;
+            (inner.inside == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Runs `step` under the lock until it gives an answer, again after
+    /// each change.
+    async fn wait_for<T>(&self, mut step: impl FnMut(&mut Inner) -> Option<T>) -> T {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
+            // Registered before the step reads: a change after the read wakes.
             changed.as_mut().enable();
-            {
-                let mut inner = self.inner.lock();
-                inner.phase = Phase::Moving;
-                if inner.inside == 0 {
-                    return;
-                }
+            if let Some(answer) = step(&mut self.inner.lock()) {
+                return answer;
             }
             changed.await;
         }

@@ -87,25 +87,28 @@ impl<A: Portable> CastsHeld<A> {
 
     /// The instance moved to `node`: durable casts here are refused from now on.
     pub(super) fn gone(mut self, node: &str) {
+        self.release(Some(node));
+    }
+
+    /// Lets the held casts go, once: refused naming the node the instance
+    /// moved to, or let in if it did not move.
+    fn release(&mut self, moved_to: Option<&str>) {
         let kept = self.kept.take();
         #[cfg(feature = "durable")]
         if let Some(journal) = kept.as_ref().and_then(|k| k.journal.get()) {
-            journal.casts().gone(node.to_owned());
+            match moved_to {
+                Some(node) => journal.casts().gone(node.to_owned()),
+                None => journal.casts().reopen(),
+            }
         }
         #[cfg(not(feature = "durable"))]
-        let _ = (kept, node);
+        let _ = (kept, moved_to);
     }
 }
 
 impl<A: Portable> Drop for CastsHeld<A> {
     fn drop(&mut self) {
-        let kept = self.kept.take();
-        #[cfg(feature = "durable")]
-        if let Some(journal) = kept.as_ref().and_then(|k| k.journal.get()) {
-            journal.casts().reopen();
-        }
-        #[cfg(not(feature = "durable"))]
-        let _ = kept;
+        self.release(None);
     }
 }
 
