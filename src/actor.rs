@@ -224,9 +224,11 @@ impl<S> Deref for StateMut<S> {
 impl<S: Clone> DerefMut for StateMut<S> {
     fn deref_mut(&mut self) -> &mut S {
         // Checked only while a spare is there: after the first write it is
-        // gone, or the state is already this callback's own.
+        // gone, or the state is already this callback's own. A count above
+        // one is proof enough that the state is shared, and reading it
+        // writes nothing to the state's memory, as a uniqueness check would.
         if self.spare.is_some()
-            && Arc::get_mut(&mut self.arc).is_none()
+            && Arc::strong_count(&self.arc) > 1
             && let Some(mut spare) = self.spare.take()
             && let Some(place) = Arc::get_mut(&mut spare)
         {

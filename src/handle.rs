@@ -69,8 +69,13 @@ impl<A: Actor> Handle<A> {
     ///
     /// # Errors
     /// See [`Handle::call_timeout`].
-    pub async fn call(&self, msg: A::Call) -> Result<A::Reply, CallError> {
-        self.call_timeout(msg, DEFAULT_CALL_TIMEOUT).await
+    // Not an `async fn`: the future is `call_timeout`'s own, not one more
+    // layer around it that every call would poll through.
+    pub fn call(
+        &self,
+        msg: A::Call,
+    ) -> impl Future<Output = Result<A::Reply, CallError>> + Send + '_ {
+        self.call_timeout(msg, DEFAULT_CALL_TIMEOUT)
     }
 
     /// Calls the instance and waits at most `timeout` for the reply.

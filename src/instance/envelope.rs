@@ -133,8 +133,11 @@ impl<A: Actor> Envelope<A> {
     /// Takes the body out to handle it: its inbox slot, if any, is free.
     pub(crate) fn open(mut self) -> Option<Body<A>> {
         let body = self.body.take();
+        let inbox = self.inbox.take();
+        // Both parts are out: nothing is left for `Drop` to put back.
+        std::mem::forget(self);
         if body.is_some()
-            && let Some(inbox) = &self.inbox
+            && let Some(inbox) = &inbox
         {
             inbox.release();
         }

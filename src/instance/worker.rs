@@ -104,13 +104,6 @@ impl<A: Actor> Worker<A> {
         }
     }
 
-    /// Applies a kill that arrived while no callback was running.
-    async fn apply_pending_kill(&self, myself: &ActorRef<Envelope<A>>, w: &mut WorkerState<A>) {
-        if w.kept.kill.take_new(&mut w.kills_seen) {
-            self.restore(myself, w, Crash::Killed).await;
-        }
-    }
-
     #[allow(
         clippy::manual_async_fn,
         reason = "an async fn would keep its arguments twice in the future"
@@ -320,7 +313,10 @@ impl<A: Actor> ractor::Actor for Worker<A> {
                 }
                 return Ok(());
             }
-            self.apply_pending_kill(&myself, w).await;
+            // A kill that arrived while no callback was running.
+            if w.kept.kill.take_new(&mut w.kills_seen) {
+                self.restore(&myself, w, Crash::Killed).await;
+            }
             if w.stopping {
                 return Ok(());
             }

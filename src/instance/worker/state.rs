@@ -51,9 +51,12 @@ impl<A: Actor> WorkerState<A> {
         }
         let old_committed = {
             let mut committed = self.kept.committed.lock();
-            committed.dict = self.dict.clone();
+            if dict_changed {
+                committed.dict = self.dict.clone();
+            }
             std::mem::replace(&mut committed.state, self.state.clone())
         };
+        // Dropped outside the lock: the last reference frees the old state.
         drop(old_committed);
         if spare_fits::<A::State>() && self.spare.is_none() && Arc::get_mut(&mut old).is_some() {
             self.spare = Some(old);
