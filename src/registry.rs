@@ -48,6 +48,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
+use foldhash::fast::RandomState;
 use ractor::ActorId;
 
 use crate::actor::Actor;
@@ -62,8 +63,12 @@ enum Slot {
     Live(Arc<dyn AnyInstance>),
 }
 
-/// Keyed by the instance's own copy of its name (see `reserve`).
-static NAMES: LazyLock<DashMap<Arc<str>, Slot>> = LazyLock::new(DashMap::new);
+/// Keyed by the instance's own copy of its name (see `reserve`). Every start
+/// hashes its name here twice (reserve, publish) and every call by name once:
+/// a fast hasher, seeded at random per process so that names chosen from
+/// outside still spread, costs a fraction of the default SipHash.
+static NAMES: LazyLock<DashMap<Arc<str>, Slot, RandomState>> =
+    LazyLock::new(|| DashMap::with_hasher(RandomState::default()));
 
 /// Running supervisors, by name.
 static SUPERVISORS: LazyLock<DashMap<String, Arc<dyn Owner>>> = LazyLock::new(DashMap::new);

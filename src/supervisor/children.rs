@@ -6,9 +6,10 @@
 //! two transfers can never deadlock and no observer ever sees an instance
 //! under two supervisors or under none.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
+use foldhash::fast::RandomState;
 use ractor::ActorId;
 
 use super::SupervisorInner;
@@ -25,13 +26,15 @@ use crate::registry;
 pub(crate) struct Children {
     /// Set once the supervisor was asked to stop: it takes no new child.
     pub(crate) stopping: bool,
-    /// Keyed by the child's own copy of its name.
-    map: BTreeMap<Arc<str>, Arc<dyn AnyInstance>>,
+    /// Keyed by the child's own copy of its name. A hash map with a fast
+    /// hasher, not a B-tree: every start inserts here, while only the rare
+    /// listings want the names in order, and they sort.
+    map: HashMap<Arc<str>, Arc<dyn AnyInstance>, RandomState>,
     /// The children by their current actor, so that the end of an actor is
     /// matched to its child without a scan. The actors of children claimed
     /// for a stop stay here until they end, with `None`: their end needs
     /// nothing more.
-    actors: HashMap<ActorId, Option<Arc<dyn AnyInstance>>>,
+    actors: HashMap<ActorId, Option<Arc<dyn AnyInstance>>, RandomState>,
 }
 
 impl Children {
@@ -65,9 +68,9 @@ impl Children {
         self.map.len()
     }
 
+    /// Every child, sorted by name.
     pub(crate) fn list(&self) -> Vec<ChildInfo> {
-        self.map
-            .values()
+        self.sorted()
             .map(|c| ChildInfo {
                 name: c.name().to_owned(),
                 id: c.id(),
@@ -77,19 +80,27 @@ impl Children {
             .collect()
     }
 
-    /// The children's names and actor types.
+    /// The children's names and actor types, sorted by name.
     pub(crate) fn types(&self) -> Vec<(String, &'static str)> {
-        self.map
-            .values()
+        self.sorted()
             .map(|c| (c.name().to_owned(), c.actor_type()))
             .collect()
     }
 
-    /// Takes no child from now on and hands out every child, to stop them.
+    fn sorted(&self) -> impl Iterator<Item = &Arc<dyn AnyInstance>> {
+        let mut children: Vec<_> = self.map.iter().collect();
+        children.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        children.into_iter().map(|(_, c)| c)
+    }
+
+    /// Takes no child from now on and hands out every child, sorted by name
+    /// (the order they stop and are reported in), to stop them.
     pub(crate) fn close(&mut self) -> Vec<Arc<dyn AnyInstance>> {
         self.stopping = true;
         self.actors.clear();
-        std::mem::take(&mut self.map).into_values().collect()
+        let mut children: Vec<_> = std::mem::take(&mut self.map).into_iter().collect();
+        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        children.into_iter().map(|(_, c)| c).collect()
     }
 
     /// The child whose current actor is `actor`.
