@@ -30,11 +30,17 @@ pub(crate) struct Children {
     /// hasher, not a B-tree: every start inserts here, while only the rare
     /// listings want the names in order, and they sort.
     map: HashMap<Arc<str>, Arc<dyn AnyInstance>, RandomState>,
-    /// The children by their current actor, so that the end of an actor is
-    /// matched to its child without a scan. The actors of children claimed
-    /// for a stop stay here until they end, with `None`: their end needs
-    /// nothing more.
-    actors: HashMap<ActorId, Option<Arc<dyn AnyInstance>>, RandomState>,
+    /// The children by their current actor's pid, so that the end of an
+    /// actor is matched to its child without a scan. The actors of children
+    /// claimed for a stop stay here until they end, with `None`: their end
+    /// needs nothing more.
+    actors: HashMap<u64, Option<Arc<dyn AnyInstance>>, RandomState>,
+}
+
+/// The key of a child's actor. Children's actors are local, so the pid
+/// alone tells them apart, in a third of the room of an `ActorId`.
+fn pid(actor: ActorId) -> Option<u64> {
+    actor.is_local().then(|| actor.pid())
 }
 
 impl Children {
@@ -43,7 +49,7 @@ impl Children {
         if self.stopping {
             return false;
         }
-        if let Some(actor) = child.actor_id() {
+        if let Some(actor) = child.actor_id().and_then(pid) {
             self.actors.insert(actor, Some(child.clone()));
         }
         self.map.insert(child.shared_name().clone(), child);
@@ -52,8 +58,10 @@ impl Children {
 
     /// The child's actor changed (it was respawned): index the new one.
     pub(crate) fn reindex(&mut self, old: ActorId, child: &Arc<dyn AnyInstance>) {
-        self.actors.remove(&old);
-        if let Some(actor) = child.actor_id() {
+        if let Some(old) = pid(old) {
+            self.actors.remove(&old);
+        }
+        if let Some(actor) = child.actor_id().and_then(pid) {
             self.actors.insert(actor, Some(child.clone()));
         }
     }
@@ -61,6 +69,9 @@ impl Children {
     /// Forgets the ended actor `actor`; whether it was one of a child leaving
     /// for a stop (nothing more to do then).
     pub(crate) fn actor_ended(&mut self, actor: ActorId) -> bool {
+        let Some(actor) = pid(actor) else {
+            return false;
+        };
         matches!(self.actors.get(&actor), Some(None)) && self.actors.remove(&actor).is_some()
     }
 
@@ -105,14 +116,14 @@ impl Children {
 
     /// The child whose current actor is `actor`.
     pub(crate) fn by_actor(&self, actor: ActorId) -> Option<Arc<dyn AnyInstance>> {
-        self.actors.get(&actor).cloned().flatten()
+        self.actors.get(&pid(actor)?).cloned().flatten()
     }
 
     /// Removes the child `name` if it is still instance `id`.
     pub(crate) fn remove(&mut self, name: &str, id: InstanceId) -> Option<Arc<dyn AnyInstance>> {
         match self.map.get(name) {
             Some(c) if c.id() == id => {
-                if let Some(actor) = c.actor_id() {
+                if let Some(actor) = c.actor_id().and_then(pid) {
                     self.actors.remove(&actor);
                 }
                 self.map.remove(name)
@@ -150,7 +161,7 @@ impl Children {
             });
         }
         self.map.remove(name);
-        if let Some(actor) = child.actor_id() {
+        if let Some(actor) = child.actor_id().and_then(pid) {
             // Its end is expected: the stop handles it.
             self.actors.insert(actor, None);
         }
