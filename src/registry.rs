@@ -48,6 +48,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
+use foldhash::fast::RandomState;
 use ractor::ActorId;
 
 use crate::actor::Actor;
@@ -56,39 +57,35 @@ use crate::handle::Handle;
 use crate::id::InstanceId;
 use crate::instance::{AnyInstance, Kept, Owner};
 
-enum Slot {
-    /// Taken by a start that has not completed.
-    Reserved(InstanceId),
-    Live(Arc<dyn AnyInstance>),
-}
-
-/// Keyed by the instance's own copy of its name (see `reserve`).
-static NAMES: LazyLock<DashMap<Arc<str>, Slot>> = LazyLock::new(DashMap::new);
+/// Keyed by the instance's own copy of its name (see `reserve`). A start
+/// enters its instance when it reserves the name; the entry resolves once
+/// the instance says so ([`AnyInstance::named`]), so publishing it costs no
+/// second trip through the map. Every start hashes its name here and every
+/// call by name does: a fast hasher, seeded at random per process so that
+/// names chosen from outside still spread, costs a fraction of SipHash.
+static NAMES: LazyLock<DashMap<Arc<str>, Arc<dyn AnyInstance>, RandomState>> =
+    LazyLock::new(|| DashMap::with_hasher(RandomState::default()));
 
 /// Running supervisors, by name.
 static SUPERVISORS: LazyLock<DashMap<String, Arc<dyn Owner>>> = LazyLock::new(DashMap::new);
 
-/// Reserves `name` for instance `id`; `false` if another instance has it.
-/// The entry shares the instance's name rather than copying it.
-pub(crate) fn reserve(name: &Arc<str>, id: InstanceId) -> bool {
-    match NAMES.entry(name.clone()) {
-        Entry::Occupied(o) => matches!(o.get(), Slot::Reserved(r) if *r == id),
+/// Reserves the name of `instance` for it; `false` if another instance has
+/// it, or this one already resolves under it. The entry shares the
+/// instance's name rather than copying it.
+pub(crate) fn reserve(instance: Arc<dyn AnyInstance>) -> bool {
+    match NAMES.entry(instance.shared_name().clone()) {
+        Entry::Occupied(o) => o.get().id() == instance.id() && !o.get().named(),
         Entry::Vacant(v) => {
-            v.insert(Slot::Reserved(id));
+            v.insert(instance);
             true
         }
     }
 }
 
-/// Makes a reserved name resolve to its instance.
-pub(crate) fn publish(instance: Arc<dyn AnyInstance>) {
-    // The reserved entry is reused: no second copy of the name.
-    match NAMES.get_mut(instance.name()) {
-        Some(mut slot) => *slot = Slot::Live(instance),
-        None => {
-            NAMES.insert(instance.shared_name().clone(), Slot::Live(instance));
-        }
-    }
+/// Makes a reserved name resolve to its instance. A name freed meanwhile
+/// (the instance stopped for good during its start) stays free.
+pub(crate) fn publish(instance: &dyn AnyInstance) {
+    instance.set_named();
 }
 
 /// Frees `name` if it resolves to an instance for which `keep_not` holds;
@@ -97,35 +94,30 @@ pub(crate) fn release_if(
     name: &str,
     keep_not: impl Fn(&Arc<dyn AnyInstance>) -> bool,
 ) -> Option<Arc<dyn AnyInstance>> {
-    let removed = NAMES.remove_if(name, |_, slot| matches!(slot, Slot::Live(i) if keep_not(i)));
-    match removed {
-        Some((_, Slot::Live(instance))) => Some(instance),
-        _ => None,
-    }
+    NAMES
+        .remove_if(name, |_, i| i.named() && keep_not(i))
+        .map(|(_, instance)| instance)
 }
 
 /// Frees `name` if it still belongs to instance `id`.
 pub(crate) fn release(name: &str, id: InstanceId) {
-    NAMES.remove_if(name, |_, slot| match slot {
-        Slot::Reserved(r) => *r == id,
-        Slot::Live(i) => i.id() == id,
-    });
+    NAMES.remove_if(name, |_, i| i.id() == id);
 }
 
 pub(crate) fn get(name: &str) -> Option<Arc<dyn AnyInstance>> {
-    match NAMES.get(name).as_deref() {
-        Some(Slot::Live(i)) => Some(i.clone()),
-        _ => None,
-    }
+    NAMES
+        .get(name)
+        .filter(|i| i.named())
+        .map(|i| i.value().clone())
 }
 
 /// The instance whose current actor is `actor`, if any. A linear scan: only
 /// used on the rare path of an actor that died during a transfer.
 pub(crate) fn find_by_actor(actor: ActorId) -> Option<Arc<dyn AnyInstance>> {
-    NAMES.iter().find_map(|e| match e.value() {
-        Slot::Live(i) if i.actor_id() == Some(actor) => Some(i.clone()),
-        _ => None,
-    })
+    NAMES
+        .iter()
+        .find(|e| e.named() && e.actor_id() == Some(actor))
+        .map(|e| e.value().clone())
 }
 
 /// The typed handle of the instance registered as `name`.
@@ -154,10 +146,8 @@ pub fn lookup<A: Actor>(name: &str) -> Result<Handle<A>, LookupError> {
 pub(crate) fn live() -> Vec<Arc<dyn AnyInstance>> {
     NAMES
         .iter()
-        .filter_map(|e| match e.value() {
-            Slot::Live(i) => Some(i.clone()),
-            Slot::Reserved(_) => None,
-        })
+        .filter(|e| e.named())
+        .map(|e| e.value().clone())
         .collect()
 }
 
@@ -170,7 +160,7 @@ pub fn whereis(name: &str) -> Option<InstanceId> {
 pub fn registered() -> Vec<String> {
     let mut names: Vec<String> = NAMES
         .iter()
-        .filter(|e| matches!(e.value(), Slot::Live(_)))
+        .filter(|e| e.named())
         .map(|e| e.key().to_string())
         .collect();
     names.sort();

@@ -237,7 +237,7 @@ impl Supervisor {
             _ => return Err(stopped()),
         };
         kept.set_owner(Some(self.owner()));
-        if !registry::reserve(kept.shared_name(), kept.id()) {
+        if !registry::reserve(kept.clone()) {
             return Err(StartError::NameTaken {
                 name: name.to_owned(),
             });
@@ -256,7 +256,7 @@ impl Supervisor {
             finish_stop(&*kept);
             return Err(stopped());
         }
-        registry::publish(kept.clone());
+        registry::publish(&*kept);
         tracing::info!(supervisor = %self.inner.name, %name, "peeper: child started");
         self.inner.emit(|| SupervisorEvent::ChildStarted {
             name: name.to_owned(),

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -36,22 +36,39 @@ pub(crate) trait TimerTarget<I>: Send + Sync {
 
 /// The pending timers of one instance.
 pub(crate) struct Timers<I> {
+    /// Made at the first timer: most instances never set one, and every
+    /// instance keeps its `Timers` inline.
+    set: OnceLock<Box<Set<I>>>,
+}
+
+/// The timers of an instance that set one.
+struct Set<I> {
     next: AtomicU64,
     /// Counts every timer set, fired for the last time or cancelled: a
     /// durable instance stores its timers again when it moved.
     changes: AtomicU64,
-    /// By id. A B-tree: empty, it is half the size of a hash map, and ids
-    /// only grow, so new timers go at its end.
+    /// By id. A B-tree: ids only grow, so new timers go at its end.
     live: Mutex<BTreeMap<u64, Live<I>>>,
 }
 
 impl<I> Default for Timers<I> {
     fn default() -> Self {
         Timers {
-            next: AtomicU64::new(0),
-            changes: AtomicU64::new(0),
-            live: Mutex::new(BTreeMap::new()),
+            set: OnceLock::new(),
         }
+    }
+}
+
+impl<I> Timers<I> {
+    /// The timers, made if need be.
+    fn set(&self) -> &Set<I> {
+        self.set.get_or_init(|| {
+            Box::new(Set {
+                next: AtomicU64::new(0),
+                changes: AtomicU64::new(0),
+                live: Mutex::new(BTreeMap::new()),
+            })
+        })
     }
 }
 
@@ -93,7 +110,7 @@ impl<I: Send + 'static> Timers<I> {
         msg: I,
         clone: Option<CloneFn<I>>,
     ) -> TimerId {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = self.set().next.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Mutex::new(Some(msg)));
         self.arm(target, id, delay, period, slot, clone);
         TimerId(id)
@@ -111,7 +128,8 @@ impl<I: Send + 'static> Timers<I> {
         let due = Arc::new(Mutex::new(Instant::now() + delay));
         // The lock is held across the spawn so that a timer firing at once
         // cannot try to forget its entry before the entry exists.
-        let mut live = self.live.lock();
+        let set = self.set();
+        let mut live = set.live.lock();
         let (task_slot, task_due) = (slot.clone(), due.clone());
         let fired = Arc::new(AtomicBool::new(false));
         let task_fired = fired.clone();
@@ -146,7 +164,7 @@ impl<I: Send + 'static> Timers<I> {
                     // Kept until its message is handled (`handled`).
                     None if kept => return,
                     None => {
-                        let timers = target.timers();
+                        let timers = target.timers().set();
                         timers.live.lock().remove(&id);
                         timers.changes.fetch_add(1, Ordering::Relaxed);
                         return;
@@ -154,7 +172,7 @@ impl<I: Send + 'static> Timers<I> {
                 }
             }
         });
-        self.changes.fetch_add(1, Ordering::Relaxed);
+        set.changes.fetch_add(1, Ordering::Relaxed);
         live.insert(
             id,
             Live {
@@ -171,22 +189,28 @@ impl<I: Send + 'static> Timers<I> {
     /// The message of timer `id` was handled: a one-shot timer kept until
     /// then goes.
     pub(crate) fn handled(&self, id: u64) {
-        let mut live = self.live.lock();
+        let Some(set) = self.set.get() else {
+            return;
+        };
+        let mut live = set.live.lock();
         if live
             .get(&id)
             .is_some_and(|t| t.fired.load(Ordering::Acquire))
         {
             live.remove(&id);
-            self.changes.fetch_add(1, Ordering::Relaxed);
+            set.changes.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Cancels a pending timer; `false` if it already fired or was cancelled.
     pub(crate) fn cancel(&self, id: TimerId) -> bool {
-        match self.live.lock().remove(&id.0) {
+        let Some(set) = self.set.get() else {
+            return false;
+        };
+        match set.live.lock().remove(&id.0) {
             Some(timer) => {
                 timer.task.abort();
-                self.changes.fetch_add(1, Ordering::Relaxed);
+                set.changes.fetch_add(1, Ordering::Relaxed);
                 true
             }
             None => false,
@@ -195,26 +219,32 @@ impl<I: Send + 'static> Timers<I> {
 
     /// Cancels every pending timer.
     pub(crate) fn cancel_all(&self) {
-        for (_, timer) in std::mem::take(&mut *self.live.lock()) {
+        // Counted as a change even with no timer: made here if need be.
+        let set = self.set();
+        for (_, timer) in std::mem::take(&mut *set.live.lock()) {
             timer.task.abort();
         }
-        self.changes.fetch_add(1, Ordering::Relaxed);
+        set.changes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many timers are pending (not counting one-shot timers that
     /// fired and wait for their message to be handled).
     pub(crate) fn pending(&self) -> usize {
-        self.live
-            .lock()
-            .values()
-            .filter(|t| !t.fired.load(Ordering::Acquire))
-            .count()
+        self.set.get().map_or(0, |set| {
+            set.live
+                .lock()
+                .values()
+                .filter(|t| !t.fired.load(Ordering::Acquire))
+                .count()
+        })
     }
 
     /// A number that changes whenever a timer is set, cancelled or fires for
     /// the last time.
     pub(crate) fn changes(&self) -> u64 {
-        self.changes.load(Ordering::Relaxed)
+        self.set
+            .get()
+            .map_or(0, |set| set.changes.load(Ordering::Relaxed))
     }
 
     /// Shows `f` each pending timer: its id, the time until it fires, its
@@ -222,8 +252,11 @@ impl<I: Send + 'static> Timers<I> {
     /// now, while it is kept (see `Live::msg`); one that was not kept is
     /// skipped.
     pub(crate) fn visit(&self, mut f: impl FnMut(u64, Duration, Option<Duration>, &I)) {
+        let Some(set) = self.set.get() else {
+            return;
+        };
         let now = Instant::now();
-        for (id, timer) in self.live.lock().iter() {
+        for (id, timer) in set.live.lock().iter() {
             if let Some(msg) = timer.msg.lock().as_ref() {
                 f(
                     *id,
@@ -241,8 +274,9 @@ impl<I: Send + 'static> Timers<I> {
     pub(crate) fn take_all(&self) -> Vec<Taken<I>> {
         let now = Instant::now();
         let mut taken = Vec::new();
-        self.changes.fetch_add(1, Ordering::Relaxed);
-        for (id, timer) in std::mem::take(&mut *self.live.lock()) {
+        let set = self.set();
+        set.changes.fetch_add(1, Ordering::Relaxed);
+        for (id, timer) in std::mem::take(&mut *set.live.lock()) {
             timer.task.abort();
             // A fired one's message is in the mailbox already.
             if timer.msg.lock().is_none() || timer.fired.load(Ordering::Acquire) {
@@ -268,7 +302,7 @@ impl<I: Send + 'static> Timers<I> {
         clone: Option<CloneFn<I>>,
     ) {
         for t in timers {
-            self.next.fetch_max(t.id + 1, Ordering::Relaxed);
+            self.set().next.fetch_max(t.id + 1, Ordering::Relaxed);
             // One-shot timers keep their own way (kept or not); interval
             // ones need a clone.
             let clone = t.clone.or(clone.filter(|_| t.period.is_some()));
@@ -332,7 +366,7 @@ mod tests {
         target
             .timers
             .start(weak, Duration::from_millis(10), None, 7, Some(copy));
-        assert_eq!(target.timers.live.lock().len(), 1);
+        assert_eq!(target.timers.set().live.lock().len(), 1);
         // The timer's task runs to its end in this time.
         for _ in 0..10 {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -340,7 +374,7 @@ mod tests {
         }
         assert_eq!(*target.handled.lock(), vec![7]);
         assert!(
-            target.timers.live.lock().is_empty(),
+            target.timers.set().live.lock().is_empty(),
             "handled, so no longer kept (a store would fire it again)"
         );
     }

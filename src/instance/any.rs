@@ -2,6 +2,7 @@
 //! as supervisors and the registry hold them.
 
 use std::any::Any;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use futures::future::BoxFuture;
@@ -29,6 +30,10 @@ pub(crate) trait AnyInstance: Send + Sync + 'static {
     /// is under way.
     fn try_claim(&self) -> bool;
     fn release_claim(&self);
+    /// Whether its name resolves: its start completed (see the registry).
+    fn named(&self) -> bool;
+    /// Makes its name resolve, once its start completed.
+    fn set_named(&self);
     fn set_owner(&self, owner: Option<Weak<dyn Owner>>);
     fn owner(&self) -> Option<Arc<dyn Owner>>;
     /// Cancels its timers: what a final stop leaves to do besides freeing
@@ -107,6 +112,14 @@ impl<A: Actor> AnyInstance for Kept<A> {
 
     fn release_claim(&self) {
         Kept::release_claim(self);
+    }
+
+    fn named(&self) -> bool {
+        self.named.load(Ordering::Acquire)
+    }
+
+    fn set_named(&self) {
+        self.named.store(true, Ordering::Release);
     }
 
     fn set_owner(&self, owner: Option<Weak<dyn Owner>>) {

@@ -72,6 +72,9 @@ pub(crate) struct Kept<A: Actor> {
     stop: OnceLock<Box<StopReason>>,
     owner: Mutex<Option<Weak<dyn Owner>>>,
     busy: AtomicBool,
+    /// Set once the start completed: from then on the registry's entry,
+    /// made when the start reserved the name, resolves.
+    pub(crate) named: AtomicBool,
     /// How many times the instance moved between nodes: its fencing epoch.
     pub(crate) epoch: u64,
     /// Set once the instance moved to another node: from then on the loop
@@ -107,6 +110,7 @@ impl<A: Actor> Kept<A> {
             stop: OnceLock::new(),
             owner: Mutex::new(None),
             busy: AtomicBool::new(false),
+            named: AtomicBool::new(false),
             epoch,
             relay: OnceLock::new(),
             #[cfg(feature = "durable")]

@@ -28,9 +28,14 @@ fn rows_of<K: TableKey, V: TableValue>(table: &(dyn Any + Send + Sync)) -> usize
 /// it outlives every worker.
 #[derive(Default)]
 pub(crate) struct TableSet {
-    /// A B-tree: empty, it is half the size of a hash map, and an instance
-    /// has few tables; its names come sorted.
-    tables: Mutex<BTreeMap<String, Entry>>,
+    /// A B-tree: an instance has few tables, and its names come sorted.
+    /// Made at the first table: most instances have none, and every
+    /// instance keeps its `TableSet` inline.
+    #[allow(
+        clippy::box_collection,
+        reason = "a pointer inline in every instance, not the map's 24 bytes"
+    )]
+    tables: Mutex<Option<Box<BTreeMap<String, Entry>>>>,
 }
 
 fn types_of<K, V>() -> &'static str {
@@ -44,6 +49,7 @@ impl TableSet {
         name: &str,
     ) -> Result<Table<K, V>, TableError> {
         let mut tables = self.tables.lock();
+        let tables = tables.get_or_insert_with(Box::default);
         if let Some(entry) = tables.get(name) {
             return downcast::<K, V>(name, entry).map(Table::from_inner);
         }
@@ -66,7 +72,8 @@ impl TableSet {
         name: &str,
     ) -> Result<TableReader<K, V>, TableError> {
         let tables = self.tables.lock();
-        let entry = tables.get(name).ok_or_else(|| TableError::NotFound {
+        let entry = tables.as_ref().and_then(|t| t.get(name));
+        let entry = entry.ok_or_else(|| TableError::NotFound {
             instance,
             table: name.to_owned(),
         })?;
@@ -75,28 +82,31 @@ impl TableSet {
 
     /// Forgets the table `name`; readers that still hold it keep their view.
     pub(crate) fn drop_table(&self, name: &str) -> bool {
-        self.tables.lock().remove(name).is_some()
+        let mut tables = self.tables.lock();
+        tables.as_mut().is_some_and(|t| t.remove(name).is_some())
     }
 
     /// Takes every table out: what the source of a move to another node does
     /// once the target has taken over.
     pub(crate) fn take(&self) -> TableSet {
         TableSet {
-            tables: Mutex::new(std::mem::take(&mut *self.tables.lock())),
+            tables: Mutex::new(self.tables.lock().take()),
         }
     }
 
     /// The names of all tables, sorted.
     pub(crate) fn names(&self) -> Vec<String> {
-        self.tables.lock().keys().cloned().collect()
+        let tables = self.tables.lock();
+        tables.iter().flat_map(|t| t.keys().cloned()).collect()
     }
 
     /// The names of all tables, sorted, each with its row count.
     #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
     pub(crate) fn sizes(&self) -> Vec<(String, usize)> {
-        self.tables
-            .lock()
+        let tables = self.tables.lock();
+        tables
             .iter()
+            .flat_map(|t| t.iter())
             .map(|(name, entry)| (name.clone(), (entry.rows)(&*entry.table)))
             .collect()
     }

@@ -316,7 +316,7 @@ impl<A: Portable> Stage<A> {
         // A relay still under the name (the instance comes back before the
         // relay here retired) gives it up: messages reach it by name.
         registry::release_if(shared.name(), |i| i.moved_to().is_some());
-        if !registry::reserve(shared.shared_name(), shared.id()) {
+        if !registry::reserve(shared.clone()) {
             return Err(StageError::NameTaken(self.mv.name.clone()));
         }
         self.snapshot = Vec::new();
