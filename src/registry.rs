@@ -15,7 +15,9 @@
 //! ([`Supervisor::lookup`](crate::Supervisor::lookup)).
 //!
 //! Lookups use a sharded concurrent map, so callers by name do not contend on
-//! one lock.
+//! one lock, and each thread keeps the names it looked up in a cache of its
+//! own, so that a call by name usually takes no lock at all. The cache never
+//! answers with an instance that lost its name before the lookup began.
 //!
 //! ```
 //! # use peeper::{Actor, BoxError, Context, StateMut, Supervisor};
@@ -57,6 +59,8 @@ use crate::handle::Handle;
 use crate::id::InstanceId;
 use crate::instance::{AnyInstance, Kept, Owner};
 
+mod cache;
+
 /// Keyed by the instance's own copy of its name (see `reserve`). A start
 /// enters its instance when it reserves the name; the entry resolves once
 /// the instance says so ([`AnyInstance::named`]), so publishing it costs no
@@ -94,14 +98,20 @@ pub(crate) fn release_if(
     name: &str,
     keep_not: impl Fn(&Arc<dyn AnyInstance>) -> bool,
 ) -> Option<Arc<dyn AnyInstance>> {
-    NAMES
+    let removed = NAMES
         .remove_if(name, |_, i| i.named() && keep_not(i))
-        .map(|(_, instance)| instance)
+        .map(|(_, instance)| instance);
+    if removed.is_some() {
+        cache::removed();
+    }
+    removed
 }
 
 /// Frees `name` if it still belongs to instance `id`.
 pub(crate) fn release(name: &str, id: InstanceId) {
-    NAMES.remove_if(name, |_, i| i.id() == id);
+    if NAMES.remove_if(name, |_, i| i.id() == id).is_some() {
+        cache::removed();
+    }
 }
 
 pub(crate) fn get(name: &str) -> Option<Arc<dyn AnyInstance>> {
@@ -126,7 +136,7 @@ pub(crate) fn find_by_actor(actor: ActorId) -> Option<Arc<dyn AnyInstance>> {
 /// [`LookupError::NotFound`] if no instance has that name,
 /// [`LookupError::WrongType`] if it runs another actor type.
 pub fn lookup<A: Actor>(name: &str) -> Result<Handle<A>, LookupError> {
-    let instance = get(name).ok_or_else(|| LookupError::NotFound {
+    let instance = cache::get(name, || get(name)).ok_or_else(|| LookupError::NotFound {
         name: name.to_owned(),
     })?;
     let actual = instance.actor_type();
