@@ -56,18 +56,23 @@ pub(super) fn get(
 ) -> Option<Arc<dyn AnyInstance>> {
     // Read before the map: see the module docs.
     let now = REMOVALS.load(Ordering::Acquire);
-    let hit = CACHE.with(|cache| {
-        let cache = cache.borrow();
-        let cached = cache.get(name)?;
-        (cached.removals == now)
-            .then(|| cached.instance.upgrade())
-            .flatten()
-    });
+    // `try_with`: a lookup made while the thread is being torn down (from
+    // another thread-local's destructor) goes to the map.
+    let hit = CACHE
+        .try_with(|cache| {
+            let cache = cache.borrow();
+            let cached = cache.get(name)?;
+            (cached.removals == now)
+                .then(|| cached.instance.upgrade())
+                .flatten()
+        })
+        .ok()
+        .flatten();
     if hit.is_some() {
         return hit;
     }
     let found = fetch()?;
-    CACHE.with(|cache| {
+    let _ = CACHE.try_with(|cache| {
         let mut cache = cache.borrow_mut();
         let cached = Cached {
             removals: now,
