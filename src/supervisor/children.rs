@@ -109,9 +109,9 @@ impl Children {
     pub(crate) fn close(&mut self) -> Vec<Arc<dyn AnyInstance>> {
         self.stopping = true;
         self.actors.clear();
-        let mut children: Vec<_> = std::mem::take(&mut self.map).into_iter().collect();
-        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        children.into_iter().map(|(_, c)| c).collect()
+        let children = self.sorted().cloned().collect();
+        self.map.clear();
+        children
     }
 
     /// The child whose current actor is `actor`.
