@@ -325,7 +325,7 @@ impl Durable {
             None,
             0,
         );
-        let _ = kept.journal.set(Box::new(journal));
+        let _ = kept.journal.set(Box::new(Box::new(journal)));
         let kept = Arc::new(kept);
         let handle = sup.adopt(kept.clone(), crate::actor::Start::Fresh).await?;
         if let Some(journal) = kept.journal.get()

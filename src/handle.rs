@@ -17,7 +17,7 @@ use crate::actor::Actor;
 use crate::dictionary::Dictionary;
 use crate::error::{CallError, SendError, StopReason, TableError, Undelivered};
 use crate::id::InstanceId;
-use crate::instance::{Body, Envelope, Kept, Refused};
+use crate::instance::{Body, Direct, Envelope, Kept, Refused, direct};
 use crate::table::{TableKey, TableReader, TableValue};
 
 /// The timeout of [`Handle::call`]: 5 seconds, as in Erlang's `gen_server`.
@@ -98,14 +98,33 @@ impl<A: Actor> Handle<A> {
         if timeout.is_zero() {
             return Err(self.timeout(timeout));
         }
-        let (tx, mut rx) = oneshot::channel();
+        match direct::call(&self.kept, msg).await {
+            Direct::Done(reply) => reply,
+            // Both boxed: a call that runs on this task needs neither, and
+            // inline they would make every call's future several times
+            // larger (futures are moved by value).
+            Direct::Handed(rx) => Box::pin(self.reply(rx, timeout)).await,
+            Direct::Refused(msg) => Box::pin(self.call_queued(msg, timeout)).await,
+        }
+    }
+
+    /// Queues a call and waits for its reply.
+    async fn call_queued(&self, msg: A::Call, timeout: Duration) -> Result<A::Reply, CallError> {
+        let (tx, rx) = oneshot::channel();
         match self.kept.deliver(Body::Call(msg, tx.into())) {
             Ok(()) => {}
             Err((_, Refused::Stopped(reason))) => return Err(self.stopped(reason)),
-            // Boxed: the rare path would otherwise make every call's future
-            // larger, and futures are moved by value.
-            Err((call, Refused::Full(_))) => Box::pin(self.wait_for_room(call, timeout)).await?,
+            Err((call, Refused::Full(_))) => self.wait_for_room(call, timeout).await?,
         }
+        self.reply(rx, timeout).await
+    }
+
+    /// Waits at most `timeout` for the reply of a call on its way.
+    async fn reply(
+        &self,
+        mut rx: oneshot::Receiver<Result<A::Reply, CallError>>,
+        timeout: Duration,
+    ) -> Result<A::Reply, CallError> {
         if let Some(reply) = first_look(&mut rx).await {
             return reply.unwrap_or_else(|_| Err(self.unanswered()));
         }

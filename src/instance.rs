@@ -20,11 +20,12 @@
 //!
 //! # Who owns what
 //!
-//! - **state and dictionary**: the worker holds the last committed
-//!   `Arc<State>` and [`Dictionary`](crate::Dictionary); after every callback
-//!   that changed either, it publishes them to `Kept::committed`. Only the
-//!   worker writes them, so its copy and the kept one never disagree once a
-//!   callback has completed.
+//! - **state and dictionary**: the last committed `Arc<State>` and
+//!   [`Dictionary`](crate::Dictionary) are in `Kept::committed`. Whoever
+//!   holds the instance's run token (`instance/run.rs`) runs a callback and
+//!   commits it: the worker, or a caller that found the instance idle (see
+//!   below). The worker keeps its own copy, and reloads it when a caller
+//!   committed since it last held the token.
 //! - **tables and timers** live in `Kept` directly; callbacks reach them
 //!   through the [`Context`](crate::Context).
 //! - **the inbox** is the ractor mailbox. The actor itself never stops on a
@@ -59,16 +60,34 @@
 //!    [`CallError::Crashed`](crate::CallError::Crashed), the crash is counted
 //!    against the [`RestartPolicy`](crate::RestartPolicy), and `init` runs with
 //!    [`Start::Restored`](crate::Start::Restored).
+//!
+//! The worker takes the run token for every message before it opens it.
+//!
+//! # Calls run by their caller
+//!
+//! A call to an idle instance (started, nothing queued, no callback running,
+//! no kill or crash pending, not moving, stopping or durable) runs on the
+//! caller's task: the caller takes the run token, runs `handle_call` over the
+//! committed state under the same guard, and commits. No message is sent.
+//! What a caller cannot finish is left to the worker (`instance/direct.rs`):
+//! a crash is answered at once and restored from by the worker before
+//! anything else; a callback that awaits is handed over with the token, and
+//! the worker finishes it before anything else. A message counts as queued
+//! until the worker holds the token for it, so a call never overtakes what
+//! its sender sent before it through a handle.
 
 mod any;
+pub(crate) mod direct;
 mod envelope;
 mod guard;
 mod inbox;
 mod journal;
 mod kept;
+mod run;
 mod worker;
 
 pub(crate) use any::AnyInstance;
+pub(crate) use direct::Direct;
 pub use envelope::Envelope;
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use envelope::{Body, Frozen, Job};

@@ -135,19 +135,28 @@ pub(crate) fn find_by_actor(actor: ActorId) -> Option<Arc<dyn AnyInstance>> {
 /// # Errors
 /// [`LookupError::NotFound`] if no instance has that name,
 /// [`LookupError::WrongType`] if it runs another actor type.
+#[inline]
 pub fn lookup<A: Actor>(name: &str) -> Result<Handle<A>, LookupError> {
-    let instance = cache::get(name, || get(name)).ok_or_else(|| LookupError::NotFound {
+    match cache::get::<Kept<A>>(name, || get(name)) {
+        Some(Ok(kept)) => Ok(Handle::from_kept(kept)),
+        Some(Err(actual)) => Err(wrong_type(name, actual)),
+        None => Err(not_found(name)),
+    }
+}
+
+#[cold]
+fn not_found(name: &str) -> LookupError {
+    LookupError::NotFound {
         name: name.to_owned(),
-    })?;
-    let actual = instance.actor_type();
-    instance
-        .into_any()
-        .downcast::<Kept<A>>()
-        .map(Handle::from_kept)
-        .map_err(|_| LookupError::WrongType {
-            name: name.to_owned(),
-            actual,
-        })
+    }
+}
+
+#[cold]
+fn wrong_type(name: &str, actual: &'static str) -> LookupError {
+    LookupError::WrongType {
+        name: name.to_owned(),
+        actual,
+    }
 }
 
 /// Every instance whose name resolves, in no order: what the live view

@@ -16,7 +16,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
+
+use once_cell::race::OnceBox;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -38,7 +40,7 @@ pub(crate) trait TimerTarget<I>: Send + Sync {
 pub(crate) struct Timers<I> {
     /// Made at the first timer: most instances never set one, and every
     /// instance keeps its `Timers` inline.
-    set: OnceLock<Box<Set<I>>>,
+    set: OnceBox<Set<I>>,
 }
 
 /// The timers of an instance that set one.
@@ -54,7 +56,7 @@ struct Set<I> {
 impl<I> Default for Timers<I> {
     fn default() -> Self {
         Timers {
-            set: OnceLock::new(),
+            set: OnceBox::new(),
         }
     }
 }

@@ -1,18 +1,18 @@
 //! The probe: what the core reports to the live view, and what that costs.
 //!
 //! The core calls in at three places only: a message being queued
-//! ([`delivering`]), a crash being counted ([`crashed`]) and a transfer done
-//! ([`count`]). While no dashboard runs, each call is one relaxed load of a
+//! ([`delivering`]; a call its caller runs counts as one), a crash being
+//! counted ([`crashed`]) and a transfer done ([`count`]). While no dashboard runs, each call is one relaxed load of a
 //! flag. While one runs, a message adds one to a counter of the calling
 //! thread's own shard, so threads sending at once do not fight over one
-//! cache line. Nothing is formatted or allocated on these paths; the
+//! cache line, and (for the first 63 threads) with no locked instruction.
+//! Nothing is formatted or allocated on these paths; the
 //! dashboard sums the shards when it samples or is scraped.
 //!
 //! Crashes are rarer, and note more: the instance's own history (total and
 //! last crash, kept in its restart window) and counts per kind of actor and
 //! cause, and per supervisor.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -48,7 +48,7 @@ pub(crate) enum Counter {
 }
 
 const COUNTERS: usize = 8;
-const SHARDS: usize = 16;
+const SHARDS: usize = 64;
 
 /// One shard's counters, alone on its cache lines.
 #[repr(align(128))]
@@ -56,12 +56,57 @@ struct Shard([AtomicU64; COUNTERS]);
 
 static COUNTS: [Shard; SHARDS] = [const { Shard([const { AtomicU64::new(0) }; COUNTERS]) }; SHARDS];
 
-/// Hands shards out to threads in turn.
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+/// The shards a thread holds for itself alone, one bit each. Shard 0 is
+/// never held: it is shared by the threads past the others, with atomic adds.
+static CLAIMED: AtomicU64 = AtomicU64::new(1);
+
+/// A thread's shard. A thread that found one free holds it alone until it
+/// ends, and adds with a plain load and store (no locked instruction); past
+/// 63 threads, the others share shard 0 and add atomically.
+struct Claim {
+    shard: usize,
+}
+
+impl Claim {
+    fn take() -> Self {
+        let mut claimed = CLAIMED.load(Ordering::Relaxed);
+        while claimed != u64::MAX {
+            let shard = claimed.trailing_ones() as usize;
+            match CLAIMED.compare_exchange_weak(
+                claimed,
+                claimed | 1 << shard,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Claim { shard },
+                Err(now) => claimed = now,
+            }
+        }
+        Claim { shard: 0 }
+    }
+
+    fn add(&self, counter: Counter, n: u64) {
+        let cell = &COUNTS[self.shard].0[counter as usize];
+        if self.shard == 0 {
+            cell.fetch_add(n, Ordering::Relaxed);
+        } else {
+            cell.store(cell.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.shard != 0 {
+            // Released: the next thread to claim it adds to what it counted.
+            CLAIMED.fetch_and(!(1 << self.shard), Ordering::Release);
+        }
+    }
+}
 
 thread_local! {
     /// This thread's shard, once it counted something.
-    static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+    static SHARD: Claim = Claim::take();
 }
 
 /// Crashes by kind of actor and cause, and by supervisor.
@@ -101,15 +146,11 @@ pub(crate) fn count(counter: Counter) {
 
 /// Adds `n` to `counter` in this thread's shard.
 pub(crate) fn add(counter: Counter, n: u64) {
-    let shard = SHARD.with(|slot| match slot.get() {
-        Some(shard) => shard,
-        None => {
-            let shard = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
-            slot.set(Some(shard));
-            shard
-        }
-    });
-    COUNTS[shard].0[counter as usize].fetch_add(n, Ordering::Relaxed);
+    if SHARD.try_with(|claim| claim.add(counter, n)).is_err() {
+        // The thread is being torn down: its shard may be someone else's
+        // already; shard 0 is everyone's.
+        COUNTS[0].0[counter as usize].fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// The sum of `counter` over every shard.

@@ -195,7 +195,7 @@ fn rebuild<A: Portable>(
         }),
         next_seq,
     );
-    let _ = kept.journal.set(Box::new(journal));
+    let _ = kept.journal.set(Box::new(Box::new(journal)));
     Ok(kept)
 }
 

@@ -9,7 +9,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
 use futures::FutureExt;
@@ -22,12 +22,15 @@ use crate::actor::Actor;
 use crate::crash_report::{self, Callback, Scope, Scoped};
 use crate::error::{BoxError, Crash, panic_text};
 
-/// Kills asked of an instance's worker: a count that only grows, and the
-/// callback waiting on it. Only the worker's current callback waits, so one
-/// waker is enough.
+/// Kills asked of an instance: a count that only grows, the count applied,
+/// and the callback waiting on it. Only the callback running now waits, so
+/// one waker is enough; only whoever holds the instance's run token (see
+/// `Run`) applies kills.
 #[derive(Default)]
 pub(crate) struct Kill {
-    asked: AtomicU64,
+    /// Counts wrap: only their equality matters.
+    asked: AtomicU32,
+    seen: AtomicU32,
     waiting: AtomicWaker,
 }
 
@@ -38,28 +41,38 @@ impl Kill {
         self.waiting.wake();
     }
 
-    /// The kills asked so far: a worker starts having seen these.
-    pub(crate) fn asked(&self) -> u64 {
+    fn asked(&self) -> u32 {
         self.asked.load(Ordering::Acquire)
     }
 
-    /// Whether a kill came after `seen`; if so, every kill so far counts as
-    /// seen (kills that come before one is applied coalesce into it).
-    pub(crate) fn take_new(&self, seen: &mut u64) -> bool {
+    /// Counts every kill asked so far as applied: a new worker starts so.
+    pub(crate) fn catch_up(&self) {
+        self.seen.store(self.asked(), Ordering::Release);
+    }
+
+    /// Whether a kill was asked and not applied yet.
+    pub(crate) fn pending(&self) -> bool {
+        self.asked() != self.seen.load(Ordering::Acquire)
+    }
+
+    /// Whether a kill came after the last one applied; if so, every kill so
+    /// far counts as applied (kills that come before one is applied coalesce
+    /// into it).
+    pub(crate) fn take_new(&self) -> bool {
         let asked = self.asked();
-        if asked == *seen {
+        if asked == self.seen.load(Ordering::Acquire) {
             return false;
         }
-        *seen = asked;
+        self.seen.store(asked, Ordering::Release);
         true
     }
 
     /// As [`Kill::take_new`], for a callback that awaits: wakes it on the
     /// next kill if there is none yet.
-    fn poll_new(&self, cx: &mut Context<'_>, seen: &mut u64) -> bool {
+    fn poll_new(&self, cx: &mut Context<'_>) -> bool {
         // Registered before the count is read: a kill after the read wakes.
         self.waiting.register(cx.waker());
-        self.take_new(seen)
+        self.take_new()
     }
 }
 
@@ -81,18 +94,12 @@ pin_project! {
         #[pin]
         callback: Scoped<CatchUnwind<AssertUnwindSafe<F>>, S>,
         kill: &'a Kill,
-        seen: &'a mut u64,
     }
 }
 
 /// Runs a callback: its outcome, or the crash that ended it (a panic, an
-/// error, or a kill newer than `seen` while it awaits).
-pub(super) fn guard<'a, T, F, S>(
-    kill: &'a Kill,
-    seen: &'a mut u64,
-    scope: S,
-    callback: F,
-) -> Guarded<'a, F, S>
+/// error, or a kill not applied yet while it awaits).
+pub(super) fn guard<T, F, S>(kill: &Kill, scope: S, callback: F) -> Guarded<'_, F, S>
 where
     F: Future<Output = Result<T, BoxError>>,
     S: FnOnce() -> Scope,
@@ -100,7 +107,6 @@ where
     Guarded {
         callback: crash_report::scoped(scope, AssertUnwindSafe(callback).catch_unwind()),
         kill,
-        seen,
     }
 }
 
@@ -119,7 +125,7 @@ where
             Poll::Ready(Ok(Ok(v))) => Poll::Ready(Ok(v)),
             Poll::Ready(Ok(Err(e))) => Poll::Ready(Err(Crash::Failed(e.to_string()))),
             Poll::Ready(Err(payload)) => Poll::Ready(Err(Crash::Panicked(panic_text(&*payload)))),
-            Poll::Pending if this.kill.poll_new(cx, this.seen) => Poll::Ready(Err(Crash::Killed)),
+            Poll::Pending if this.kill.poll_new(cx) => Poll::Ready(Err(Crash::Killed)),
             Poll::Pending => Poll::Pending,
         }
     }

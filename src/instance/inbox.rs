@@ -28,6 +28,9 @@ pub(crate) struct Inbox<A: Actor> {
     pub(super) lists: Mutex<Lists<A>>,
     /// Set when the instance stops for good: nothing is kept any more.
     closed: AtomicBool,
+    /// Set while the lists may hold a message: such a message is counted by
+    /// neither [`Inbox::len`] nor the mailbox.
+    kept_some: AtomicBool,
     bound: Option<Box<Bound>>,
 }
 
@@ -55,6 +58,13 @@ struct Rescued<A: Actor> {
 }
 
 impl<A: Actor> Lists<A> {
+    /// Whether no message is kept.
+    fn is_empty(&self) -> bool {
+        self.rescued
+            .as_ref()
+            .is_none_or(|r| r.dropped.is_empty() && r.refused.is_empty())
+    }
+
     fn rescued(&mut self) -> &mut Rescued<A> {
         self.rescued.get_or_insert_with(|| {
             Box::new(Rescued {
@@ -90,6 +100,7 @@ impl<A: Actor> Inbox<A> {
         Inbox {
             lists: Mutex::new(Lists { rescued: None }),
             closed: AtomicBool::new(false),
+            kept_some: AtomicBool::new(false),
             bound: capacity.map(|capacity| {
                 Box::new(Bound {
                     capacity,
@@ -143,7 +154,29 @@ impl<A: Actor> Inbox<A> {
             self.release();
             return;
         }
-        self.lists.lock().rescued().dropped.push_back(body);
+        let mut lists = self.lists.lock();
+        self.kept_some.store(true, Ordering::Release);
+        lists.rescued().dropped.push_back(body);
+    }
+
+    /// Keeps a message refused by the old actor; the caller holds `lists`.
+    pub(super) fn put_refused(&self, lists: &mut Lists<A>, body: Body<A>) {
+        self.kept_some.store(true, Ordering::Release);
+        lists.push_refused(body);
+    }
+
+    /// Called by the next worker once it queued what was kept, with `lists`
+    /// still locked: clears the flag if nothing is left.
+    pub(super) fn settled(&self, lists: &Lists<A>) {
+        if lists.is_empty() {
+            self.kept_some.store(false, Ordering::Release);
+        }
+    }
+
+    /// Whether nothing is queued, kept, or on its way to a worker: a call
+    /// run by its caller then overtakes nothing.
+    pub(super) fn is_idle(self: &Arc<Self>) -> bool {
+        !self.kept_some.load(Ordering::Acquire) && self.len() == 0
     }
 
     pub(super) fn close(&self) {

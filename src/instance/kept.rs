@@ -3,8 +3,9 @@
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 
+use once_cell::race::OnceBox;
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorId, ActorRef, MessagingErr};
 use tokio::time::Instant;
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 use super::envelope::{Body, Envelope};
 use super::guard::Kill;
 use super::inbox::{Inbox, Refused};
+use super::run::Run;
 use crate::actor::Actor;
 use crate::dictionary::Dictionary;
 use crate::error::StopReason;
@@ -65,11 +67,13 @@ pub(crate) struct Kept<A: Actor> {
     pub(crate) timers: Timers<A::Info>,
     pub(crate) inbox: Arc<Inbox<A>>,
     pub(crate) kill: Kill,
+    /// Who runs callbacks now: the worker, or a caller (see `Run`).
+    pub(crate) run: Run<A>,
     policy: RestartPolicy,
     pub(crate) restarts: Mutex<RestartWindow>,
     /// Boxed: set once, at the end; inline, it would make every instance 48
     /// bytes larger.
-    stop: OnceLock<Box<StopReason>>,
+    stop: OnceBox<StopReason>,
     owner: Mutex<Option<Weak<dyn Owner>>>,
     busy: AtomicBool,
     /// Set once the start completed: from then on the registry's entry,
@@ -79,10 +83,10 @@ pub(crate) struct Kept<A: Actor> {
     pub(crate) epoch: u64,
     /// Set once the instance moved to another node: from then on the loop
     /// only passes messages on.
-    pub(crate) relay: OnceLock<Box<dyn Relay<A>>>,
+    pub(crate) relay: OnceBox<Box<dyn Relay<A>>>,
     /// Set for a durable instance: where its changes are stored.
     #[cfg(feature = "durable")]
-    pub(crate) journal: OnceLock<Box<dyn super::Journal<A>>>,
+    pub(crate) journal: OnceBox<Box<dyn super::Journal<A>>>,
 }
 
 impl<A: Actor> Kept<A> {
@@ -105,16 +109,17 @@ impl<A: Actor> Kept<A> {
             timers: Timers::default(),
             inbox: Arc::new(Inbox::new(capacity)),
             kill: Kill::default(),
+            run: Run::default(),
             policy,
             restarts: Mutex::new(RestartWindow::default()),
-            stop: OnceLock::new(),
+            stop: OnceBox::new(),
             owner: Mutex::new(None),
             busy: AtomicBool::new(false),
             named: AtomicBool::new(false),
             epoch,
-            relay: OnceLock::new(),
+            relay: OnceBox::new(),
             #[cfg(feature = "durable")]
-            journal: OnceLock::new(),
+            journal: OnceBox::new(),
         }
     }
 
@@ -171,7 +176,7 @@ impl<A: Actor> Kept<A> {
     }
 
     pub(crate) fn stop_reason(&self) -> Option<&StopReason> {
-        self.stop.get().map(|reason| &**reason)
+        self.stop.get()
     }
 
     /// Marks the instance as stopping for good; `false` if it already was.
@@ -192,6 +197,22 @@ impl<A: Actor> Kept<A> {
             // next message comes; this one makes the restart prompt.
             let _ = actor.send_message(Envelope::plain(Body::Wake));
         }
+    }
+
+    /// For a caller holding the run token: whether it may run its call
+    /// itself. Nothing is queued (so the call overtakes nothing accepted
+    /// before it), no kill waits to be applied, and the instance is not
+    /// moving away, stopping, or durable (whose calls are stored in order
+    /// with everything else).
+    pub(crate) fn idle_for_direct(&self) -> bool {
+        #[cfg(feature = "durable")]
+        if self.journal.get().is_some() {
+            return false;
+        }
+        self.inbox.is_idle()
+            && !self.kill.pending()
+            && self.relay.get().is_none()
+            && self.stop.get().is_none()
     }
 
     pub(crate) fn try_claim(&self) -> bool {
@@ -323,7 +344,7 @@ impl<A: Actor> Kept<A> {
             // under, so the body is either taken by it or sent to it.
             let still = self.actor.read().as_ref().map(|a| a.get_id()) == by;
             if self.stop_reason().is_none() && still {
-                lists.push_refused(body);
+                self.inbox.put_refused(&mut lists, body);
                 return Ok(());
             }
         }
@@ -362,10 +383,13 @@ impl<A: Actor> Kept<A> {
                 actor.send_message(Envelope::kept(body, &self.inbox))
                 && let Some(body) = envelope.take_back()
             {
-                lists.push_refused(body);
+                self.inbox.put_refused(&mut lists, body);
             }
         }
         *self.actor.write() = Some(actor);
+        // Everything kept is queued again, and counted: callers may look at
+        // the count alone again.
+        self.inbox.settled(&lists);
     }
 }
 

@@ -12,6 +12,7 @@ use super::envelope::{Body, Envelope, Frozen, Job};
 use super::guard::{guard, scope_of};
 use super::journal;
 use super::kept::Kept;
+use super::run::{Handed, Held};
 use crate::actor::{Actor, Context, Start};
 use crate::crash_report::{self, Callback};
 use crate::error::{CallError, Crash, StopReason, panic_text};
@@ -90,7 +91,7 @@ impl<A: Actor> Worker<A> {
             let start = Start::Restored(crash);
             let scope = scope_of(&w.kept, Callback::Init);
             let init = self.behaviour().init(&mut state, start, &mut w.ctx);
-            match guard(&w.kept.kill, &mut w.kills_seen, scope, init).await {
+            match guard(&w.kept.kill, scope, init).await {
                 Ok(()) => {
                     w.commit(state);
                     journal::record(&w.kept, &w.state, &w.dict, None);
@@ -101,6 +102,67 @@ impl<A: Actor> Worker<A> {
                     crash = next;
                 }
             }
+        }
+    }
+
+    /// Takes the run token, then does first what callers left: finishes a
+    /// call one handed over, takes their commits, and restores from a crash
+    /// of theirs.
+    async fn hold<'a>(
+        &'a self,
+        myself: &ActorRef<Envelope<A>>,
+        w: &mut WorkerState<A>,
+    ) -> Held<'a, A> {
+        if !self.kept.run.try_take() {
+            return self.wait_hold(myself, w).await;
+        }
+        let held = Held(&self.kept.run);
+        self.settle(myself, w).await;
+        held
+    }
+
+    /// [`Worker::hold`] when a caller holds the token: boxed for the same
+    /// reason as [`Worker::restore`], it is rare.
+    fn wait_hold<'a, 'b>(
+        &'a self,
+        myself: &'b ActorRef<Envelope<A>>,
+        w: &'b mut WorkerState<A>,
+    ) -> BoxFuture<'b, Held<'a, A>>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move {
+            let handed = self.kept.run.take().await;
+            let held = Held(&self.kept.run);
+            if let Some(handed) = handed {
+                self.finish(handed).await;
+            }
+            self.settle(myself, w).await;
+            held
+        })
+    }
+
+    /// Finishes a call a caller began and handed over.
+    async fn finish(&self, Handed { call, reply }: Handed<A>) {
+        let out = call.await;
+        let _ = reply.send(out.map_err(|crash| {
+            // The restore follows in `settle`, as for a caller's crash.
+            self.kept.run.leave_crash(crash.clone());
+            CallError::Crashed {
+                name: self.kept.name().to_owned(),
+                crash,
+            }
+        }));
+    }
+
+    /// With the token held: takes callers' commits, and restores from a
+    /// crash a caller's call left.
+    async fn settle(&self, myself: &ActorRef<Envelope<A>>, w: &mut WorkerState<A>) {
+        w.catch_up();
+        if let Some(crash) = self.kept.run.take_crash()
+            && self.kept.stop_reason().is_none()
+        {
+            self.restore(myself, w, crash).await;
         }
     }
 
@@ -124,7 +186,7 @@ impl<A: Actor> Worker<A> {
             let mut state = w.view();
             let scope = scope_of(&w.kept, Callback::Call);
             let call = self.behaviour().handle_call(msg, &mut state, &mut w.ctx);
-            match guard(&w.kept.kill, &mut w.kills_seen, scope, call).await {
+            match guard(&w.kept.kill, scope, call).await {
                 Ok(value) => {
                     w.commit(state);
                     journal::record(&w.kept, &w.state, &w.dict, None);
@@ -159,12 +221,12 @@ impl<A: Actor> Worker<A> {
                 OneWay::Cast(msg) => {
                     let scope = scope_of(&w.kept, Callback::Cast);
                     let cast = self.behaviour().handle_cast(msg, &mut state, &mut w.ctx);
-                    guard(&w.kept.kill, &mut w.kills_seen, scope, cast).await
+                    guard(&w.kept.kill, scope, cast).await
                 }
                 OneWay::Info(msg) => {
                     let scope = scope_of(&w.kept, Callback::Info);
                     let info = self.behaviour().handle_info(msg, &mut state, &mut w.ctx);
-                    guard(&w.kept.kill, &mut w.kills_seen, scope, info).await
+                    guard(&w.kept.kill, scope, info).await
                 }
             };
             let crashed = match out {
@@ -240,12 +302,19 @@ impl<A: Actor> ractor::Actor for Worker<A> {
             other => (None, Some(other)),
         };
         kept.install(myself);
+        if start.is_some() {
+            // A new instance: no caller runs calls before `post_start`.
+            kept.kill.catch_up();
+        }
+        // Read before the state: a caller's commit after this read is taken
+        // at the next message.
+        let commits = kept.run.commits();
         let (state, dict) = {
             let committed = kept.committed.lock();
             (committed.state.clone(), committed.dict.clone())
         };
         let mut w = WorkerState {
-            kills_seen: kept.kill.asked(),
+            commits,
             ctx: Context::new(kept.clone(), dict.clone()),
             kept,
             state,
@@ -259,7 +328,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
             let mut state = w.view();
             let scope = scope_of(&w.kept, Callback::Init);
             let init = self.behaviour().init(&mut state, start, &mut w.ctx);
-            match guard(&w.kept.kill, &mut w.kills_seen, scope, init).await {
+            match guard(&w.kept.kill, scope, init).await {
                 Ok(()) => {
                     w.commit(state);
                     journal::record(&w.kept, &w.state, &w.dict, None);
@@ -281,9 +350,14 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         myself: ActorRef<Self::Msg>,
         w: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let held = self.hold(&myself, w).await;
         if let Some(crash) = w.pending_restore.take() {
+            // A respawned worker: its start applies every kill asked so far.
+            self.kept.kill.catch_up();
             self.restore(&myself, w, crash).await;
         }
+        self.kept.run.ready();
+        drop(held);
         Ok(())
     }
 
@@ -293,15 +367,15 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         envelope: Self::Msg,
         w: &mut Self::State,
     ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send {
-        // Opened before the future is built: the envelope then takes no room
-        // in it.
-        let body = envelope.open();
         // Boxed: ractor keeps this future inline in the actor's task for the
         // actor's whole life, and moves it twice per message. As a pointer it
         // costs no memory while the actor is idle, and one allocation per
         // message instead of the copies.
         Box::pin(async move {
-            let Some(body) = body else {
+            // Taken before the envelope is opened: until then the message
+            // counts as queued, and no caller runs a call ahead of it.
+            let _held = self.hold(&myself, w).await;
+            let Some(body) = envelope.open() else {
                 return Ok(());
             };
             if let Some(relay) = w.kept.relay.get() {
@@ -314,7 +388,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
                 return Ok(());
             }
             // A kill that arrived while no callback was running.
-            if w.kept.kill.take_new(&mut w.kills_seen) {
+            if w.kept.kill.take_new() {
                 self.restore(&myself, w, Crash::Killed).await;
             }
             if w.stopping {
@@ -348,7 +422,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         w: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         // Without a recorded reason this stop came from outside peeper: the
@@ -356,6 +430,8 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         let Some(reason) = w.kept.stop_reason().cloned() else {
             return Ok(());
         };
+        // A call a caller runs or handed over completes before `terminate`.
+        let _held = self.hold(&myself, w).await;
         let state = w.state.clone();
         let scope = scope_of(&w.kept, Callback::Terminate);
         let terminate = self.behaviour().terminate(&reason, &state, &mut w.ctx);

@@ -14,6 +14,7 @@
 //! instances elsewhere (starts and stops of other names) costs the cache its
 //! entries, not correctness: a stale entry costs one lookup in the map.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,8 +34,11 @@ const CAPACITY: usize = 4096;
 struct Cached {
     /// [`REMOVALS`] as it was when the entry was read from the map.
     removals: u64,
-    /// Weak: a cached name keeps no stopped instance's parts alive.
-    instance: Weak<dyn AnyInstance>,
+    /// Weak: a cached name keeps no stopped instance's parts alive. Kept
+    /// as `Any`, ready for the caller's downcast to its own type.
+    instance: Weak<dyn Any + Send + Sync>,
+    /// The instance's actor type, for a caller that expected another.
+    actor_type: &'static str,
 }
 
 thread_local! {
@@ -50,10 +54,12 @@ pub(super) fn removed() {
 /// The instance registered as `name`: from this thread's cache if its entry
 /// is still good, otherwise what `fetch` reads from the map, which is then
 /// cached.
-pub(super) fn get(
+/// `Some(Err(actor type))` when it runs another actor type than `T`'s.
+#[inline]
+pub(super) fn get<T: Any + Send + Sync>(
     name: &str,
     fetch: impl FnOnce() -> Option<Arc<dyn AnyInstance>>,
-) -> Option<Arc<dyn AnyInstance>> {
+) -> Option<Result<Arc<T>, &'static str>> {
     // Read before the map: see the module docs.
     let now = REMOVALS.load(Ordering::Acquire);
     // `try_with`: a lookup made while the thread is being torn down (from
@@ -62,21 +68,35 @@ pub(super) fn get(
         .try_with(|cache| {
             let cache = cache.borrow();
             let cached = cache.get(name)?;
-            (cached.removals == now)
-                .then(|| cached.instance.upgrade())
-                .flatten()
+            if cached.removals != now {
+                return None;
+            }
+            let instance = cached.instance.upgrade()?;
+            Some(instance.downcast::<T>().map_err(|_| cached.actor_type))
         })
         .ok()
         .flatten();
     if hit.is_some() {
         return hit;
     }
-    let found = fetch()?;
+    fill(name, now, fetch()?)
+}
+
+/// Caches `found`, read from the map as `name` after [`REMOVALS`] was `now`.
+#[cold]
+fn fill<T: Any + Send + Sync>(
+    name: &str,
+    now: u64,
+    found: Arc<dyn AnyInstance>,
+) -> Option<Result<Arc<T>, &'static str>> {
+    let actor_type = found.actor_type();
+    let found = found.into_any();
     let _ = CACHE.try_with(|cache| {
         let mut cache = cache.borrow_mut();
         let cached = Cached {
             removals: now,
             instance: Arc::downgrade(&found),
+            actor_type,
         };
         if let Some(entry) = cache.get_mut(name) {
             *entry = cached;
@@ -87,5 +107,5 @@ pub(super) fn get(
         }
         cache.insert(name.into(), cached);
     });
-    Some(found)
+    Some(found.downcast::<T>().map_err(|_| actor_type))
 }

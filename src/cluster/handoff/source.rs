@@ -292,7 +292,7 @@ impl Mover {
     fn retire<A: Portable>(&self, kept: &std::sync::Arc<Kept<A>>) {
         let name = self.mv.name.clone();
         let forwarder = Forwarder::<A>::new(self.node.clone(), name.clone(), self.to_node.clone());
-        let _ = kept.relay.set(Box::new(forwarder));
+        let _ = kept.relay.set(Box::new(Box::new(forwarder)));
         relay::note_left(&name, &self.to_node);
         self.node.tell_moved(&name, &self.to_node);
         let drained = Request::Move {

@@ -184,7 +184,7 @@ impl<A: Portable> Staging for Stage<A> {
             #[cfg(feature = "durable")]
             if let Some(durable) = &self.durable {
                 let journal = durable.journal_for::<A>(shared.name(), &self.begin.supervisor);
-                let _ = shared.journal.set(journal);
+                let _ = shared.journal.set(Box::new(journal));
             }
             let supervisor = Supervisor::lookup(&self.begin.supervisor)
                 .ok_or_else(|| StageError::NoSupervisor(self.begin.supervisor.clone()))?;

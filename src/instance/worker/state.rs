@@ -14,8 +14,8 @@ pub(crate) struct WorkerState<A: Actor> {
     pub(super) state: Arc<A::State>,
     pub(super) dict: Dictionary,
     pub(super) ctx: Context<A>,
-    /// The kills this worker has applied (see `Kill`).
-    pub(super) kills_seen: u64,
+    /// How many caller commits `state` and `dict` include (see `Run`).
+    pub(super) commits: u32,
     /// Set when the actor was respawned: `init` must restore before messages.
     pub(super) pending_restore: Option<Crash>,
     /// Set once the restart limit was hit; later messages are not handled.
@@ -61,6 +61,20 @@ impl<A: Actor> WorkerState<A> {
         if spare_fits::<A::State>() && self.spare.is_none() && Arc::get_mut(&mut old).is_some() {
             self.spare = Some(old);
         }
+    }
+
+    /// Takes what callers committed since the worker last looked: called
+    /// with the run token held, before anything reads `state` or `dict`.
+    pub(super) fn catch_up(&mut self) {
+        let commits = self.kept.run.commits();
+        if commits == self.commits {
+            return;
+        }
+        self.commits = commits;
+        let committed = self.kept.committed.lock();
+        self.state = committed.state.clone();
+        self.dict = committed.dict.clone();
+        self.ctx.dict = self.dict.clone();
     }
 
     /// The view a callback changes the state through.

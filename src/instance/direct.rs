@@ -1,0 +1,146 @@
+//! Calls run by their caller: a call to an idle instance runs `handle_call`
+//! on the caller's own task, with no trip through the mailbox.
+//!
+//! "Idle" means: the instance is started, nobody holds its run token (see
+//! `instance/run.rs`), nothing is queued for it, no kill or crash waits to be
+//! applied, and it is not moving away, stopping or durable. The callback then
+//! runs exactly as the worker would run it: over the committed state and
+//! dictionary, guarded against panics, errors and kills, and committed the
+//! same way. The caller runs inside a tokio runtime (as every call must: it
+//! waits with a tokio timer), so the callback finds one as on the worker.
+//!
+//! What the worker would have done after a callback is left to it:
+//! - a crash is answered to the caller at once (`CallError::Crashed`) and
+//!   left in the run token; the worker restores (`init` with
+//!   `Start::Restored`) before anything else, and no caller runs a call
+//!   before then;
+//! - a callback that awaits something not ready yet is handed over to the
+//!   worker with the token, and the caller waits for its reply as for a
+//!   queued call (within its timeout; a timeout does not cut the callback).
+
+use std::cell::Cell;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use futures::future::BoxFuture;
+use tokio::sync::oneshot;
+
+use super::envelope::{Body, Envelope};
+use super::guard::{guard, scope_of};
+use super::kept::Kept;
+use super::run::Handed;
+use crate::actor::{Actor, Context, StateMut};
+use crate::crash_report::Callback;
+use crate::error::{CallError, Crash};
+
+/// How deep calls run by their callers may nest on one thread (a callback
+/// run here that calls another idle instance runs that one's callback
+/// inside its own): past it, calls go through the mailbox, so that a chain
+/// of instances calling each other does not grow the thread's stack
+/// without bound.
+const MAX_DEPTH: u32 = 8;
+
+thread_local! {
+    /// How many calls run by their callers are being polled on this thread,
+    /// one inside the other.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// What came of trying to run a call on the caller's task.
+pub(crate) enum Direct<A: Actor> {
+    /// It ran: the reply.
+    Done(Result<A::Reply, CallError>),
+    /// It awaits: the worker finishes it; the reply comes here.
+    Handed(oneshot::Receiver<Result<A::Reply, CallError>>),
+    /// The instance was not idle: the call goes through the mailbox.
+    Refused(A::Call),
+}
+
+/// Runs `msg` on this task if the instance is idle; see the
+/// [module docs](self).
+pub(crate) async fn call<A: Actor>(kept: &Arc<Kept<A>>, msg: A::Call) -> Direct<A> {
+    // A call through the mailbox waits on a channel, which takes from the
+    // task's budget and yields when it is spent; one run here would not, and
+    // a task calling in a loop would never let the rest of its runtime run.
+    tokio::task::coop::consume_budget().await;
+    if DEPTH.get() >= MAX_DEPTH || !kept.run.try_take_direct() {
+        return Direct::Refused(msg);
+    }
+    if !kept.idle_for_direct() {
+        kept.run.release();
+        return Direct::Refused(msg);
+    }
+    #[cfg(feature = "dashboard")]
+    crate::dashboard::probe::count(crate::dashboard::probe::Counter::Calls);
+    let mut call: BoxFuture<'static, Result<A::Reply, Crash>> = Box::pin(run(kept.clone(), msg));
+    let first = std::future::poll_fn(|cx| {
+        DEPTH.set(DEPTH.get() + 1);
+        let first = Pin::new(&mut call).poll(cx);
+        DEPTH.set(DEPTH.get() - 1);
+        Poll::Ready(first)
+    })
+    .await;
+    match first {
+        Poll::Ready(Ok(reply)) => {
+            kept.run.release();
+            Direct::Done(Ok(reply))
+        }
+        Poll::Ready(Err(crash)) => {
+            kept.run.leave_crash(crash.clone());
+            kept.run.release();
+            wake_worker(kept);
+            Direct::Done(Err(CallError::Crashed {
+                name: kept.name().to_owned(),
+                crash,
+            }))
+        }
+        Poll::Pending => {
+            let (reply, rx) = oneshot::channel();
+            kept.run.hand_over(Handed { call, reply });
+            wake_worker(kept);
+            Direct::Handed(rx)
+        }
+    }
+}
+
+/// Sends the worker a message, so that it takes what was left for it now
+/// rather than at its next message. Without a worker (one is being
+/// respawned) the next one takes it when it starts.
+fn wake_worker<A: Actor>(kept: &Kept<A>) {
+    if let Some(actor) = kept.actor.read().as_ref() {
+        let _ = actor.send_message(Envelope::plain(Body::Wake));
+    }
+}
+
+/// The callback and its commit, run by whoever holds the run token.
+async fn run<A: Actor>(kept: Arc<Kept<A>>, msg: A::Call) -> Result<A::Reply, Crash> {
+    let (state, dict) = {
+        let committed = kept.committed.lock();
+        (committed.state.clone(), committed.dict.clone())
+    };
+    let before = Arc::as_ptr(&state).addr();
+    let mut view = StateMut::with_spare(state, None);
+    let mut ctx = Context::new(kept.clone(), dict.clone());
+    let scope = scope_of(&kept, Callback::Call);
+    let call = kept.behaviour.handle_call(msg, &mut view, &mut ctx);
+    let reply = guard(&kept.kill, scope, call).await?;
+    let (state, _) = view.into_parts();
+    // The committed state is alive until replaced below: its address still
+    // tells whether the callback made a new one.
+    let state_changed = Arc::as_ptr(&state).addr() != before;
+    let dict_changed = !ctx.dict.same_as(&dict);
+    if state_changed || dict_changed {
+        let old = {
+            let mut committed = kept.committed.lock();
+            if dict_changed {
+                committed.dict = ctx.dict.clone();
+            }
+            std::mem::replace(&mut committed.state, state)
+        };
+        kept.run.committed();
+        // Dropped outside the lock: the last reference frees the old state.
+        drop(old);
+    }
+    Ok(reply)
+}
