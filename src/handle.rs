@@ -98,12 +98,24 @@ impl<A: Actor> Handle<A> {
         if timeout.is_zero() {
             return Err(self.timeout(timeout));
         }
+        // A callback run on this task is not cut by the caller's timer. One
+        // that blocked the thread past a timeout the caller chose is
+        // answered `Timeout` (its change stays, as for any call whose
+        // handling began before its caller gave up). The default timeout is
+        // not watched: two reads of the clock cost half a call.
+        let watched = (timeout != DEFAULT_CALL_TIMEOUT).then(tokio::time::Instant::now);
         match direct::call(&self.kept, msg).await {
+            Direct::Done(Ok(_)) if watched.is_some_and(|began| began.elapsed() >= timeout) => {
+                Err(self.timeout(timeout))
+            }
             Direct::Done(reply) => reply,
             // Both boxed: a call that runs on this task needs neither, and
             // inline they would make every call's future several times
             // larger (futures are moved by value).
-            Direct::Handed(rx) => Box::pin(self.reply(rx, timeout)).await,
+            Direct::Handed(rx) => {
+                let left = watched.map_or(timeout, |began| timeout.saturating_sub(began.elapsed()));
+                Box::pin(self.reply(rx, left)).await
+            }
             Direct::Refused(msg) => Box::pin(self.call_queued(msg, timeout)).await,
         }
     }

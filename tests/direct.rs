@@ -342,3 +342,55 @@ fn a_long_chain_of_calls_does_not_grow_the_stack_without_bound() {
         .expect("the chain answered");
     assert_eq!(hops.unwrap(), LINKS - 1);
 }
+
+/// An actor whose calls block their thread for the time asked, then count.
+struct Blocking;
+
+impl Actor for Blocking {
+    type State = u32;
+    type Call = Duration;
+    type Reply = u32;
+    type Cast = ();
+    type Info = ();
+
+    async fn handle_call(
+        &self,
+        block: Duration,
+        state: &mut StateMut<u32>,
+        _: &mut Context<Self>,
+    ) -> Result<u32, BoxError> {
+        std::thread::sleep(block);
+        **state += 1;
+        Ok(**state)
+    }
+}
+
+/// A callback that blocks its thread past the timeout its caller chose,
+/// run on the caller's task, is answered `Timeout` (late: nothing can cut
+/// a blocked thread); its change stays, as for any call whose handling
+/// began before its caller gave up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_call_past_its_timeout_is_answered_timeout() {
+    let sup = supervisor("direct-blocking").await;
+    let h = sup
+        .start_child(unique("direct-blocking"), Blocking, 0)
+        .await
+        .unwrap();
+    bounded(async {
+        let h1 = h.clone();
+        let err = tokio::spawn(async move {
+            h1.call_timeout(Duration::from_millis(200), Duration::from_millis(20))
+                .await
+        })
+        .await
+        .unwrap()
+        .unwrap_err();
+        assert!(matches!(err, CallError::Timeout { .. }), "{err:?}");
+        assert_eq!(
+            h.call(Duration::ZERO).await.unwrap(),
+            2,
+            "the first call's change stayed"
+        );
+    })
+    .await;
+}

@@ -16,7 +16,10 @@
 //!   before then;
 //! - a callback that awaits something not ready yet is handed over to the
 //!   worker with the token, and the caller waits for its reply as for a
-//!   queued call (within its timeout; a timeout does not cut the callback).
+//!   queued call (within its timeout; a timeout does not cut the callback);
+//! - a callback that blocks its thread blocks its caller: no timer can fire
+//!   inside it (`Handle::call_timeout` answers `Timeout` afterwards if it
+//!   ran past a timeout the caller chose).
 
 use std::cell::Cell;
 use std::pin::Pin;
