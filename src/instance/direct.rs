@@ -29,7 +29,6 @@ use std::task::Poll;
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
-use super::envelope::{Body, Envelope};
 use super::guard::{guard, scope_of};
 use super::kept::Kept;
 use super::run::Handed;
@@ -70,7 +69,7 @@ pub(crate) async fn call<A: Actor>(kept: &Arc<Kept<A>>, msg: A::Call) -> Direct<
     if DEPTH.get() >= MAX_DEPTH || !kept.run.try_take_direct() {
         return Direct::Refused(msg);
     }
-    if !kept.idle_for_direct() {
+    if !idle(kept) {
         kept.run.release();
         return Direct::Refused(msg);
     }
@@ -92,7 +91,7 @@ pub(crate) async fn call<A: Actor>(kept: &Arc<Kept<A>>, msg: A::Call) -> Direct<
         Poll::Ready(Err(crash)) => {
             kept.run.leave_crash(crash.clone());
             kept.run.release();
-            wake_worker(kept);
+            kept.wake_worker();
             Direct::Done(Err(CallError::Crashed {
                 name: kept.name().to_owned(),
                 crash,
@@ -101,19 +100,25 @@ pub(crate) async fn call<A: Actor>(kept: &Arc<Kept<A>>, msg: A::Call) -> Direct<
         Poll::Pending => {
             let (reply, rx) = oneshot::channel();
             kept.run.hand_over(Handed { call, reply });
-            wake_worker(kept);
+            kept.wake_worker();
             Direct::Handed(rx)
         }
     }
 }
 
-/// Sends the worker a message, so that it takes what was left for it now
-/// rather than at its next message. Without a worker (one is being
-/// respawned) the next one takes it when it starts.
-fn wake_worker<A: Actor>(kept: &Kept<A>) {
-    if let Some(actor) = kept.actor.read().as_ref() {
-        let _ = actor.send_message(Envelope::plain(Body::Wake));
+/// For a caller holding the run token: whether it may run its call itself.
+/// Nothing is queued (so the call overtakes nothing accepted before it), no
+/// kill waits to be applied, and the instance is not moving away, stopping,
+/// or durable (whose calls are stored in order with everything else).
+fn idle<A: Actor>(kept: &Kept<A>) -> bool {
+    #[cfg(feature = "durable")]
+    if kept.journal.get().is_some() {
+        return false;
     }
+    kept.inbox.is_idle()
+        && !kept.kill.pending()
+        && kept.relay.get().is_none()
+        && kept.stop_reason().is_none()
 }
 
 /// The callback and its commit, run by whoever holds the run token.

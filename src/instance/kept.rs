@@ -192,27 +192,17 @@ impl<A: Actor> Kept<A> {
     /// this one coalesce into it.
     pub(crate) fn kill_worker(&self) {
         self.kill.ask();
-        if let Some(actor) = self.actor.read().as_ref() {
-            // Without a message an idle worker would restart only when the
-            // next message comes; this one makes the restart prompt.
-            let _ = actor.send_message(Envelope::plain(Body::Wake));
-        }
+        self.wake_worker();
     }
 
-    /// For a caller holding the run token: whether it may run its call
-    /// itself. Nothing is queued (so the call overtakes nothing accepted
-    /// before it), no kill waits to be applied, and the instance is not
-    /// moving away, stopping, or durable (whose calls are stored in order
-    /// with everything else).
-    pub(crate) fn idle_for_direct(&self) -> bool {
-        #[cfg(feature = "durable")]
-        if self.journal.get().is_some() {
-            return false;
+    /// Sends the worker a message that does nothing but wake it: an idle
+    /// worker would otherwise apply what was left for it (a kill, a caller's
+    /// crash or unfinished call) only when the next message comes. Without a
+    /// worker (one is being respawned) the next one applies it as it starts.
+    pub(crate) fn wake_worker(&self) {
+        if let Some(actor) = self.actor.read().as_ref() {
+            let _ = actor.send_message(Envelope::plain(Body::Wake));
         }
-        self.inbox.is_idle()
-            && !self.kill.pending()
-            && self.relay.get().is_none()
-            && self.stop.get().is_none()
     }
 
     pub(crate) fn try_claim(&self) -> bool {

@@ -5,7 +5,7 @@
 //! Whoever holds the token is the only one to run a callback, to commit, and
 //! to apply kills. The worker takes it for every message before it opens the
 //! message; a caller takes it only with nothing queued (see
-//! `Kept::idle_for_direct`), so a call run by its caller never overtakes a
+//! `instance/direct.rs`), so a call run by its caller never overtakes a
 //! message accepted before it.
 //!
 //! A caller's callback that does not finish at its first poll is handed over
