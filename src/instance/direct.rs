@@ -123,10 +123,7 @@ fn idle<A: Actor>(kept: &Kept<A>) -> bool {
 
 /// The callback and its commit, run by whoever holds the run token.
 async fn run<A: Actor>(kept: Arc<Kept<A>>, msg: A::Call) -> Result<A::Reply, Crash> {
-    let (state, dict) = {
-        let committed = kept.committed.lock();
-        (committed.state.clone(), committed.dict.clone())
-    };
+    let (state, dict) = kept.read_committed();
     let before = Arc::as_ptr(&state).addr();
     let mut view = StateMut::with_spare(state, None);
     let mut ctx = Context::new(kept.clone(), dict.clone());
@@ -139,16 +136,9 @@ async fn run<A: Actor>(kept: Arc<Kept<A>>, msg: A::Call) -> Result<A::Reply, Cra
     let state_changed = Arc::as_ptr(&state).addr() != before;
     let dict_changed = !ctx.dict.same_as(&dict);
     if state_changed || dict_changed {
-        let old = {
-            let mut committed = kept.committed.lock();
-            if dict_changed {
-                committed.dict = ctx.dict.clone();
-            }
-            std::mem::replace(&mut committed.state, state)
-        };
+        let replaced = kept.write_committed(state, dict_changed.then(|| ctx.dict.clone()));
         kept.run.committed();
-        // Dropped outside the lock: the last reference frees the old state.
-        drop(old);
+        drop(replaced);
     }
     Ok(reply)
 }

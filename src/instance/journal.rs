@@ -88,10 +88,7 @@ pub(crate) fn one_shot_clone<A: Actor>(_: &Kept<A>) -> Option<crate::timer::Clon
 #[cfg(feature = "durable")]
 pub(crate) fn record_committed<A: Actor>(kept: &Kept<A>) {
     if let Some(journal) = kept.journal.get() {
-        let (state, dict) = {
-            let committed = kept.committed.lock();
-            (committed.state.clone(), committed.dict.clone())
-        };
+        let (state, dict) = kept.read_committed();
         journal.record(kept, &state, &dict, None);
     }
 }

@@ -23,11 +23,9 @@ use crate::restart::{RestartPolicy, RestartWindow};
 use crate::table::TableSet;
 use crate::timer::{TimerTarget, Timers};
 
-/// The state and dictionary as of the last completed callback.
-pub(crate) struct Committed<S> {
-    pub(crate) state: Arc<S>,
-    pub(crate) dict: Dictionary,
-}
+mod committed;
+
+pub(crate) use committed::Committed;
 
 /// What an instance knows of its supervisor.
 pub(crate) trait Owner: Send + Sync + 'static {

@@ -113,11 +113,7 @@ impl<A: Actor> Run<A> {
         loop {
             let cur = self.word.load(Ordering::Acquire);
             if cur & HELD == 0 {
-                if self
-                    .word
-                    .compare_exchange(cur, cur | HELD, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
+                if self.try_take() {
                     return None;
                 }
                 continue;

@@ -248,10 +248,7 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         // Read before the state: a caller's commit after this read is taken
         // at the next message.
         let commits = kept.run.commits();
-        let (state, dict) = {
-            let committed = kept.committed.lock();
-            (committed.state.clone(), committed.dict.clone())
-        };
+        let (state, dict) = kept.read_committed();
         let mut w = WorkerState {
             commits,
             ctx: Context::new(kept.clone(), dict.clone()),

@@ -49,15 +49,10 @@ impl<A: Actor> WorkerState<A> {
         if dict_changed {
             self.dict = self.ctx.dict.clone();
         }
-        let old_committed = {
-            let mut committed = self.kept.committed.lock();
-            if dict_changed {
-                committed.dict = self.dict.clone();
-            }
-            std::mem::replace(&mut committed.state, self.state.clone())
-        };
-        // Dropped outside the lock: the last reference frees the old state.
-        drop(old_committed);
+        let replaced = self
+            .kept
+            .write_committed(self.state.clone(), dict_changed.then(|| self.dict.clone()));
+        drop(replaced);
         if spare_fits::<A::State>() && self.spare.is_none() && Arc::get_mut(&mut old).is_some() {
             self.spare = Some(old);
         }
@@ -71,9 +66,7 @@ impl<A: Actor> WorkerState<A> {
             return;
         }
         self.commits = commits;
-        let committed = self.kept.committed.lock();
-        self.state = committed.state.clone();
-        self.dict = committed.dict.clone();
+        (self.state, self.dict) = self.kept.read_committed();
         self.ctx.dict = self.dict.clone();
     }
 
