@@ -216,12 +216,14 @@ impl<S> StateMut<S> {
 impl<S> Deref for StateMut<S> {
     type Target = S;
 
+    #[inline]
     fn deref(&self) -> &S {
         &self.arc
     }
 }
 
 impl<S: Clone> DerefMut for StateMut<S> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut S {
         // Checked only while a spare is there: after the first write it is
         // gone, or the state is already this callback's own. A count above

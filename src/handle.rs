@@ -23,6 +23,13 @@ use crate::table::{TableKey, TableReader, TableValue};
 /// The timeout of [`Handle::call`]: 5 seconds, as in Erlang's `gen_server`.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What a call goes to: a handle its caller holds, or a name, looked up
+/// when the call's future is first polled.
+pub(crate) enum Callee<'a, A: Actor> {
+    Handle(Handle<A>),
+    Name(&'a str),
+}
+
 /// A typed handle to an instance; see the [module docs](self).
 pub struct Handle<A: Actor> {
     kept: Arc<Kept<A>>,
@@ -90,13 +97,31 @@ impl<A: Actor> Handle<A> {
     ///
     /// A stop of the instance's actor from outside peeper does not lose the
     /// call: the respawned actor handles it (see [`crate::instance`]).
-    pub async fn call_timeout(
+    // Not an `async fn`: the future owns a clone of the handle, which the
+    // call moves into the run of its callback (see `call_to`).
+    pub fn call_timeout(
         &self,
         msg: A::Call,
         timeout: Duration,
+    ) -> impl Future<Output = Result<A::Reply, CallError>> + Send + '_ {
+        Self::call_to(Callee::Handle(self.clone()), msg, timeout)
+    }
+
+    /// [`Handle::call_timeout`] to `callee`. A call to an idle instance
+    /// moves the handle into the run of its callback, which needs one, so a
+    /// call by name takes no second reference; and a call by name and a call
+    /// through a handle are one future, not one inside the other.
+    pub(crate) async fn call_to(
+        callee: Callee<'_, A>,
+        msg: A::Call,
+        timeout: Duration,
     ) -> Result<A::Reply, CallError> {
+        let handle = match callee {
+            Callee::Handle(handle) => handle,
+            Callee::Name(name) => crate::registry::lookup::<A>(name)?,
+        };
         if timeout.is_zero() {
-            return Err(self.timeout(timeout));
+            return Err(handle.timeout(timeout));
         }
         // A callback run on this task is not cut by the caller's timer. One
         // that blocked the thread past a timeout the caller chose is
@@ -104,24 +129,28 @@ impl<A: Actor> Handle<A> {
         // handling began before its caller gave up). The default timeout is
         // not watched: two reads of the clock cost half a call.
         let watched = (timeout != DEFAULT_CALL_TIMEOUT).then(tokio::time::Instant::now);
-        match direct::call(&self.kept, msg).await {
-            Direct::Done(Ok(_)) if watched.is_some_and(|began| began.elapsed() >= timeout) => {
-                Err(self.timeout(timeout))
+        match direct::call(handle.kept, msg).await {
+            Direct::Done(kept, Ok(_))
+                if watched.is_some_and(|began| began.elapsed() >= timeout) =>
+            {
+                Err(Handle::from_kept(kept).timeout(timeout))
             }
-            Direct::Done(reply) => reply,
+            Direct::Done(_, reply) => reply,
             // Both boxed: a call that runs on this task needs neither, and
             // inline they would make every call's future several times
             // larger (futures are moved by value).
-            Direct::Handed(rx) => {
+            Direct::Handed(kept, rx) => {
                 let left = watched.map_or(timeout, |began| timeout.saturating_sub(began.elapsed()));
-                Box::pin(self.reply(rx, left)).await
+                Box::pin(Handle::from_kept(kept).reply(rx, left)).await
             }
-            Direct::Refused(msg) => Box::pin(self.call_queued(msg, timeout)).await,
+            Direct::Refused(kept, msg) => {
+                Box::pin(Handle::from_kept(kept).call_queued(msg, timeout)).await
+            }
         }
     }
 
     /// Queues a call and waits for its reply.
-    async fn call_queued(&self, msg: A::Call, timeout: Duration) -> Result<A::Reply, CallError> {
+    async fn call_queued(self, msg: A::Call, timeout: Duration) -> Result<A::Reply, CallError> {
         let (tx, rx) = oneshot::channel();
         match self.kept.deliver(Body::Call(msg, tx.into())) {
             Ok(()) => {}
@@ -133,7 +162,7 @@ impl<A: Actor> Handle<A> {
 
     /// Waits at most `timeout` for the reply of a call on its way.
     async fn reply(
-        &self,
+        self,
         mut rx: oneshot::Receiver<Result<A::Reply, CallError>>,
         timeout: Duration,
     ) -> Result<A::Reply, CallError> {

@@ -55,7 +55,7 @@ use ractor::ActorId;
 
 use crate::actor::Actor;
 use crate::error::{CallError, LookupError, SendError};
-use crate::handle::Handle;
+use crate::handle::{Callee, DEFAULT_CALL_TIMEOUT, Handle};
 use crate::id::InstanceId;
 use crate::instance::{AnyInstance, Kept, Owner};
 
@@ -191,8 +191,11 @@ pub fn registered() -> Vec<String> {
 /// # Errors
 /// [`CallError::Lookup`] at once for an unknown name, otherwise as
 /// [`Handle::call_timeout`].
-pub async fn call<A: Actor>(name: &str, msg: A::Call) -> Result<A::Reply, CallError> {
-    lookup::<A>(name)?.call(msg).await
+pub fn call<A: Actor>(
+    name: &str,
+    msg: A::Call,
+) -> impl Future<Output = Result<A::Reply, CallError>> + Send + '_ {
+    call_timeout::<A>(name, msg, DEFAULT_CALL_TIMEOUT)
 }
 
 /// Calls the instance registered as `name` with a timeout; see
@@ -200,12 +203,12 @@ pub async fn call<A: Actor>(name: &str, msg: A::Call) -> Result<A::Reply, CallEr
 ///
 /// # Errors
 /// As [`call`].
-pub async fn call_timeout<A: Actor>(
+pub fn call_timeout<A: Actor>(
     name: &str,
     msg: A::Call,
     timeout: Duration,
-) -> Result<A::Reply, CallError> {
-    lookup::<A>(name)?.call_timeout(msg, timeout).await
+) -> impl Future<Output = Result<A::Reply, CallError>> + Send + '_ {
+    Handle::<A>::call_to(Callee::Name(name), msg, timeout)
 }
 
 /// Casts to the instance registered as `name`; see [`Handle::cast`].

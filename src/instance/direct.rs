@@ -21,6 +21,7 @@
 //!   inside it (`Handle::call_timeout` answers `Timeout` afterwards if it
 //!   ran past a timeout the caller chose).
 
+use std::any::Any;
 use std::cell::Cell;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use std::task::Poll;
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
-use super::guard::{guard, scope_of};
+use super::guard::{guard_pausing, scope_of};
 use super::kept::Kept;
 use super::run::Handed;
 use crate::actor::{Actor, Context, StateMut};
@@ -47,35 +48,48 @@ thread_local! {
     /// How many calls run by their callers are being polled on this thread,
     /// one inside the other.
     static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The instance of the call whose callback just paused at its first
+    /// poll, for the caller that handed it to [`run`] with the only
+    /// reference it had (see [`call`]).
+    static PAUSED: Cell<Option<Arc<dyn Any + Send + Sync>>> = const { Cell::new(None) };
 }
 
-/// What came of trying to run a call on the caller's task.
+/// A call being run: the callback and its commit. It gives back the
+/// instance it was given, so that its caller needs no reference of its own.
+pub(crate) type Call<A> = BoxFuture<'static, (Arc<Kept<A>>, Result<<A as Actor>::Reply, Crash>)>;
+
+/// What came of trying to run a call on the caller's task; each outcome
+/// gives back the instance the caller passed in.
 pub(crate) enum Direct<A: Actor> {
     /// It ran: the reply.
-    Done(Result<A::Reply, CallError>),
+    Done(Arc<Kept<A>>, Result<A::Reply, CallError>),
     /// It awaits: the worker finishes it; the reply comes here.
-    Handed(oneshot::Receiver<Result<A::Reply, CallError>>),
+    Handed(Arc<Kept<A>>, oneshot::Receiver<Result<A::Reply, CallError>>),
     /// The instance was not idle: the call goes through the mailbox.
-    Refused(A::Call),
+    Refused(Arc<Kept<A>>, A::Call),
 }
 
 /// Runs `msg` on this task if the instance is idle; see the
 /// [module docs](self).
-pub(crate) async fn call<A: Actor>(kept: &Arc<Kept<A>>, msg: A::Call) -> Direct<A> {
+///
+/// Takes the caller's reference to the instance and moves it into the run:
+/// a caller that looked the instance up by name then pays for one
+/// reference, as a caller with a handle does.
+pub(crate) async fn call<A: Actor>(kept: Arc<Kept<A>>, msg: A::Call) -> Direct<A> {
     // A call through the mailbox waits on a channel, which takes from the
     // task's budget and yields when it is spent; one run here would not, and
     // a task calling in a loop would never let the rest of its runtime run.
     tokio::task::coop::consume_budget().await;
     if DEPTH.get() >= MAX_DEPTH || !kept.run.try_take_direct() {
-        return Direct::Refused(msg);
+        return Direct::Refused(kept, msg);
     }
-    if !idle(kept) {
+    if !idle(&kept) {
         kept.run.release();
-        return Direct::Refused(msg);
+        return Direct::Refused(kept, msg);
     }
     #[cfg(feature = "dashboard")]
     crate::dashboard::probe::count(crate::dashboard::probe::Counter::Calls);
-    let mut call: BoxFuture<'static, Result<A::Reply, Crash>> = Box::pin(run(kept.clone(), msg));
+    let mut call: Call<A> = Box::pin(run(kept, msg));
     let first = std::future::poll_fn(|cx| {
         DEPTH.set(DEPTH.get() + 1);
         let first = Pin::new(&mut call).poll(cx);
@@ -84,26 +98,37 @@ pub(crate) async fn call<A: Actor>(kept: &Arc<Kept<A>>, msg: A::Call) -> Direct<
     })
     .await;
     match first {
-        Poll::Ready(Ok(reply)) => {
+        Poll::Ready((kept, Ok(reply))) => {
             kept.run.release();
-            Direct::Done(Ok(reply))
+            Direct::Done(kept, Ok(reply))
         }
-        Poll::Ready(Err(crash)) => {
+        Poll::Ready((kept, Err(crash))) => {
             kept.run.leave_crash(crash.clone());
             kept.run.release();
             kept.wake_worker();
-            Direct::Done(Err(CallError::Crashed {
+            let crashed = CallError::Crashed {
                 name: kept.name().to_owned(),
                 crash,
-            }))
+            };
+            Direct::Done(kept, Err(crashed))
         }
         Poll::Pending => {
+            let kept = paused::<A>();
             let (reply, rx) = oneshot::channel();
             kept.run.hand_over(Handed { call, reply });
             kept.wake_worker();
-            Direct::Handed(rx)
+            Direct::Handed(kept, rx)
         }
     }
+}
+
+/// The instance [`run`] left in [`PAUSED`] as its callback paused. Polls
+/// nested inside that callback's took theirs before it returned.
+fn paused<A: Actor>() -> Arc<Kept<A>> {
+    PAUSED
+        .take()
+        .and_then(|kept| kept.downcast::<Kept<A>>().ok())
+        .expect("a call that paused at its first poll leaves its instance")
 }
 
 /// For a caller holding the run token: whether it may run its call itself.
@@ -122,14 +147,24 @@ fn idle<A: Actor>(kept: &Kept<A>) -> bool {
 }
 
 /// The callback and its commit, run by whoever holds the run token.
-async fn run<A: Actor>(kept: Arc<Kept<A>>, msg: A::Call) -> Result<A::Reply, Crash> {
+async fn run<A: Actor>(
+    kept: Arc<Kept<A>>,
+    msg: A::Call,
+) -> (Arc<Kept<A>>, Result<A::Reply, Crash>) {
     let (state, dict) = kept.read_committed();
     let before = Arc::as_ptr(&state).addr();
     let mut view = StateMut::with_spare(state, None);
     let mut ctx = Context::new(kept.clone(), dict.clone());
     let scope = scope_of(&kept, Callback::Call);
     let call = kept.behaviour.handle_call(msg, &mut view, &mut ctx);
-    let reply = guard(&kept.kill, scope, call).await?;
+    // The first pause returns to the caller's poll in `call`, which needs
+    // the instance to hand this run over.
+    let on_pause = || PAUSED.set(Some(kept.clone()));
+    let out = guard_pausing(&kept.kill, scope, call, Some(on_pause)).await;
+    let reply = match out {
+        Ok(reply) => reply,
+        Err(crash) => return (kept, Err(crash)),
+    };
     let (state, _) = view.into_parts();
     // The committed state is alive until replaced below: its address still
     // tells whether the callback made a new one.
@@ -140,5 +175,5 @@ async fn run<A: Actor>(kept: Arc<Kept<A>>, msg: A::Call) -> Result<A::Reply, Cra
         kept.run.committed();
         drop(replaced);
     }
-    Ok(reply)
+    (kept, Ok(reply))
 }

@@ -90,30 +90,50 @@ pub(super) fn scope_of<A: Actor>(
 
 pin_project! {
     /// A callback run by [`guard`].
-    pub(super) struct Guarded<'a, F, S> {
+    pub(super) struct Guarded<'a, F, S, P> {
         #[pin]
         callback: Scoped<CatchUnwind<AssertUnwindSafe<F>>, S>,
         kill: &'a Kill,
+        // Called when the callback first awaits something not ready.
+        on_pause: Option<P>,
     }
 }
 
 /// Runs a callback: its outcome, or the crash that ended it (a panic, an
 /// error, or a kill not applied yet while it awaits).
-pub(super) fn guard<T, F, S>(kill: &Kill, scope: S, callback: F) -> Guarded<'_, F, S>
+pub(super) fn guard<T, F, S>(kill: &Kill, scope: S, callback: F) -> Guarded<'_, F, S, fn()>
 where
     F: Future<Output = Result<T, BoxError>>,
     S: FnOnce() -> Scope,
 {
-    Guarded {
-        callback: crash_report::scoped(scope, AssertUnwindSafe(callback).catch_unwind()),
-        kill,
-    }
+    guard_pausing(kill, scope, callback, None)
 }
 
-impl<T, F, S> Future for Guarded<'_, F, S>
+/// [`guard`], calling `on_pause` when the callback first awaits something
+/// not ready.
+pub(super) fn guard_pausing<T, F, S, P>(
+    kill: &Kill,
+    scope: S,
+    callback: F,
+    on_pause: Option<P>,
+) -> Guarded<'_, F, S, P>
 where
     F: Future<Output = Result<T, BoxError>>,
     S: FnOnce() -> Scope,
+    P: FnOnce(),
+{
+    Guarded {
+        callback: crash_report::scoped(scope, AssertUnwindSafe(callback).catch_unwind()),
+        kill,
+        on_pause,
+    }
+}
+
+impl<T, F, S, P> Future for Guarded<'_, F, S, P>
+where
+    F: Future<Output = Result<T, BoxError>>,
+    S: FnOnce() -> Scope,
+    P: FnOnce(),
 {
     type Output = Result<T, Crash>;
 
@@ -126,7 +146,12 @@ where
             Poll::Ready(Ok(Err(e))) => Poll::Ready(Err(Crash::Failed(e.to_string()))),
             Poll::Ready(Err(payload)) => Poll::Ready(Err(Crash::Panicked(panic_text(&*payload)))),
             Poll::Pending if this.kill.poll_new(cx) => Poll::Ready(Err(Crash::Killed)),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                if let Some(on_pause) = this.on_pause.take() {
+                    on_pause();
+                }
+                Poll::Pending
+            }
         }
     }
 }

@@ -16,7 +16,6 @@
 use std::pin::pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use futures::future::BoxFuture;
 use once_cell::race::OnceBox;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, oneshot};
@@ -56,7 +55,7 @@ struct Rare<A: Actor> {
 /// reply goes.
 pub(crate) struct Handed<A: Actor> {
     /// The rest of the call: the callback and its commit.
-    pub(crate) call: BoxFuture<'static, Result<A::Reply, Crash>>,
+    pub(crate) call: super::direct::Call<A>,
     pub(crate) reply: oneshot::Sender<Result<A::Reply, CallError>>,
 }
 

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use foldhash::fast::RandomState;
+use smol_str::SmolStr;
 
 use crate::instance::AnyInstance;
 
@@ -42,7 +43,9 @@ struct Cached {
 }
 
 thread_local! {
-    static CACHE: RefCell<HashMap<Box<str>, Cached, RandomState>> =
+    /// Keyed by `SmolStr`: a name of up to 23 bytes lies in the entry
+    /// itself, so a hit compares it without reading one more allocation.
+    static CACHE: RefCell<HashMap<SmolStr, Cached, RandomState>> =
         RefCell::new(HashMap::default());
 }
 
@@ -105,7 +108,7 @@ fn fill<T: Any + Send + Sync>(
         if cache.len() >= CAPACITY {
             cache.clear();
         }
-        cache.insert(name.into(), cached);
+        cache.insert(SmolStr::new(name), cached);
     });
     Some(found.downcast::<T>().map_err(|_| actor_type))
 }

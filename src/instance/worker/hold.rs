@@ -50,7 +50,7 @@ impl<A: Actor> Worker<A> {
 
     /// Finishes a call a caller began and handed over.
     async fn finish(&self, Handed { call, reply }: Handed<A>) {
-        let out = call.await;
+        let (_, out) = call.await;
         let _ = reply.send(out.map_err(|crash| {
             // The restore follows in `settle`, as for a caller's crash.
             self.kept.run.leave_crash(crash.clone());
