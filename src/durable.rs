@@ -326,7 +326,6 @@ impl Durable {
             0,
         );
         let _ = kept.journal.set(Box::new(Box::new(journal)));
-        let kept = Arc::new(kept);
         let handle = sup.adopt(kept.clone(), crate::actor::Start::Fresh).await?;
         if let Some(journal) = kept.journal.get()
             && let Err(reason) = journal.settle().await

@@ -285,10 +285,23 @@ impl<A: Actor> Handle<A> {
         self.kept.current_owner().map(|s| s.name().to_owned())
     }
 
+    /// Whether the instance has no worker (no ractor actor) yet: it got
+    /// none at its start, and nothing has needed one since. Calls to an
+    /// idle instance run on their callers and need none; a cast, a timer, a
+    /// kill, a stop or [`Handle::actor_ref`] give it one.
+    pub fn is_dormant(&self) -> bool {
+        self.kept.is_dormant()
+    }
+
     /// The instance's current ractor actor, for ractor code: send it
     /// [`Envelope`]s. The actor changes only if it is stopped from outside
     /// peeper and respawned; prefer the handle, which follows it.
+    ///
+    /// An instance gets its actor the first time it needs one (calls to an
+    /// idle instance run on their callers and need none): asking for it
+    /// here gives it one. `None` once the instance stopped or moved away.
     pub fn actor_ref(&self) -> Option<ActorRef<Envelope<A>>> {
+        self.kept.wake();
         self.kept.actor.read().clone()
     }
 

@@ -106,6 +106,7 @@
 //! | kept parts (`Kept`) | what outlives every worker: committed state and dictionary, tables, timers, inbox, restart window, owner |
 //! | committed | the state and dictionary as of the last completed callback |
 //! | worker | the ractor actor that runs the callbacks; a crash restarts the worker, not the instance |
+//! | dormant | an instance with no worker yet: a new one gets its worker when it first needs one |
 //! | envelope | what the worker's mailbox carries ([`Envelope`]); its body is a call, a cast, an info message, a wake-up or a job for the loop |
 //! | crash | one callback ending abnormally ([`Crash`]) |
 //! | stop | an instance ending for good ([`StopReason`]) |
@@ -132,7 +133,8 @@
 //! - [`instance`]: one running instance: `instance/kept.rs` (the kept
 //!   parts), `instance/inbox.rs` (the bound and the rescued messages),
 //!   `instance/worker.rs` (the crash-proof loop, with `instance/guard.rs`
-//!   around each callback, and the kill signal), `instance/envelope.rs`,
+//!   around each callback, and the kill signal), `instance/dormant.rs`
+//!   (instances with no worker yet), `instance/envelope.rs`,
 //!   `instance/any.rs` (the type-erased view).
 //! - [`handle`]: [`Handle`], the typed way to reach an instance.
 //! - [`registry`]: names of instances and supervisors; [`call`], [`cast`],
@@ -161,8 +163,9 @@
 //!
 //! ## ractor interop
 //!
-//! Each instance is a ractor actor: [`Handle::actor_ref`] gives its
-//! `ActorRef<Envelope<A>>`, and ractor code sends it [`Envelope`]s (for
+//! Each instance runs on a ractor actor, spawned when it first needs one:
+//! [`Handle::actor_ref`] gives its `ActorRef<Envelope<A>>` (spawning it if
+//! the instance had none yet), and ractor code sends it [`Envelope`]s (for
 //! example with `ractor::call!(actor, Envelope::call, msg)`).
 
 #![deny(missing_docs)]

@@ -117,6 +117,7 @@ impl Supervisor {
             actor: OnceLock::new(),
             children: Mutex::new(Children::default()),
             events,
+            runtime: tokio::runtime::Handle::current(),
         });
         let owner: Arc<dyn Owner> = inner.clone();
         if !registry::register_supervisor(&name, owner.clone()) {
@@ -213,7 +214,7 @@ impl Supervisor {
             policy,
             options.capacity_limit(),
         );
-        self.adopt(Arc::new(kept), Start::Fresh).await
+        self.adopt(kept, Start::Fresh).await
     }
 
     /// The restart policy children get unless they ask for another.
@@ -242,14 +243,35 @@ impl Supervisor {
                 name: name.to_owned(),
             });
         }
-        let worker = Worker::new(kept.clone());
-        let spawned = ractor::Actor::spawn_linked(None, worker, (kept.clone(), start), cell).await;
-        if let Err(e) = spawned {
+        // A new instance that is not durable starts dormant: no worker until
+        // it needs one (see `instance/dormant.rs`).
+        let dormant = start == Start::Fresh && !kept.is_durable();
+        let started = if dormant {
+            kept.start_dormant()
+                .await
+                .map_err(|crash| StartError::InitFailed {
+                    name: name.to_owned(),
+                    crash,
+                })
+        } else {
+            let worker = Worker::new(kept.clone());
+            let args = (kept.clone(), Some(start));
+            let spawned = ractor::Actor::spawn_linked(None, worker, args, cell).await;
+            spawned
+                .map(drop)
+                .map_err(|e| start_error(name.to_owned(), e))
+        };
+        if let Err(e) = started {
             registry::release(name, kept.id());
-            return Err(start_error(name.to_owned(), e));
+            return Err(e);
         }
         if !self.inner.children().insert(kept.clone()) {
             kept.mark_stopped(StopReason::Shutdown);
+            if dormant {
+                // `terminate` runs on a worker, as for any stop.
+                let child: Arc<dyn AnyInstance> = kept.clone();
+                self.inner.wake_child(&child, true);
+            }
             if let Some(cell) = AnyInstance::cell(&*kept) {
                 cell.stop(Some("supervisor stopping".to_owned()));
             }
@@ -257,6 +279,7 @@ impl Supervisor {
             return Err(stopped());
         }
         registry::publish(&*kept);
+        kept.wake_if_wanted();
         tracing::info!(supervisor = %self.inner.name, %name, "peeper: child started");
         self.inner.emit(|| SupervisorEvent::ChildStarted {
             name: name.to_owned(),
@@ -316,7 +339,8 @@ impl Supervisor {
             .claim_for_stop::<A>(name, &self.inner.name)?;
         let reason = kept.stop_reason().cloned().unwrap_or(StopReason::Normal);
         kept.mark_stopped(StopReason::Normal);
-        stop_instance(&*kept, self.inner.config.shutdown_timeout).await;
+        let child: Arc<dyn AnyInstance> = kept.clone();
+        stop_instance(&self.inner, &child, self.inner.config.shutdown_timeout).await;
         self.inner.emit(|| SupervisorEvent::ChildStopped {
             name: name.to_owned(),
             id: kept.id(),

@@ -162,7 +162,7 @@ fn rebuild<A: Portable>(
     let capacity = record
         .capacity
         .map(|c| usize::try_from(c).unwrap_or(usize::MAX));
-    let kept = Arc::new(Kept::new(
+    let kept = Kept::new(
         name.clone(),
         behaviour,
         committed,
@@ -170,7 +170,7 @@ fn rebuild<A: Portable>(
         policy,
         0,
         capacity,
-    ));
+    );
     // Queued before the worker exists: it takes them first, in order.
     for (msg, seq) in messages {
         if kept.requeue(Body::Durable(msg, seq)).is_err() {

@@ -41,6 +41,12 @@ pub(crate) trait AnyInstance: Send + Sync + 'static {
     fn cancel_timers(&self);
     /// The node the instance moved to, if it did.
     fn moved_to(&self) -> Option<String>;
+    /// Whether it has no worker yet (see `instance/dormant.rs`).
+    fn is_dormant(&self) -> bool;
+    /// Spawns the worker of a dormant instance, linked to `supervisor`; its
+    /// actor, or `None` if it has one already. Called under the
+    /// supervisor's children's lock, inside a tokio runtime.
+    fn wake_in(self: Arc<Self>, supervisor: ActorCell) -> Option<ActorId>;
     /// Spawns a new worker over the same kept parts, linked to `supervisor`.
     fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
@@ -143,13 +149,21 @@ impl<A: Actor> AnyInstance for Kept<A> {
         self.relay.get().map(|r| r.node().to_owned())
     }
 
+    fn is_dormant(&self) -> bool {
+        Kept::is_dormant(self)
+    }
+
+    fn wake_in(self: Arc<Self>, supervisor: ActorCell) -> Option<ActorId> {
+        self.spawn_woken(supervisor)
+    }
+
     fn respawn(self: Arc<Self>, supervisor: ActorCell, crash: Crash) -> BoxFuture<'static, bool> {
         Box::pin(async move {
             let worker = Worker::new(self.clone());
             let spawned = ractor::Actor::spawn_linked(
                 None,
                 worker,
-                (self.clone(), Start::Restored(crash)),
+                (self.clone(), Some(Start::Restored(crash))),
                 supervisor,
             )
             .await;

@@ -28,8 +28,8 @@ pub(crate) struct Inbox<A: Actor> {
     pub(super) lists: Mutex<Lists<A>>,
     /// Set when the instance stops for good: nothing is kept any more.
     closed: AtomicBool,
-    /// Set while the lists may hold a message: such a message is counted by
-    /// neither [`Inbox::len`] nor the mailbox.
+    /// Set while the lists may hold a message: such a message holds no
+    /// envelope, and [`Inbox::len`] counts it apart.
     kept_some: AtomicBool,
     bound: Option<Box<Bound>>,
 }
@@ -63,6 +63,13 @@ impl<A: Actor> Lists<A> {
         self.rescued
             .as_ref()
             .is_none_or(|r| r.dropped.is_empty() && r.refused.is_empty())
+    }
+
+    /// How many messages are kept.
+    fn len(&self) -> usize {
+        self.rescued
+            .as_ref()
+            .map_or(0, |r| r.dropped.len() + r.refused.len())
     }
 
     fn rescued(&mut self) -> &mut Rescued<A> {
@@ -192,12 +199,21 @@ impl<A: Actor> Inbox<A> {
         }
     }
 
-    /// Messages queued and not yet opened by the worker.
+    /// Messages queued and not yet opened by the worker, the ones kept for
+    /// the next worker (or the first, see `instance/dormant.rs`) included.
     pub(crate) fn len(self: &Arc<Self>) -> usize {
         match &self.bound {
             Some(bound) => bound.taken.load(Ordering::Acquire),
-            // Every queued envelope holds the inbox; the kept parts hold it once.
-            None => Arc::strong_count(self).saturating_sub(1),
+            // Every queued envelope holds the inbox; the kept parts hold it
+            // once. Kept messages hold no envelope: they are counted apart.
+            None => {
+                let queued = Arc::strong_count(self).saturating_sub(1);
+                if self.kept_some.load(Ordering::Acquire) {
+                    queued + self.lists.lock().len()
+                } else {
+                    queued
+                }
+            }
         }
     }
 

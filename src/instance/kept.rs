@@ -7,12 +7,11 @@ use std::sync::{Arc, Weak};
 
 use once_cell::race::OnceBox;
 use parking_lot::{Mutex, RwLock};
-use ractor::{ActorId, ActorRef, MessagingErr};
-use tokio::time::Instant;
+use ractor::{ActorRef, MessagingErr};
 
 use super::envelope::{Body, Envelope};
 use super::guard::Kill;
-use super::inbox::{Inbox, Refused};
+use super::inbox::{Inbox, Lists};
 use super::run::Run;
 use crate::actor::Actor;
 use crate::dictionary::Dictionary;
@@ -24,6 +23,7 @@ use crate::table::TableSet;
 use crate::timer::{TimerTarget, Timers};
 
 mod committed;
+mod deliver;
 
 pub(crate) use committed::Committed;
 
@@ -37,6 +37,9 @@ pub(crate) trait Owner: Send + Sync + 'static {
     fn released(&self, name: &str, id: InstanceId);
     /// The supervisor itself, for the supervisor's own code.
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// Spawns the worker of `child`, a dormant instance, if it is listed
+    /// here; `false` if it is not (see `instance/dormant.rs`).
+    fn wake(&self, child: &Arc<dyn super::AnyInstance>) -> bool;
 }
 
 /// Passes an instance's messages on to where it moved.
@@ -54,6 +57,9 @@ pub(crate) trait Relay<A: Actor>: Send + Sync {
 /// The kept parts of one instance; see the [module docs](super).
 pub(crate) struct Kept<A: Actor> {
     id: InstanceId,
+    /// The instance itself, for a worker spawned where only a borrow of it
+    /// is at hand (see `instance/dormant.rs`).
+    pub(super) me: Weak<Kept<A>>,
     /// Shared with the registry's and the supervisor's entries, so that one
     /// instance holds one copy of its name.
     name: Arc<str>,
@@ -74,6 +80,9 @@ pub(crate) struct Kept<A: Actor> {
     stop: OnceBox<StopReason>,
     owner: Mutex<Option<Weak<dyn Owner>>>,
     busy: AtomicBool,
+    /// Set while the instance has no worker yet (see `instance/dormant.rs`);
+    /// cleared, once, under the inbox's lock as its worker is installed.
+    pub(super) dormant: AtomicBool,
     /// Set once the start completed: from then on the registry's entry,
     /// made when the start reserved the name, resolves.
     pub(crate) named: AtomicBool,
@@ -96,9 +105,10 @@ impl<A: Actor> Kept<A> {
         policy: RestartPolicy,
         epoch: u64,
         capacity: Option<usize>,
-    ) -> Self {
-        Kept {
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Kept {
             id: InstanceId::next(),
+            me: me.clone(),
             name: name.into(),
             behaviour,
             actor: RwLock::new(None),
@@ -113,12 +123,13 @@ impl<A: Actor> Kept<A> {
             stop: OnceBox::new(),
             owner: Mutex::new(None),
             busy: AtomicBool::new(false),
+            dormant: AtomicBool::new(false),
             named: AtomicBool::new(false),
             epoch,
             relay: OnceBox::new(),
             #[cfg(feature = "durable")]
             journal: OnceBox::new(),
-        }
+        })
     }
 
     /// The kept parts of a new instance with `state` and nothing else.
@@ -128,7 +139,7 @@ impl<A: Actor> Kept<A> {
         state: A::State,
         policy: RestartPolicy,
         capacity: Option<usize>,
-    ) -> Self {
+    ) -> Arc<Self> {
         let committed = Committed {
             state: Arc::new(state),
             dict: Dictionary::default(),
@@ -142,6 +153,14 @@ impl<A: Actor> Kept<A> {
             0,
             capacity,
         )
+    }
+
+    /// Whether its changes are stored (feature `durable`).
+    pub(crate) fn is_durable(&self) -> bool {
+        #[cfg(feature = "durable")]
+        return self.journal.get().is_some();
+        #[cfg(not(feature = "durable"))]
+        false
     }
 
     /// The bound of the inbox, if it has one.
@@ -196,8 +215,10 @@ impl<A: Actor> Kept<A> {
     /// Sends the worker a message that does nothing but wake it: an idle
     /// worker would otherwise apply what was left for it (a kill, a caller's
     /// crash or unfinished call) only when the next message comes. Without a
-    /// worker (one is being respawned) the next one applies it as it starts.
+    /// worker (one is being respawned) the next one applies it as it starts;
+    /// a dormant instance gets its worker now.
     pub(crate) fn wake_worker(&self) {
+        self.wake();
         if let Some(actor) = self.actor.read().as_ref() {
             let _ = actor.send_message(Envelope::plain(Body::Wake));
         }
@@ -224,117 +245,6 @@ impl<A: Actor> Kept<A> {
     pub(crate) fn notify_owner(&self, mut event: impl FnMut() -> SupervisorEvent) {
         if let Some(owner) = self.current_owner() {
             owner.emit(&mut event);
-        }
-    }
-
-    /// Queues `body` for the instance. Fails once it stopped for good, or
-    /// while its bounded inbox is full, and then hands the body back.
-    pub(crate) fn deliver(&self, body: Body<A>) -> Result<(), (Body<A>, Refused)> {
-        #[cfg(feature = "dashboard")]
-        crate::dashboard::probe::delivering(&body);
-        self.deliver_bounded(body, false)
-    }
-
-    /// Queues a message read back from a durable store, ahead of anything
-    /// new and whatever the bound: it was accepted before the restart.
-    #[cfg(feature = "durable")]
-    pub(crate) fn requeue(&self, body: Body<A>) -> Result<(), (Body<A>, Refused)> {
-        self.deliver_bounded(body, true)
-    }
-
-    fn deliver_bounded(&self, body: Body<A>, over_bound: bool) -> Result<(), (Body<A>, Refused)> {
-        if !self.inbox.try_take(over_bound) {
-            return Err(match self.stop_reason() {
-                Some(reason) => (body, Refused::Stopped(reason.clone())),
-                None => (body, Refused::Full(self.inbox.capacity().unwrap_or(0))),
-            });
-        }
-        let envelope = Envelope::kept(body, &self.inbox);
-        // Sent through the borrowed reference: cloning the `ActorRef` would
-        // touch a reference count that the worker also touches for every
-        // message, a cache line bouncing between threads.
-        let (refused, by) = match self.actor.read().as_ref() {
-            Some(actor) => match actor.send_message(envelope) {
-                Ok(()) => return Ok(()),
-                Err(e) => (e, Some(actor.get_id())),
-            },
-            None => (MessagingErr::SendErr(envelope), None),
-        };
-        match refused {
-            MessagingErr::SendErr(envelope) => match envelope.take_back() {
-                Some(body) => self.deliver_late(body, by).map_err(|(body, reason)| {
-                    self.inbox.release();
-                    (body, Refused::Stopped(reason))
-                }),
-                None => Ok(()),
-            },
-            // Dropped inside ractor: the envelope put its body back itself.
-            _ => Ok(()),
-        }
-    }
-
-    /// As [`Kept::deliver`], but waits for room in a bounded inbox, until
-    /// `deadline` if there is one.
-    pub(crate) async fn deliver_waiting(
-        &self,
-        mut body: Body<A>,
-        deadline: Option<Instant>,
-    ) -> Result<(), (Body<A>, Refused)> {
-        loop {
-            match self.deliver(body) {
-                Err((back, Refused::Full(capacity))) => {
-                    if !self.inbox.room(deadline).await {
-                        return Err((back, Refused::Full(capacity)));
-                    }
-                    body = back;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// The rare path of [`Kept::deliver`]: the actor `by` refused `body`.
-    #[cold]
-    fn deliver_late(
-        &self,
-        mut body: Body<A>,
-        mut by: Option<ActorId>,
-    ) -> Result<(), (Body<A>, StopReason)> {
-        loop {
-            if let Some(reason) = self.stop_reason() {
-                return Err((body, reason.clone()));
-            }
-            if let Some(relay) = self.relay.get().filter(|r| r.is_direct()) {
-                self.inbox.release();
-                relay.relay(body);
-                return Ok(());
-            }
-            let current = self.actor.read().clone();
-            if let Some(actor) = current.filter(|a| Some(a.get_id()) != by) {
-                // A new worker took over since: it queued what was kept
-                // before it became reachable, so this goes behind those.
-                match actor.send_message(Envelope::kept(body, &self.inbox)) {
-                    Ok(()) => return Ok(()),
-                    Err(MessagingErr::SendErr(envelope)) => match envelope.take_back() {
-                        Some(b) => (body, by) = (b, Some(actor.get_id())),
-                        None => return Ok(()),
-                    },
-                    Err(_) => return Ok(()),
-                }
-                continue;
-            }
-            let mut lists = self.inbox.lists.lock();
-            if self.relay.get().is_some_and(|r| r.is_direct()) {
-                // Retired meanwhile: the top of the loop relays it.
-                continue;
-            }
-            // Checked again under the lock the next worker takes the lists
-            // under, so the body is either taken by it or sent to it.
-            let still = self.actor.read().as_ref().map(|a| a.get_id()) == by;
-            if self.stop_reason().is_none() && still {
-                self.inbox.put_refused(&mut lists, body);
-                return Ok(());
-            }
         }
     }
 
@@ -365,19 +275,24 @@ impl<A: Actor> Kept<A> {
     /// the previous one left unhandled.
     pub(crate) fn install(&self, actor: ActorRef<Envelope<A>>) {
         let mut lists = self.inbox.lists.lock();
+        self.install_locked(&mut lists, actor);
+    }
+
+    /// [`Kept::install`] with the inbox's lists already locked.
+    pub(super) fn install_locked(&self, lists: &mut Lists<A>, actor: ActorRef<Envelope<A>>) {
         let kept: Vec<Body<A>> = lists.take().collect();
         for body in kept {
             if let Err(MessagingErr::SendErr(envelope)) =
                 actor.send_message(Envelope::kept(body, &self.inbox))
                 && let Some(body) = envelope.take_back()
             {
-                self.inbox.put_refused(&mut lists, body);
+                self.inbox.put_refused(lists, body);
             }
         }
         *self.actor.write() = Some(actor);
         // Everything kept is queued again, and counted: callers may look at
         // the count alone again.
-        self.inbox.settled(&lists);
+        self.inbox.settled(lists);
     }
 }
 

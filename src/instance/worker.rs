@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use futures::future::BoxFuture;
+
 use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::envelope::{Body, Envelope, Frozen, Job};
@@ -14,10 +14,10 @@ use super::journal;
 use super::kept::Kept;
 use crate::actor::{Actor, Context, Start};
 use crate::crash_report::{self, Callback};
-use crate::error::{CallError, Crash, StopReason, panic_text};
-use crate::event::SupervisorEvent;
+use crate::error::{CallError, Crash, panic_text};
 
 mod hold;
+mod restore;
 mod state;
 
 pub(crate) use state::WorkerState;
@@ -39,72 +39,6 @@ impl<A: Actor> Worker<A> {
 }
 
 impl<A: Actor> Worker<A> {
-    /// Counts `crash` and runs `init` with [`Start::Restored`], boxed: a
-    /// restore is rare, and kept inline its state (an `init` future) would
-    /// make every message's future larger. A plain fn, so that the arguments
-    /// go into the box too, not beside it.
-    fn restore<'a>(
-        &'a self,
-        myself: &'a ActorRef<Envelope<A>>,
-        w: &'a mut WorkerState<A>,
-        crash: Crash,
-    ) -> BoxFuture<'a, bool> {
-        Box::pin(self.restore_inline(myself, w, crash))
-    }
-
-    /// Counts `crash` and runs `init` with [`Start::Restored`] until it
-    /// succeeds. Returns `false` if the restart limit stopped the instance.
-    async fn restore_inline(
-        &self,
-        myself: &ActorRef<Envelope<A>>,
-        w: &mut WorkerState<A>,
-        mut crash: Crash,
-    ) -> bool {
-        loop {
-            let policy = w.kept.policy();
-            let counted = w
-                .kept
-                .restarts
-                .lock()
-                .record(&policy, tokio::time::Instant::now());
-            #[cfg(feature = "dashboard")]
-            crate::dashboard::probe::crashed(&*w.kept, &crash, counted.is_ok());
-            if let Err(restarts) = counted {
-                let reason = StopReason::RestartLimit {
-                    restarts,
-                    within: policy.within,
-                    last: crash,
-                };
-                tracing::error!(name = %w.kept.name(), %reason, "peeper: restart limit reached");
-                w.kept.mark_stopped(reason.clone());
-                w.stopping = true;
-                myself.stop(Some(reason.to_string()));
-                return false;
-            }
-            tracing::warn!(name = %w.kept.name(), %crash, "peeper: worker restarting");
-            w.kept.notify_owner(|| SupervisorEvent::WorkerRestarted {
-                name: w.kept.name().to_owned(),
-                id: w.kept.id(),
-                crash: crash.clone(),
-            });
-            let mut state = w.view();
-            let start = Start::Restored(crash);
-            let scope = scope_of(&w.kept, Callback::Init);
-            let init = self.behaviour().init(&mut state, start, &mut w.ctx);
-            match guard(&w.kept.kill, scope, init).await {
-                Ok(()) => {
-                    w.commit(state);
-                    journal::record(&w.kept, &w.state, &w.dict, None);
-                    return true;
-                }
-                Err(next) => {
-                    w.rollback();
-                    crash = next;
-                }
-            }
-        }
-    }
-
     #[allow(
         clippy::manual_async_fn,
         reason = "an async fn would keep its arguments twice in the future"
@@ -228,8 +162,10 @@ impl<A: Actor> ractor::Actor for Worker<A> {
     type Msg = Envelope<A>;
     type State = WorkerState<A>;
     /// The kept parts, and why the actor starts: [`Start::Restored`] for a
-    /// respawn, in which case `init` runs in `post_start`.
-    type Arguments = (Arc<Kept<A>>, Start);
+    /// respawn, in which case `init` runs in `post_start`; `None` for a
+    /// dormant instance that needs its first worker (no `init` then: it ran
+    /// when the instance started; see `instance/dormant.rs`).
+    type Arguments = (Arc<Kept<A>>, Option<Start>);
 
     async fn pre_start(
         &self,
@@ -237,10 +173,21 @@ impl<A: Actor> ractor::Actor for Worker<A> {
         (kept, start): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         let (restore, start) = match start {
-            Start::Restored(crash) => (Some(crash), None),
-            other => (None, Some(other)),
+            None => {
+                if !kept.install_woken(myself) {
+                    return Err("the instance has a worker already".into());
+                }
+                (None, None)
+            }
+            Some(Start::Restored(crash)) => {
+                kept.install(myself);
+                (Some(crash), None)
+            }
+            Some(other) => {
+                kept.install(myself);
+                (None, Some(other))
+            }
         };
-        kept.install(myself);
         if start.is_some() {
             // A new instance: no caller runs calls before `post_start`.
             kept.kill.catch_up();

@@ -56,6 +56,21 @@ impl Children {
         true
     }
 
+    /// Whether `child` is listed here.
+    pub(crate) fn lists(&self, child: &Arc<dyn AnyInstance>) -> bool {
+        self.map
+            .get(child.name())
+            .is_some_and(|c| c.id() == child.id())
+    }
+
+    /// A dormant child got its first actor: index it (with `None`, its end
+    /// is expected by a stop under way).
+    pub(crate) fn index(&mut self, actor: ActorId, child: Option<Arc<dyn AnyInstance>>) {
+        if let Some(actor) = pid(actor) {
+            self.actors.insert(actor, child);
+        }
+    }
+
     /// The child's actor changed (it was respawned): index the new one.
     pub(crate) fn reindex(&mut self, old: ActorId, child: &Arc<dyn AnyInstance>) {
         if let Some(old) = pid(old) {

@@ -13,7 +13,7 @@ use super::config::SupervisorConfig;
 use super::events::SupervisorMsg;
 use crate::event::SupervisorEvent;
 use crate::id::{InstanceId, SupervisorId};
-use crate::instance::Owner;
+use crate::instance::{AnyInstance, Owner};
 use crate::registry;
 
 /// A supervisor's shared parts: its actor, its children, its events.
@@ -24,6 +24,9 @@ pub(crate) struct SupervisorInner {
     pub(crate) actor: OnceLock<ActorRef<SupervisorMsg>>,
     pub(crate) children: Mutex<Children>,
     pub(crate) events: broadcast::Sender<SupervisorEvent>,
+    /// The runtime it started on, where the workers of its dormant children
+    /// are spawned when they wake, whatever thread wakes them.
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl SupervisorInner {
@@ -42,6 +45,24 @@ impl SupervisorInner {
             // A receiver that left meanwhile is not an error.
             let _ = self.events.send(event());
         }
+    }
+
+    /// Spawns the worker of `child`, a dormant instance: if it is listed
+    /// here, or anyway for a stop that claimed it (`for_stop`), whose end the
+    /// stop then handles. `false` if it is not listed and not stopping.
+    pub(crate) fn wake_child(&self, child: &Arc<dyn AnyInstance>, for_stop: bool) -> bool {
+        let mut children = self.children();
+        if !for_stop && !children.lists(child) {
+            return false;
+        }
+        let Some(cell) = self.cell() else {
+            return true;
+        };
+        let _runtime = self.runtime.enter();
+        if let Some(actor) = child.clone().wake_in(cell) {
+            children.index(actor, (!for_stop).then(|| child.clone()));
+        }
+        true
     }
 
     /// The supervisor behind an instance's owner.
@@ -65,5 +86,9 @@ impl Owner for SupervisorInner {
 
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
+    }
+
+    fn wake(&self, child: &Arc<dyn AnyInstance>) -> bool {
+        self.wake_child(child, false)
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Supervisor;
+use super::{Supervisor, SupervisorInner};
 use crate::error::StopReason;
 use crate::event::SupervisorEvent;
 use crate::instance::{AnyInstance, Owner};
@@ -21,7 +21,7 @@ impl Supervisor {
         let stops = children.iter().map(|child| async move {
             let reason = child.stop_reason().unwrap_or(StopReason::Shutdown);
             child.mark_stopped(StopReason::Shutdown);
-            stop_instance(&**child, timeout).await;
+            stop_instance(&self.inner, child, timeout).await;
             self.inner.emit(|| SupervisorEvent::ChildStopped {
                 name: child.name().to_owned(),
                 id: child.id(),
@@ -40,15 +40,23 @@ impl Supervisor {
 
 /// Stops an instance already marked as stopping for good, and waits for it:
 /// new messages are refused at once, the ones already queued are handled,
-/// then `terminate` runs. A stop that outlasts `timeout` becomes a kill.
-pub(super) async fn stop_instance(child: &dyn AnyInstance, timeout: Duration) {
+/// then `terminate` runs. A stop that outlasts `timeout` becomes a kill. A
+/// dormant instance gets its worker for it, which runs `terminate`.
+pub(super) async fn stop_instance(
+    supervisor: &SupervisorInner,
+    child: &Arc<dyn AnyInstance>,
+    timeout: Duration,
+) {
+    if child.is_dormant() {
+        supervisor.wake_child(child, true);
+    }
     if let Some(cell) = child.cell()
         && cell.drain_and_wait(Some(timeout)).await.is_err()
     {
         tracing::warn!(name = %child.name(), "peeper: stop timed out, killing");
         let _ = cell.kill_and_wait(Some(timeout)).await;
     }
-    finish_stop(child);
+    finish_stop(&**child);
 }
 
 /// What a final stop leaves to do once the actor is gone: timers cancelled,

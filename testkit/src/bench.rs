@@ -256,6 +256,9 @@ pub async fn transfer_setup<S: BenchState>(
     let b = Supervisor::start(format!("{name}-other"))
         .await
         .expect("supervisor");
+    // Every instance transferred has its worker (whose link moves too), an
+    // empty one as much as one that filled its table: like against like.
+    h.actor_ref().expect("a worker");
     if rows > 0 {
         fill_table(&h, rows, row_bytes).await;
     }

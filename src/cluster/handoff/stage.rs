@@ -302,7 +302,7 @@ impl<A: Portable> Stage<A> {
             state: Arc::new(state),
             dict,
         };
-        let shared = Arc::new(Kept::new(
+        let shared = Kept::new(
             self.mv.name.clone(),
             behaviour,
             committed,
@@ -312,7 +312,7 @@ impl<A: Portable> Stage<A> {
             begin
                 .capacity
                 .map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
-        ));
+        );
         // A relay still under the name (the instance comes back before the
         // relay here retired) gives it up: messages reach it by name.
         registry::release_if(shared.name(), |i| i.moved_to().is_some());

@@ -41,7 +41,10 @@
 //!   `start_rate.peeper` and `.ractor` (instances/s), with
 //!   `ratio.memory_per_instance_vs_ractor` and `ratio.start_rate_vs_ractor`:
 //!   100,000 instances (1,000,000 without `--quick`) started in batches of
-//!   1,000;
+//!   1,000; `memory.per_instance.peeper_woken` and
+//!   `ratio.memory_per_woken_instance_vs_ractor`: the same instances once
+//!   each got its worker and handled a call through its mailbox (a new
+//!   instance gets its worker only when it first needs one);
 //! - `overload.rss_growth_mib.unbounded` and `.bounded`, and
 //!   `overload.refused.bounded`: resident memory growth while one sender
 //!   floods an instance whose casts take 50 µs each, for 1 s (3 s without

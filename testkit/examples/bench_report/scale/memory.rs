@@ -5,6 +5,13 @@
 //! process of its own (see `scale.rs`); rounds alternate peeper first, then
 //! ractor, and each figure is the median over the rounds.
 //!
+//! A new instance gets its worker only when it first needs one, so the
+//! figures above are those of instances that were only started. A third
+//! phase starts K instances, then gives each its worker (with
+//! `Handle::actor_ref`) and sends it one call through the worker's mailbox:
+//! `memory.per_instance.peeper_woken` is what an instance that has worked
+//! costs.
+//!
 //! A phase stops starting instances early if the machine runs short of
 //! memory (a million instances take over 10 GiB), and the report then says
 //! how many it started (`memory.instances.peeper`).
@@ -28,7 +35,7 @@ const MIB: f64 = 1_048_576.0;
 pub(super) fn run(report: &mut Report, e: Effort, workers: usize) {
     let mut samples: HashMap<String, Vec<f64>> = HashMap::new();
     for _ in 0..e.rounds {
-        for kind in ["peeper", "ractor"] {
+        for kind in ["peeper", "peeper_woken", "ractor"] {
             for (name, value) in phase("memory", kind, e.instances, workers) {
                 samples.entry(name).or_default().push(value);
             }
@@ -39,20 +46,24 @@ pub(super) fn run(report: &mut Report, e: Effort, workers: usize) {
         .map(|(name, s)| (name, median(s)))
         .collect();
     let get = |name: &str| figures.get(name).copied().unwrap_or(f64::NAN);
-    for kind in ["peeper", "ractor"] {
+    for kind in ["peeper", "peeper_woken", "ractor"] {
         let started = get(&format!("memory.instances.{kind}"));
         if started < e.instances as f64 {
             // Short of memory: the figures are over fewer instances.
             report.whole(&format!("memory.instances.{kind}"), started, "instances");
         }
     }
-    for kind in ["peeper", "ractor"] {
+    for kind in ["peeper", "peeper_woken", "ractor"] {
         let bytes = format!("memory.per_instance.{kind}");
         report.whole(&bytes, get(&bytes), "bytes");
     }
     report.ratio(
         "ratio.memory_per_instance_vs_ractor",
         get("memory.per_instance.peeper") / get("memory.per_instance.ractor"),
+    );
+    report.ratio(
+        "ratio.memory_per_woken_instance_vs_ractor",
+        get("memory.per_instance.peeper_woken") / get("memory.per_instance.ractor"),
     );
     for kind in ["peeper", "ractor"] {
         let rate = format!("start_rate.{kind}");
@@ -99,6 +110,41 @@ pub(super) async fn start_peeper(k: u64) -> Vec<(String, f64)> {
     let took = start.elapsed();
     let grown = rss::resident_mib() - before;
     start_figures("peeper", handles.len(), took, grown)
+}
+
+/// Starts `k` [`Adder`] instances as [`start_peeper`] does, then gives each
+/// its worker and sends it a call through its mailbox. Only the memory
+/// figure is kept: the start rate is [`start_peeper`]'s.
+pub(super) async fn start_peeper_woken(k: u64) -> Vec<(String, f64)> {
+    let sup = Supervisor::start("scale-memory").await.expect("supervisor");
+    let mut handles = Vec::with_capacity(k as usize);
+    let before = rss::resident_mib();
+    let start = Instant::now();
+    for first in (0..k).step_by(START_BATCH as usize) {
+        if !room_left() {
+            break;
+        }
+        let batch = (first..k.min(first + START_BATCH))
+            .map(|i| sup.start_child(format!("scale-memory-{i}"), Adder, 0));
+        for started in join_all(batch).await {
+            handles.push(started.expect("instance"));
+        }
+    }
+    for batch in handles.chunks(START_BATCH as usize) {
+        let calls = batch.iter().map(|h| async move {
+            let actor = h.actor_ref().expect("a worker");
+            ractor::call!(actor, peeper::Envelope::call, 1).expect("an answer")
+        });
+        for answered in join_all(calls).await {
+            answered.expect("a call answered");
+        }
+    }
+    let took = start.elapsed();
+    let grown = rss::resident_mib() - before;
+    start_figures("peeper_woken", handles.len(), took, grown)
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("start_rate"))
+        .collect()
 }
 
 /// Spawns `k` [`PlainAdder`] actors as [`start_peeper`] starts instances.

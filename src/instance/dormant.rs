@@ -1,0 +1,166 @@
+//! Dormant instances: an instance started by
+//! [`Supervisor::start_child`](crate::Supervisor::start_child) gets no
+//! worker (no ractor actor) until it first needs one.
+//!
+//! Its `init` runs on the starting task, under the same guard as on a
+//! worker, and is committed; from then on callers run their calls to it
+//! themselves (see `instance/direct.rs`), which needs no worker. An instance
+//! nobody sends anything to costs its kept parts, its name and its entries
+//! in its supervisor, and no task.
+//!
+//! It gets its worker, once, the first time something needs one:
+//! - a message that a caller cannot run itself (a cast, an info message, a
+//!   timer firing, a call that found the instance busy): it waits in the
+//!   inbox's lists, as it would while a worker is respawned, and the worker
+//!   queues it first;
+//! - a kill, a call that crashed or awaits on its caller's task: what was
+//!   left for the worker is applied by it, as always;
+//! - [`Handle::actor_ref`](crate::Handle::actor_ref): ractor code gets an
+//!   actor;
+//! - a stop: the worker handles what is queued, then runs `terminate`.
+//!
+//! The worker is spawned by the instance's supervisor under its children's
+//! lock, so that a transfer sees either no worker or one linked to the
+//! supervisor it leaves (and relinks it), never one linked to a supervisor
+//! the instance no longer has. Its start completes before the lock is given
+//! back: it is reachable, linked and listed before anything else can touch
+//! it, exactly as a worker spawned at the start was.
+//!
+//! A wake that finds the instance not (yet) listed by its supervisor gives
+//! up: either the start has not listed it yet, and wakes it after listing it
+//! if anything came meanwhile, or a stop has claimed it, and the stop wakes
+//! it itself. A wake that finds it transferred meanwhile asks the new owner.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use ractor::{ActorCell, ActorId, ActorRef};
+
+use super::any::AnyInstance;
+use super::envelope::Envelope;
+use super::guard::{guard, scope_of};
+use super::kept::{Kept, Owner};
+use super::worker::Worker;
+use crate::actor::{Actor, Context, Start, StateMut};
+use crate::crash_report::Callback;
+use crate::error::Crash;
+
+impl<A: Actor> Kept<A> {
+    /// Whether the instance has no worker yet.
+    pub(crate) fn is_dormant(&self) -> bool {
+        self.dormant.load(Ordering::Acquire)
+    }
+
+    /// Starts the instance without a worker: runs `init` with
+    /// [`Start::Fresh`] on this task and commits it. Callers may run calls
+    /// from then on.
+    ///
+    /// # Errors
+    /// The crash of `init` (a panic, an error or a kill): nothing is kept.
+    pub(crate) async fn start_dormant(self: &Arc<Self>) -> Result<(), Crash> {
+        // Kills asked before the start have nothing to restart.
+        self.kill.catch_up();
+        let (state, dict) = self.read_committed();
+        let before = Arc::as_ptr(&state).addr();
+        let mut view = StateMut::with_spare(state, None);
+        let mut ctx = Context::new(self.clone(), dict.clone());
+        let scope = scope_of(self, Callback::Init);
+        let init = self.behaviour.init(&mut view, Start::Fresh, &mut ctx);
+        guard(&self.kill, scope, init).await?;
+        let (state, _) = view.into_parts();
+        // The committed state is alive until replaced: its address tells
+        // whether `init` made a new one.
+        let state_changed = Arc::as_ptr(&state).addr() != before;
+        let dict_changed = !ctx.dict.same_as(&dict);
+        if state_changed || dict_changed {
+            drop(self.write_committed(state, dict_changed.then(|| ctx.dict.clone())));
+        }
+        self.dormant.store(true, Ordering::Release);
+        self.run.ready();
+        Ok(())
+    }
+
+    /// For a start that just listed the instance: wakes it if something
+    /// came for it before it was listed (a message, a kill), when no wake
+    /// could reach it.
+    pub(crate) fn wake_if_wanted(self: &Arc<Self>) {
+        if self.is_dormant() && (!self.inbox.is_idle() || self.kill.pending()) {
+            self.wake_worker();
+        }
+    }
+
+    /// Gets a dormant instance its worker, through its supervisor; see the
+    /// [module docs](self). Does nothing for an instance that has one.
+    pub(crate) fn wake(&self) {
+        if !self.is_dormant() {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let me: Arc<dyn AnyInstance> = me;
+        let mut asked: Option<Arc<dyn Owner>> = None;
+        while self.is_dormant() {
+            let Some(owner) = self.current_owner() else {
+                return;
+            };
+            if asked
+                .as_ref()
+                .is_some_and(|a| std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(&owner)))
+            {
+                // Not listed there, and not transferred since: its start or
+                // its stop wakes it.
+                return;
+            }
+            if owner.wake(&me) {
+                return;
+            }
+            asked = Some(owner);
+        }
+    }
+
+    /// For the worker spawned by [`Kept::spawn_woken`]: makes it the
+    /// instance's worker if the instance is still dormant (it takes first
+    /// what waited in the lists); `false` if another worker came first.
+    pub(super) fn install_woken(&self, actor: ActorRef<Envelope<A>>) -> bool {
+        let mut lists = self.inbox.lists.lock();
+        if !self.is_dormant() {
+            return false;
+        }
+        self.install_locked(&mut lists, actor);
+        self.dormant.store(false, Ordering::Release);
+        true
+    }
+
+    /// Spawns the worker of a dormant instance, linked to `supervisor`, and
+    /// returns its actor; `None` if it has one already. The caller holds its
+    /// supervisor's children's lock and is inside a tokio runtime.
+    pub(super) fn spawn_woken(self: &Arc<Self>, supervisor: ActorCell) -> Option<ActorId> {
+        if !self.is_dormant() {
+            return None;
+        }
+        let worker = Worker::new(self.clone());
+        // The worker's `pre_start` installs it under the inbox's lock if the
+        // instance is still dormant, and never awaits: the spawn completes
+        // at its first poll, before the children's lock is given back. Out
+        // of the task's budget, which would make its first look at the
+        // actor's signal channel wait.
+        let spawned = ractor::Actor::spawn_linked(None, worker, (self.clone(), None), supervisor);
+        let mut spawned = pin!(tokio::task::unconstrained(spawned));
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        match spawned.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok((actor, _))) => Some(actor.get_id()),
+            Poll::Ready(Err(e)) => {
+                tracing::error!(name = %self.name(), error = %e, "peeper: waking failed");
+                None
+            }
+            Poll::Pending => {
+                tracing::error!(name = %self.name(), "peeper: a worker's start awaited");
+                None
+            }
+        }
+    }
+}
