@@ -266,12 +266,10 @@ impl Supervisor {
             return Err(e);
         }
         if !self.inner.children().insert(kept.clone()) {
+            // `terminate` runs on a worker, as for any stop.
+            let child: Arc<dyn AnyInstance> = kept.clone();
+            self.inner.wake_for_stop(&child);
             kept.mark_stopped(StopReason::Shutdown);
-            if dormant {
-                // `terminate` runs on a worker, as for any stop.
-                let child: Arc<dyn AnyInstance> = kept.clone();
-                self.inner.wake_child(&child, true);
-            }
             if let Some(cell) = AnyInstance::cell(&*kept) {
                 cell.stop(Some("supervisor stopping".to_owned()));
             }
@@ -338,8 +336,9 @@ impl Supervisor {
             .children()
             .claim_for_stop::<A>(name, &self.inner.name)?;
         let reason = kept.stop_reason().cloned().unwrap_or(StopReason::Normal);
-        kept.mark_stopped(StopReason::Normal);
         let child: Arc<dyn AnyInstance> = kept.clone();
+        self.inner.wake_for_stop(&child);
+        kept.mark_stopped(StopReason::Normal);
         stop_instance(&self.inner, &child, self.inner.config.shutdown_timeout).await;
         self.inner.emit(|| SupervisorEvent::ChildStopped {
             name: name.to_owned(),

@@ -328,3 +328,70 @@ async fn a_wake_with_the_task_budget_spent_still_gets_a_worker() {
     }
     assert_eq!(woke.load(Ordering::SeqCst), 50);
 }
+
+#[tokio::test]
+async fn a_stop_right_after_a_wake_handles_what_was_queued() {
+    let sup = supervisor("dormant-wake-stop").await;
+    let probe = Probe::default();
+    let name = unique("dormant-wake-stop");
+    let h = sup
+        .start_child(name.clone(), probe.clone(), Default::default())
+        .await
+        .unwrap();
+    let _actor = h.actor_ref().unwrap();
+    for _ in 0..5 {
+        h.cast(Cast::Incr).unwrap();
+    }
+    let last = bounded(sup.terminate_child::<Probe>(&name)).await.unwrap();
+    assert_eq!(last.value, 5);
+    assert_eq!(probe.terminated.lock().clone(), [(StopReason::Normal, 5)]);
+}
+
+/// Senders cast to dormant instances while their supervisor stops: every
+/// cast that was accepted is handled before `terminate`, whichever of the
+/// first cast and the stop woke the instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn casts_racing_a_supervisor_stop_are_all_handled_or_refused() {
+    let sup = supervisor("dormant-race-stop").await;
+    let probe = Probe::default();
+    let mut handles = Vec::new();
+    for _ in 0..20 {
+        let h = sup
+            .start_child(
+                unique("dormant-race-stop"),
+                probe.clone(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        handles.push(h);
+    }
+    let handles = Arc::new(handles);
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let handles = handles.clone();
+            tokio::spawn(async move {
+                let mut accepted = 0i64;
+                for _ in 0..200 {
+                    for h in handles.iter() {
+                        if h.cast(Cast::Incr).is_ok() {
+                            accepted += 1;
+                        }
+                    }
+                    tokio::task::yield_now().await;
+                }
+                accepted
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    bounded(sup.stop()).await;
+    let mut accepted = 0;
+    for s in senders {
+        accepted += s.await.unwrap();
+    }
+    let terminated = probe.terminated.lock().clone();
+    assert_eq!(terminated.len(), 20);
+    let handled: i64 = terminated.iter().map(|(_, v)| v).sum();
+    assert_eq!(handled, accepted, "accepted casts handled before terminate");
+}

@@ -26,10 +26,26 @@
 //! back: it is reachable, linked and listed before anything else can touch
 //! it, exactly as a worker spawned at the start was.
 //!
-//! A wake that finds the instance not (yet) listed by its supervisor gives
-//! up: either the start has not listed it yet, and wakes it after listing it
-//! if anything came meanwhile, or a stop has claimed it, and the stop wakes
-//! it itself. A wake that finds it transferred meanwhile asks the new owner.
+//! The failure windows, and what happens in each:
+//! - **Something comes before the start listed the instance** (a cast from
+//!   `init`, a timer, a kill): the wake finds it unlisted and gives up; the
+//!   start, once it listed it, wakes it if anything waits or a kill is
+//!   pending.
+//! - **A stop claimed it** (`terminate_child`, `Supervisor::stop`): a wake
+//!   finds it unlisted and gives up; what was accepted meanwhile waits in
+//!   the lists. The stop wakes it before it marks it stopped (which would
+//!   drop the lists), so the worker queues those first and handles them
+//!   before `terminate`.
+//! - **It was transferred meanwhile**: the old supervisor no longer lists
+//!   it; the wake asks the new one.
+//! - **Two wakes at once**: the supervisor's lock orders them; the second
+//!   finds a worker. A worker that still finds one installed (a wake under
+//!   another supervisor, after a transfer) refuses to start.
+//! - **The worker is killed or stopped from outside right after its
+//!   spawn**: it is linked and listed already; the supervisor respawns it,
+//!   as any worker.
+//! - **The task that wakes it has spent its budget**: the spawn is polled
+//!   outside the budget, so it still completes at once.
 
 use std::future::Future;
 use std::pin::pin;

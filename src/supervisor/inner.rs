@@ -65,6 +65,17 @@ impl SupervisorInner {
         true
     }
 
+    /// For a stop that claimed `child`: gives it its worker if it is
+    /// dormant. Called before the stop marks it stopped, which drops what
+    /// waits in the inbox's lists: a message accepted after the claim waits
+    /// there (no wake reaches an instance no longer listed), and the worker
+    /// takes it first, so that the stop handles it.
+    pub(crate) fn wake_for_stop(&self, child: &Arc<dyn AnyInstance>) {
+        if child.is_dormant() {
+            self.wake_child(child, true);
+        }
+    }
+
     /// The supervisor behind an instance's owner.
     pub(crate) fn of(owner: Arc<dyn Owner>) -> Option<Arc<SupervisorInner>> {
         owner.as_any().downcast::<SupervisorInner>().ok()

@@ -20,6 +20,7 @@ impl Supervisor {
         let timeout = self.inner.config.shutdown_timeout;
         let stops = children.iter().map(|child| async move {
             let reason = child.stop_reason().unwrap_or(StopReason::Shutdown);
+            self.inner.wake_for_stop(child);
             child.mark_stopped(StopReason::Shutdown);
             stop_instance(&self.inner, child, timeout).await;
             self.inner.emit(|| SupervisorEvent::ChildStopped {
@@ -41,15 +42,14 @@ impl Supervisor {
 /// Stops an instance already marked as stopping for good, and waits for it:
 /// new messages are refused at once, the ones already queued are handled,
 /// then `terminate` runs. A stop that outlasts `timeout` becomes a kill. A
-/// dormant instance gets its worker for it, which runs `terminate`.
+/// dormant instance gets its worker for it (see
+/// [`SupervisorInner::wake_for_stop`]), which runs `terminate`.
 pub(super) async fn stop_instance(
     supervisor: &SupervisorInner,
     child: &Arc<dyn AnyInstance>,
     timeout: Duration,
 ) {
-    if child.is_dormant() {
-        supervisor.wake_child(child, true);
-    }
+    supervisor.wake_for_stop(child);
     if let Some(cell) = child.cell()
         && cell.drain_and_wait(Some(timeout)).await.is_err()
     {
