@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use peeper::Supervisor;
+use peeper::{Handle, Supervisor};
 use peeper_testkit::bench::{Adder, PlainAdder};
 use peeper_testkit::rss;
 
@@ -93,20 +93,9 @@ fn start_figures(kind: &str, k: usize, took: Duration, grown_mib: f64) -> Vec<(S
 /// peeper instance has one, and it counts in its memory. The handles held
 /// count too, as ractor's refs do.
 pub(super) async fn start_peeper(k: u64) -> Vec<(String, f64)> {
-    let sup = Supervisor::start("scale-memory").await.expect("supervisor");
-    let mut handles = Vec::with_capacity(k as usize);
     let before = rss::resident_mib();
     let start = Instant::now();
-    for first in (0..k).step_by(START_BATCH as usize) {
-        if !room_left() {
-            break;
-        }
-        let batch = (first..k.min(first + START_BATCH))
-            .map(|i| sup.start_child(format!("scale-memory-{i}"), Adder, 0));
-        for started in join_all(batch).await {
-            handles.push(started.expect("instance"));
-        }
-    }
+    let (_sup, handles) = start_adders(k).await;
     let took = start.elapsed();
     let grown = rss::resident_mib() - before;
     start_figures("peeper", handles.len(), took, grown)
@@ -116,20 +105,9 @@ pub(super) async fn start_peeper(k: u64) -> Vec<(String, f64)> {
 /// its worker and sends it a call through its mailbox. Only the memory
 /// figure is kept: the start rate is [`start_peeper`]'s.
 pub(super) async fn start_peeper_woken(k: u64) -> Vec<(String, f64)> {
-    let sup = Supervisor::start("scale-memory").await.expect("supervisor");
-    let mut handles = Vec::with_capacity(k as usize);
     let before = rss::resident_mib();
     let start = Instant::now();
-    for first in (0..k).step_by(START_BATCH as usize) {
-        if !room_left() {
-            break;
-        }
-        let batch = (first..k.min(first + START_BATCH))
-            .map(|i| sup.start_child(format!("scale-memory-{i}"), Adder, 0));
-        for started in join_all(batch).await {
-            handles.push(started.expect("instance"));
-        }
-    }
+    let (_sup, handles) = start_adders(k).await;
     for batch in handles.chunks(START_BATCH as usize) {
         let calls = batch.iter().map(|h| async move {
             let actor = h.actor_ref().expect("a worker");
@@ -145,6 +123,24 @@ pub(super) async fn start_peeper_woken(k: u64) -> Vec<(String, f64)> {
         .into_iter()
         .filter(|(name, _)| !name.starts_with("start_rate"))
         .collect()
+}
+
+/// Starts `k` [`Adder`] instances under a new supervisor (fewer if memory
+/// runs short), [`START_BATCH`] at a time; returns it and their handles.
+async fn start_adders(k: u64) -> (Supervisor, Vec<Handle<Adder>>) {
+    let sup = Supervisor::start("scale-memory").await.expect("supervisor");
+    let mut handles = Vec::with_capacity(k as usize);
+    for first in (0..k).step_by(START_BATCH as usize) {
+        if !room_left() {
+            break;
+        }
+        let batch = (first..k.min(first + START_BATCH))
+            .map(|i| sup.start_child(format!("scale-memory-{i}"), Adder, 0));
+        for started in join_all(batch).await {
+            handles.push(started.expect("instance"));
+        }
+    }
+    (sup, handles)
 }
 
 /// Spawns `k` [`PlainAdder`] actors as [`start_peeper`] starts instances.
