@@ -140,73 +140,13 @@ async fn the_actor_ref_of_a_dormant_instance_is_its_running_worker() {
     assert_eq!(value(&h).await, 2, "kept across a kill from outside");
 }
 
-/// Sets a timer in `init` and reports when it fires.
-struct TimerInInit {
-    fired: parking_lot::Mutex<Option<oneshot::Sender<()>>>,
+/// Sends itself a message from `init`, before its start has listed it: a
+/// cast of 7, or a timer's message that adds 1 and is reported.
+struct EarlyMessage {
+    timer_fired: Option<parking_lot::Mutex<Option<oneshot::Sender<()>>>>,
 }
 
-impl Actor for TimerInInit {
-    type State = u32;
-    type Call = ();
-    type Reply = u32;
-    type Cast = ();
-    type Info = ();
-
-    async fn init(
-        &self,
-        _: &mut StateMut<u32>,
-        start: Start,
-        ctx: &mut Context<Self>,
-    ) -> Result<(), BoxError> {
-        if start == Start::Fresh {
-            ctx.send_after(Duration::from_millis(1), ());
-        }
-        Ok(())
-    }
-
-    async fn handle_call(
-        &self,
-        _: (),
-        state: &mut StateMut<u32>,
-        _: &mut Context<Self>,
-    ) -> Result<u32, BoxError> {
-        Ok(**state)
-    }
-
-    async fn handle_info(
-        &self,
-        _: (),
-        state: &mut StateMut<u32>,
-        _: &mut Context<Self>,
-    ) -> Result<(), BoxError> {
-        **state += 1;
-        if let Some(tx) = self.fired.lock().take() {
-            let _ = tx.send(());
-        }
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn a_timer_set_by_init_wakes_it() {
-    let sup = supervisor("dormant-timer").await;
-    let (tx, rx) = oneshot::channel();
-    let behaviour = TimerInInit {
-        fired: parking_lot::Mutex::new(Some(tx)),
-    };
-    let h = sup
-        .start_child(unique("dormant-timer"), behaviour, 0)
-        .await
-        .unwrap();
-    bounded(rx).await.unwrap();
-    assert_eq!(h.call(()).await.unwrap(), 1);
-    assert!(!h.is_dormant());
-}
-
-/// Casts to itself from `init`, before its start has listed it.
-struct CastInInit;
-
-impl Actor for CastInInit {
+impl Actor for EarlyMessage {
     type State = u32;
     type Call = ();
     type Reply = u32;
@@ -216,10 +156,16 @@ impl Actor for CastInInit {
     async fn init(
         &self,
         _: &mut StateMut<u32>,
-        _: Start,
+        start: Start,
         ctx: &mut Context<Self>,
     ) -> Result<(), BoxError> {
-        ctx.handle().cast(7)?;
+        match &self.timer_fired {
+            Some(_) if start == Start::Fresh => {
+                ctx.send_after(Duration::from_millis(1), ());
+            }
+            Some(_) => {}
+            None => ctx.handle().cast(7)?,
+        }
         Ok(())
     }
 
@@ -241,13 +187,43 @@ impl Actor for CastInInit {
         **state += n;
         Ok(())
     }
+
+    async fn handle_info(
+        &self,
+        _: (),
+        state: &mut StateMut<u32>,
+        _: &mut Context<Self>,
+    ) -> Result<(), BoxError> {
+        **state += 1;
+        if let Some(tx) = self.timer_fired.as_ref().and_then(|t| t.lock().take()) {
+            let _ = tx.send(());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_timer_set_by_init_wakes_it() {
+    let sup = supervisor("dormant-timer").await;
+    let (tx, rx) = oneshot::channel();
+    let behaviour = EarlyMessage {
+        timer_fired: Some(parking_lot::Mutex::new(Some(tx))),
+    };
+    let h = sup
+        .start_child(unique("dormant-timer"), behaviour, 0)
+        .await
+        .unwrap();
+    bounded(rx).await.unwrap();
+    assert_eq!(h.call(()).await.unwrap(), 1);
+    assert!(!h.is_dormant());
 }
 
 #[tokio::test]
 async fn a_cast_sent_during_init_is_handled_once_it_started() {
     let sup = supervisor("dormant-init-cast").await;
+    let behaviour = EarlyMessage { timer_fired: None };
     let h = sup
-        .start_child(unique("dormant-init-cast"), CastInInit, 0)
+        .start_child(unique("dormant-init-cast"), behaviour, 0)
         .await
         .unwrap();
     assert!(!h.is_dormant(), "woken as it was listed: a cast waited");
