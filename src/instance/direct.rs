@@ -165,13 +165,7 @@ async fn run<A: Actor>(
         Ok(reply) => reply,
         Err(crash) => return (kept, Err(crash)),
     };
-    let (state, _) = view.into_parts();
-    // The committed state is alive until replaced below: its address still
-    // tells whether the callback made a new one.
-    let state_changed = Arc::as_ptr(&state).addr() != before;
-    let dict_changed = !ctx.dict.same_as(&dict);
-    if state_changed || dict_changed {
-        let replaced = kept.write_committed(state, dict_changed.then(|| ctx.dict.clone()));
+    if let Some(replaced) = kept.commit_outside(view, before, &dict, &ctx.dict) {
         kept.run.committed();
         drop(replaced);
     }

@@ -86,14 +86,7 @@ impl<A: Actor> Kept<A> {
         let scope = scope_of(self, Callback::Init);
         let init = self.behaviour.init(&mut view, Start::Fresh, &mut ctx);
         guard(&self.kill, scope, init).await?;
-        let (state, _) = view.into_parts();
-        // The committed state is alive until replaced: its address tells
-        // whether `init` made a new one.
-        let state_changed = Arc::as_ptr(&state).addr() != before;
-        let dict_changed = !ctx.dict.same_as(&dict);
-        if state_changed || dict_changed {
-            drop(self.write_committed(state, dict_changed.then(|| ctx.dict.clone())));
-        }
+        drop(self.commit_outside(view, before, &dict, &ctx.dict));
         self.dormant.store(true, Ordering::Release);
         self.run.ready();
         Ok(())

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Kept;
-use crate::actor::Actor;
+use crate::actor::{Actor, StateMut};
 use crate::dictionary::Dictionary;
 
 /// The state and dictionary as of the last completed callback.
@@ -33,5 +33,27 @@ impl<A: Actor> Kept<A> {
             committed.dict = dict;
         }
         std::mem::replace(&mut committed.state, state)
+    }
+
+    /// Commits what a callback run outside the worker left: the state in
+    /// `view` and the context's dictionary `working`, each only if it
+    /// changed against what the run read (`read`, the dictionary, and
+    /// `before`, the state's address: the committed state is alive until
+    /// replaced here, so a new state has another address). Returns the
+    /// state it replaced, if it committed, for the caller to drop after
+    /// what must follow a commit.
+    #[inline]
+    pub(crate) fn commit_outside(
+        &self,
+        view: StateMut<A::State>,
+        before: usize,
+        read: &Dictionary,
+        working: &Dictionary,
+    ) -> Option<Arc<A::State>> {
+        let (state, _) = view.into_parts();
+        let state_changed = Arc::as_ptr(&state).addr() != before;
+        let dict_changed = !working.same_as(read);
+        (state_changed || dict_changed)
+            .then(|| self.write_committed(state, dict_changed.then(|| working.clone())))
     }
 }
