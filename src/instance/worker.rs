@@ -5,7 +5,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-
 use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::envelope::{Body, Envelope, Frozen, Job};
