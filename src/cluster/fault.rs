@@ -146,7 +146,8 @@ pub(crate) async fn reached(point: &str) {
     let _ = reached.wait_for(|here| *here).await;
 }
 
-/// Lets the task parked at `point` go on, and any that comes to park there.
+/// Lets the task parked at `point` go on (or, if none is yet, the one that
+/// comes), once and for all.
 #[cfg(feature = "faults")]
 pub(crate) fn release(point: &str) {
     parked(point).released.send_replace(true);
