@@ -108,10 +108,7 @@ async fn serve(node: &Node, req: Request, reply: Option<RpcReplyPort<Vec<u8>>>) 
                 .count();
             answer(reply, &Response::Count(live as u64));
         }
-        Request::Whereis { name } => {
-            let live = registry::get(&name).is_some_and(|i| i.moved_to().is_none());
-            answer(reply, &Response::Here(live));
-        }
+        Request::Whereis { name } => answer(reply, &Response::Where(node.place(&name))),
         Request::Holds { name } => {
             answer(reply, &Response::Holds(node.holding(&name)));
         }

@@ -16,17 +16,26 @@
 //! `target.answered` (the target answered `Commit`: ready),
 //! `target.stored` (a durable instance started at the target and is in its
 //! store; `Go` not yet answered), `relay.call` (a relay passed a call on).
+//!
+//! A few points are awaited by a task instead ([`hold`]): their action
+//! `HOLD` parks the first task that reaches them, and only it, until the
+//! test lets it go ([`release`]), with the rest of the process running on;
+//! [`reached`] waits until a task is parked there. Points:
+//! `locate.asking` (a call or cast by name found nothing sure on its own
+//! node and is about to ask the peers).
 
-/// Acts if `PEEPER_FAULT` names `point`, once per point and process.
 #[cfg(feature = "faults")]
-pub(crate) fn point(point: &str) {
+struct Fault {
+    at: String,
+    action: String,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+/// The fault named for `point`, if it has not fired yet; marks it fired.
+#[cfg(feature = "faults")]
+fn fire(point: &str) -> Option<&'static Fault> {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicBool, Ordering};
-    struct Fault {
-        at: String,
-        action: String,
-        fired: AtomicBool,
-    }
     static SPECS: OnceLock<Vec<Fault>> = OnceLock::new();
     let specs = SPECS.get_or_init(|| {
         let value = std::env::var("PEEPER_FAULT").unwrap_or_default();
@@ -40,12 +49,16 @@ pub(crate) fn point(point: &str) {
             })
             .collect()
     });
-    let Some(fault) = specs.iter().find(|f| f.at == point) else {
+    let fault = specs.iter().find(|f| f.at == point)?;
+    (!fault.fired.swap(true, Ordering::AcqRel)).then_some(fault)
+}
+
+/// Acts if `PEEPER_FAULT` names `point`, once per point and process.
+#[cfg(feature = "faults")]
+pub(crate) fn point(point: &str) {
+    let Some(fault) = fire(point) else {
         return;
     };
-    if fault.fired.swap(true, Ordering::AcqRel) {
-        return;
-    }
     eprintln!("peeper-fault: {point}: {}", fault.action);
     for action in fault.action.split('+') {
         act(action);
@@ -75,3 +88,67 @@ fn act(action: &str) {
 #[cfg(not(feature = "faults"))]
 #[inline(always)]
 pub(crate) fn point(_point: &str) {}
+
+/// Whether a task is parked at a point, and whether it may go on.
+#[cfg(feature = "faults")]
+struct Parked {
+    reached: tokio::sync::watch::Sender<bool>,
+    released: tokio::sync::watch::Sender<bool>,
+}
+
+/// The parking place of `point`, made on first use.
+#[cfg(feature = "faults")]
+fn parked(point: &str) -> std::sync::Arc<Parked> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock};
+    static PARKED: LazyLock<parking_lot::Mutex<HashMap<String, Arc<Parked>>>> =
+        LazyLock::new(Default::default);
+    PARKED
+        .lock()
+        .entry(point.to_owned())
+        .or_insert_with(|| {
+            Arc::new(Parked {
+                reached: tokio::sync::watch::Sender::new(false),
+                released: tokio::sync::watch::Sender::new(false),
+            })
+        })
+        .clone()
+}
+
+/// Parks the first task that reaches `point` if `PEEPER_FAULT` names it
+/// with `HOLD`, until [`release`]; any other action runs as at [`point`].
+/// A parked task holds no thread: the rest of the process runs on.
+#[cfg(feature = "faults")]
+pub(crate) async fn hold(point: &str) {
+    let Some(fault) = fire(point) else {
+        return;
+    };
+    eprintln!("peeper-fault: {point}: {}", fault.action);
+    if fault.action != "HOLD" {
+        fault.action.split('+').for_each(act);
+        return;
+    }
+    let parked = parked(point);
+    let mut released = parked.released.subscribe();
+    parked.reached.send_replace(true);
+    let _ = released.wait_for(|go| *go).await;
+}
+
+/// Does nothing without the `faults` feature.
+#[cfg(not(feature = "faults"))]
+#[inline(always)]
+pub(crate) async fn hold(_point: &str) {}
+
+/// Waits until a task is parked at `point` (see [`hold`]).
+#[cfg(feature = "faults")]
+pub(crate) async fn reached(point: &str) {
+    let mut reached = parked(point).reached.subscribe();
+    let _ = reached.wait_for(|here| *here).await;
+}
+
+/// Lets the task parked at `point` go on (or, if none is yet, the one that
+/// comes), once and for all.
+#[cfg(feature = "faults")]
+pub(crate) fn release(point: &str) {
+    parked(point).released.send_replace(true);
+}

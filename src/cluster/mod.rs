@@ -71,3 +71,20 @@ pub fn fuzz_seeds() -> Vec<Vec<u8>> {
 }
 
 mod fuzz;
+
+/// Waits until a task is parked at the fault point `point` by its action
+/// `HOLD` (feature `faults`, for the node-process tests). Not part of the
+/// API.
+#[cfg(feature = "faults")]
+#[doc(hidden)]
+pub async fn fault_reached(point: &str) {
+    fault::reached(point).await;
+}
+
+/// Lets the task parked at the fault point `point` go on (feature
+/// `faults`). Not part of the API.
+#[cfg(feature = "faults")]
+#[doc(hidden)]
+pub fn fault_release(point: &str) {
+    fault::release(point);
+}

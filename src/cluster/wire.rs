@@ -87,7 +87,8 @@ pub(crate) enum Request {
     /// Who are you? The asker says who it is; answered `Hello`, which also
     /// says whether the answering node sees the asker's agent.
     Hello(Hello),
-    /// Does an instance of this name run here?
+    /// Where is the instance of this name, as far as this node knows?
+    /// Answered `Where`.
     Whereis { name: String },
     /// Does this node hold the durable instance `name` in any way: running,
     /// staged by a move, or in its store? Asked by a node that restarted
@@ -171,8 +172,8 @@ pub(crate) struct Hello {
 /// What one agent answers.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Response {
-    /// Answer to [`Request::Whereis`]: `true` if it runs here.
-    Here(bool),
+    /// Answer to [`Request::Whereis`].
+    Where(Place),
     /// Answer to [`Request::Holds`].
     Holds(Holding),
     /// Answer to [`Request::Call`]: the encoded reply, and the node where the
@@ -196,6 +197,22 @@ pub(crate) enum Response {
     Done,
     /// The request was refused.
     Refused(String),
+}
+
+/// Where an instance is, as one node knows it: the answer to
+/// [`Request::Whereis`]. Only `Nowhere` says the node has nothing of it;
+/// every window of a move answers one of the others (see `routes.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Place {
+    /// It runs here.
+    Here,
+    /// A move brings it here: requests for it are held until it runs here,
+    /// or until the move is dropped.
+    Arriving,
+    /// It left for that node: its relay or its forwarding note says so.
+    Gone(String),
+    /// This node knows nothing of it.
+    Nowhere,
 }
 
 /// Encoded bytes inside a response, kept as one block on the wire.

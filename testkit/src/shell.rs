@@ -57,6 +57,11 @@
 //! peers                               ok <connected peers>
 //! dashboard <token>                   ok <addr>   (the live view on 127.0.0.1, a free port, sampling every 100 ms)
 //! indoubt                             ok <durable instances noted as moving, not yet settled>
+//! castname <name> <sender> <casts>    ok          (numbered casts by name, Node::cast; wait <sender>)
+//! loadround <prefix> <from> <to> <sender>  ok     (numbered calls by name to <prefix><from>…<prefix><to-1>,
+//!                                                 round and round, at least once, until wait <sender>)
+//! faultreached <point>                ok          (once a task is parked at the fault point, action HOLD)
+//! faultrelease <point>                ok          (lets it go on)
 //! ```
 
 use std::collections::HashMap;
@@ -73,6 +78,7 @@ use tokio::task::JoinHandle;
 use crate::rss;
 
 mod args;
+mod byname;
 mod tally;
 
 use args::args;
@@ -241,6 +247,29 @@ impl Shell {
                 }
             }
             ["names"] => Ok(peeper::registered().len().to_string()),
+            ["castname", name, sender, casts] => {
+                let casts = casts.parse().map_err(|_| "bad casts")?;
+                let (name, sender_name) = ((*name).to_owned(), (*sender).to_owned());
+                let task = byname::casts(self.node.clone(), name, sender_name, casts);
+                self.loads.insert((*sender).to_owned(), task);
+                Ok(String::new())
+            }
+            ["loadround", prefix, from, to, sender] => {
+                let from: u64 = from.parse().map_err(|_| "bad from")?;
+                let to: u64 = to.parse().map_err(|_| "bad to")?;
+                let names = (from..to).map(|i| format!("{prefix}{i}")).collect();
+                let stop = Arc::new(AtomicBool::new(false));
+                self.stops.insert((*sender).to_owned(), stop.clone());
+                let task =
+                    byname::calls_round(self.node.clone(), names, (*sender).to_owned(), stop);
+                self.loads.insert((*sender).to_owned(), task);
+                Ok(String::new())
+            }
+            ["faultreached", point] => byname::fault_reached(point).await,
+            ["faultrelease", point] => {
+                peeper::cluster::fault_release(point);
+                Ok(String::new())
+            }
             ["block", ms] => {
                 // What a callback that blocks does to the runtime: both
                 // workers held, nothing else of the node runs meanwhile.

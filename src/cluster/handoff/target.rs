@@ -107,6 +107,11 @@ impl Stages {
         }
     }
 
+    /// Whether a move brings `name` here and holds requests for it back.
+    pub(crate) fn arriving(&self, name: &str) -> bool {
+        self.holding.lock().contains_key(name)
+    }
+
     /// Holds `msg` back if its name is arriving here; hands it back if not.
     pub(crate) fn try_hold(&self, name: &str, msg: Held) -> Result<(), Held> {
         match self.holding.lock().get_mut(name) {
