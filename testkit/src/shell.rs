@@ -35,6 +35,10 @@
 //! casts <name> <sender> <casts>       ok          (numbered casts through a held handle, at once)
 //! hold <name>                         ok          (keeps a handle to the instance, for heldbench)
 //! heldbench <calls>                   ok <mean ns per call through the held handle>
+//! heldwhere                           ok caller|worker  (one call through the held handle: on this task, or the worker's)
+//! where <name>                        ok caller|worker  (the same, by name)
+//! heldcall <ms>                       ok | error <text>  (one call through the held handle, <ms> to answer)
+//! heldcasts <sender> <casts>          ok <casts handled per second>  (numbered casts through the held handle, then a call behind them)
 //! helddcasts <sender> <casts>         ok          (numbered durable casts through the held handle)
 //! churn <name> <rounds> <rows>        ok          (table-writing casts in the background; wait churn)
 //! digest <name>                       ok <rows> <digest of the table>
@@ -73,6 +77,7 @@ use tokio::task::JoinHandle;
 use crate::rss;
 
 mod args;
+mod held;
 mod tally;
 
 use args::args;
@@ -369,6 +374,14 @@ impl Shell {
                     h.call(Call::Get).await.map_err(|e| e.to_string())?;
                 }
                 Ok((started.elapsed().as_nanos() / u128::from(calls.max(1))).to_string())
+            }
+            ["heldwhere"] => {
+                held::where_runs(Some(self.held.as_ref().ok_or("nothing held")?), "").await
+            }
+            ["where", name] => held::where_runs(None, name).await,
+            ["heldcall", ms] => held::call(self.held.as_ref().ok_or("nothing held")?, ms).await,
+            ["heldcasts", sender, casts] => {
+                held::cast_rate(self.held.as_ref().ok_or("nothing held")?, sender, casts).await
             }
             ["helddcasts", sender, casts] => {
                 let casts: u64 = casts.parse().map_err(|_| "bad casts")?;
