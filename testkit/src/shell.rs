@@ -319,8 +319,11 @@ impl Shell {
                         }
                     }
                     // A call on the same path queues behind every cast: once
-                    // it is answered, all were handled.
-                    if let Err(e) = h.call_timeout(Call::Get, Duration::from_secs(120)).await {
+                    // it is answered, all were handled. It may wait nearly
+                    // as long as a test waits for an answer (two minutes):
+                    // however slow the relayed casts on a busy machine, the
+                    // call's own timeout is not what ends the run.
+                    if let Err(e) = h.call_timeout(Call::Get, Duration::from_secs(110)).await {
                         first.get_or_insert(e.to_string());
                     }
                     (casts - failed, failed, Duration::ZERO, first)
@@ -417,7 +420,16 @@ impl Shell {
                 Ok(String::new())
             }
             ["digest", name] => {
-                let reply = self.node.call::<Tally>(name, Call::Digest).await;
+                // Queued behind whatever casts are still on their way to the
+                // instance (a churn relayed through a move): it may wait
+                // nearly as long as a test waits for an answer, not only the
+                // node's call timeout, however slow a busy machine handles
+                // them.
+                let within = Duration::from_secs(110);
+                let reply = self
+                    .node
+                    .call_timeout::<Tally>(name, Call::Digest, within)
+                    .await;
                 let Reply::Digest { rows, digest } = reply.map_err(|e| e.to_string())? else {
                     return Err("unexpected reply".into());
                 };

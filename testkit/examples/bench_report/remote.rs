@@ -315,6 +315,15 @@ fn held_handle_after_moves(report: &mut Report, a: &mut NodeProc, b: &mut NodePr
             report.value("held_handle.casts_direct", direct, "casts/s");
             report.value("held_handle.casts_relayed", relayed, "casts/s");
             report.ratio("ratio.relayed_vs_direct_casts", relayed / direct);
+            // And calls while it is away: through the relay, and by name.
+            let calls = if quick { 300 } else { 2_000 };
+            a.ok("heldbench 50");
+            a.ok("callbench h 50");
+            let held = number(&a.ok(&format!("heldbench {calls}")), 0) / 1e3;
+            let by_name = number(&a.ok(&format!("callbench h {calls}")), 0) / 1e3;
+            report.value("held_handle.call_while_away", held, "us");
+            report.value("by_name.call_while_away", by_name, "us");
+            report.ratio("ratio.held_vs_by_name_while_away", held / by_name);
         }
         b.ok(&back);
     }
