@@ -3,6 +3,14 @@
 //! A handle points to the instance's kept parts, not to its worker, so it stays
 //! valid across crashes, kills, restarts and transfers. It can be cloned freely
 //! and used from any task; no ractor type is needed for the basic API.
+//!
+//! After a move to another node, the kept parts a handle points to relay
+//! what it sends. Once the instance is back on this node and the relay
+//! passes straight to it (everything sent before is in its inbox), calls,
+//! casts and sends through the handle go to the instance back here, as
+//! through a fresh lookup: a call to it while idle runs on its caller. A
+//! message sent before that point goes the relay's way, and one sent after
+//! it finds those ahead of it in the inbox, so a sender's order holds.
 
 use std::fmt;
 use std::pin::Pin;
@@ -61,6 +69,17 @@ impl<A: Actor> Handle<A> {
         &self.kept
     }
 
+    /// This handle, or, once its instance moved away and came back to this
+    /// node, one to the instance back here (see `Kept::moved_back`): a call
+    /// through a handle held across moves then runs as a call by name does,
+    /// on its caller's task when the instance is idle.
+    fn followed(self) -> Self {
+        match self.kept.moved_back() {
+            Some(kept) => Handle { kept },
+            None => self,
+        }
+    }
+
     /// The instance's identity, the same that [`whereis`](crate::whereis) and
     /// [`Supervisor::which_children`](crate::Supervisor::which_children) report.
     pub fn id(&self) -> InstanceId {
@@ -117,7 +136,7 @@ impl<A: Actor> Handle<A> {
         timeout: Duration,
     ) -> Result<A::Reply, CallError> {
         let handle = match callee {
-            Callee::Handle(handle) => handle,
+            Callee::Handle(handle) => handle.followed(),
             Callee::Name(name) => crate::registry::lookup::<A>(name)?,
         };
         if timeout.is_zero() {
@@ -152,7 +171,9 @@ impl<A: Actor> Handle<A> {
     /// Queues a call and waits for its reply.
     async fn call_queued(self, msg: A::Call, timeout: Duration) -> Result<A::Reply, CallError> {
         let (tx, rx) = oneshot::channel();
-        match self.kept.deliver(Body::Call(msg, tx.into())) {
+        // The port carries the caller's timeout: a relay that passes the
+        // call on to another node gives it that long there.
+        match self.kept.deliver(Body::Call(msg, (tx, timeout).into())) {
             Ok(()) => {}
             Err((_, Refused::Stopped(reason))) => return Err(self.stopped(reason)),
             Err((call, Refused::Full(_))) => self.wait_for_room(call, timeout).await?,
@@ -186,7 +207,9 @@ impl<A: Actor> Handle<A> {
     /// [`StartOptions::capacity`](crate::StartOptions::capacity)); the
     /// message comes back inside the [`SendError`].
     pub fn cast(&self, msg: A::Cast) -> Result<(), SendError<A::Cast>> {
-        self.kept
+        let back = self.kept.moved_back();
+        back.as_ref()
+            .unwrap_or(&self.kept)
             .deliver(Body::Cast(msg))
             .map_err(|(body, refused)| self.refused(body, refused, Body::into_cast))
     }
@@ -197,7 +220,9 @@ impl<A: Actor> Handle<A> {
     /// [`Undelivered::Stopped`] when the instance stopped for good, with the
     /// message handed back.
     pub async fn cast_wait(&self, msg: A::Cast) -> Result<(), SendError<A::Cast>> {
-        self.kept
+        let back = self.kept.moved_back();
+        back.as_ref()
+            .unwrap_or(&self.kept)
             .deliver_waiting(Body::Cast(msg), None)
             .await
             .map_err(|(body, refused)| self.refused(body, refused, Body::into_cast))
@@ -208,7 +233,9 @@ impl<A: Actor> Handle<A> {
     /// # Errors
     /// As [`Handle::cast`].
     pub fn send(&self, msg: A::Info) -> Result<(), SendError<A::Info>> {
-        self.kept
+        let back = self.kept.moved_back();
+        back.as_ref()
+            .unwrap_or(&self.kept)
             .deliver(Body::Info(msg))
             .map_err(|(body, refused)| self.refused(body, refused, Body::into_info))
     }

@@ -110,7 +110,9 @@ impl<A: Portable> AnyKind for Kind<A> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Queued now, in arrival order; only a full bounded inbox makes the
         // call wait for room, within its budget.
-        let waiting = match h.kept().deliver(Body::Call(msg, tx.into())) {
+        // The port carries the budget: a relay here that passes the call
+        // on gives it that long at the next node.
+        let waiting = match h.kept().deliver(Body::Call(msg, (tx, budget).into())) {
             Ok(()) => None,
             Err((call, Refused::Full(_))) => Some(call),
             Err((_, Refused::Stopped(reason))) => return Err(Failure::Stopped(reason)),

@@ -52,6 +52,10 @@ pub(crate) trait Relay<A: Actor>: Send + Sync {
     fn is_direct(&self) -> bool;
     /// Marks the worker retired.
     fn go_direct(&self);
+    /// The instance back on this node that everything relayed here now
+    /// goes to straight, once nothing relayed before can be overtaken by a
+    /// message given to it directly; `None` while messages go another way.
+    fn here(&self) -> Option<Arc<Kept<A>>>;
 }
 
 /// The kept parts of one instance; see the [module docs](super).
@@ -255,6 +259,19 @@ impl<A: Actor> Kept<A> {
     pub(crate) fn detach_worker(&self) -> Option<ActorRef<Envelope<A>>> {
         let _lists = self.inbox.lists.lock();
         self.actor.write().take()
+    }
+
+    /// After the instance moved away and came back to this node: the
+    /// instance back here, which a handle to this one may reach directly,
+    /// as a fresh lookup would. Only once the worker retired (everything
+    /// it held is relayed) and the relay passes straight to that instance:
+    /// until then a message given to it could overtake one sent before.
+    pub(crate) fn moved_back(&self) -> Option<Arc<Kept<A>>> {
+        let relay = self.relay.get()?;
+        if !relay.is_direct() {
+            return None;
+        }
+        relay.here()
     }
 
     /// Run by the worker after the last message of its mailbox: relays what

@@ -4,7 +4,10 @@
 //! supervisor on B. No call fails or is lost, each caller's order is kept, the
 //! move reports progress, A's memory does not grow with the table, and
 //! afterwards A has no copy and B answers with the same state. A node with
-//! the wrong cookie cannot join.
+//! the wrong cookie cannot join. A handle held across moves keeps its
+//! casts' order, reaches the instance back on its node as a fresh lookup
+//! does (its calls run on their caller when it is idle), and a call it
+//! sends through a relay waits as long as its caller asked.
 
 use peeper_testkit::nodes::{NodeProc, check};
 
@@ -160,4 +163,72 @@ fn casts_through_a_held_handle_keep_their_order_over_moves_there_and_back() {
     let at_b = check(&mut b, "p");
     assert_eq!(at_b.handled, CASTS, "none lost or doubled");
     assert_eq!(at_b.violations, 0, "the order kept");
+}
+
+/// Calls `name` by name on `node` until one runs on its caller: from then
+/// on the instance is idle (its worker let go of it after its last
+/// message), and stays so while nothing is sent to it. At most 1,000 calls.
+fn until_idle(node: &mut NodeProc, name: &str) {
+    let calls = (1..=1_000)
+        .find(|_| node.ok(&format!("where {name}")) == ["caller"])
+        .map(|_| ());
+    assert_eq!(calls, Some(()), "{name} on {} never idle", node.name);
+}
+
+#[test]
+fn a_handle_held_over_moves_there_and_back_runs_its_calls_on_the_callers_task() {
+    let mut a = NodeProc::start(PEEPER_NODE, "a", "s6-held");
+    let mut b = NodeProc::start(PEEPER_NODE, "b", "s6-held");
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok("spawn src p 0 8");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    a.ok("hold p");
+    until_idle(&mut a, "p");
+    assert_eq!(a.ok("heldwhere"), ["caller"], "before any move");
+    for _ in 0..3 {
+        a.ok("move p src b dst");
+        b.ok("move p dst a src");
+    }
+    // The first call through the held handle may find its way through the
+    // relays (and through the worker); once the worker is done with it, the
+    // handle reaches the instance as a fresh lookup does.
+    a.ok("heldwhere");
+    until_idle(&mut a, "p");
+    assert_eq!(a.ok("heldwhere"), ["caller"], "after moves there and back");
+    // While away, through the relays; back again, directly again.
+    a.ok("move p src b dst");
+    a.ok("heldcall 30000");
+    b.ok("move p dst a src");
+    a.ok("heldwhere");
+    until_idle(&mut a, "p");
+    assert_eq!(
+        a.ok("heldwhere"),
+        ["caller"],
+        "after one more move there and back"
+    );
+    let at_a = check(&mut a, "p");
+    assert_eq!(at_a.violations, 0);
+}
+
+#[test]
+fn a_call_relayed_from_a_held_handle_keeps_its_callers_timeout() {
+    // The node's own call timeout, 1 s, is shorter than the instance stays
+    // busy ahead of the call, and than the call's own timeout.
+    let flags = ["--call-timeout-ms", "1000"];
+    let mut a = NodeProc::start_opts(PEEPER_NODE, "a", "s6-budget", &[], &flags);
+    let mut b = NodeProc::start_opts(PEEPER_NODE, "b", "s6-budget", &[], &flags);
+    a.ok("supervisor src");
+    b.ok("supervisor dst");
+    a.ok("spawn src p 0 8");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+    a.ok("hold p");
+    a.ok("move p src b dst");
+    // Queued at b before the call: the call waits behind 3 s of it.
+    b.ok("slow p 3000");
+    let answer = a.send("heldcall 60000");
+    assert_eq!(
+        answer, "ok",
+        "the relayed call waited its own 60 s: {answer}"
+    );
 }

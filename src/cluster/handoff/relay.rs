@@ -11,27 +11,52 @@
 //! follows it there (the call was not handled, so this sends it once). The
 //! relay lives exactly as long as such handles.
 //!
+//! # A handle held across moves
+//! Once the instance is back on this node, the first message a held handle
+//! sends through the relay starts a probe: a barrier goes the old way (to
+//! the node the instance went to, which passes it behind what it relays
+//! back), then, when it returned, one through this node's agent (behind
+//! what the old way brought back, or held there for an arrival). Messages
+//! sent meanwhile wait here, in order; when both barriers returned, they go
+//! into the instance that runs here, under the lock later messages wait
+//! for, and from then on the relay passes everything straight to it, and
+//! handles to the old instance reach it directly (`Kept::moved_back`), as a
+//! fresh lookup would: a call to it while idle runs on its caller. So that
+//! handle pays one slow call, then what a call by name costs.
+//!
+//! Windows: the node it went to killed or frozen while the first barrier is
+//! out: the probe waits until that node is lost or a step timeout passed
+//! (what that node still held is lost with it, as before), and calls that
+//! waited meanwhile past their caller's timeout are dropped unhandled. The
+//! instance moved away again before the barriers returned: the waiting
+//! messages go into it all the same, and its own relay passes them on; if
+//! its name is already free, by name through this node's agent, which
+//! passes them on by its forwarding note, and the relay stays on that way.
+//! An instance reached this way that moves away and back again: a handle
+//! goes through both relays until the newer one settled, then straight to
+//! the newest (the older relay keeps that one instead, so a chain of
+//! relays does not grow with the moves). The instance stops for good: a
+//! handle's calls get `Stopped`, as a fresh handle's would.
+//!
 //! # The forwarding note
 //! The name is noted here with the node it went to, for a few minutes: a call
 //! by name that arrives here is answered "elsewhere" (not handled, so the
 //! caller sends it there), and a cast is passed on. Peers are told of the
 //! move as it is decided, so their routes rarely need the note.
 
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, LazyLock};
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
-use crate::cluster::kind::call_error;
 use crate::cluster::node::Node;
-use crate::cluster::wire::{self, Local, Request, Response, Way, Wire};
-use crate::error::CallError;
-use crate::instance::{Body, Relay};
+use crate::cluster::wire::{self, Local, Request, Way, Wire};
+use crate::instance::{Body, Kept, Relay};
 use crate::portable::Portable;
 use crate::registry;
 
+mod call;
 mod note;
 
 pub(crate) use note::{forwarded, note_back, note_left};
@@ -68,17 +93,19 @@ struct Route<A: Portable> {
 }
 
 /// Which way a relay sends, once the instance may have come back to this
-/// node: each change keeps every sender's order (see `Forwarder::relay`).
+/// node: each change keeps every sender's order (see `Route::relay`).
 enum Path<A: Portable> {
     /// To the node it went to, by name.
     Away,
-    /// The instance is back here: a barrier went the old way; what comes
-    /// meanwhile waits, in order, until it returns.
+    /// The instance is back here: a barrier went the old way, then one
+    /// through this node's agent; what comes meanwhile waits, in order,
+    /// until both returned.
     Probing(Vec<Body<A>>),
-    /// Through this node's agent, behind what the old way brought back.
+    /// Gone again when they returned: by name, through this node's agent.
     ViaAgent,
-    /// Straight into the instance, once the agent passed a barrier.
-    Here,
+    /// Straight into the instance that was back here when the barriers
+    /// returned (whose own relay takes over if it left again).
+    Here(Arc<Kept<A>>),
 }
 
 impl<A: Portable> Forwarder<A> {
@@ -147,29 +174,50 @@ impl<A: Portable> Route<A> {
                 }
             }
             BARRIERS.remove(&token);
-            relay.switch_to_agent().await;
+            // What the old way brought back is in this node's agent's
+            // mailbox, or held there for an arrival: behind it.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if let Some(agent) = relay.node.agent() {
+                let _ = agent.send_message(Wire::Local(Local::Barrier {
+                    name: relay.name.clone(),
+                    done: tx,
+                }));
+            }
+            let _ = rx.await;
+            relay.settle();
         });
     }
 
-    async fn switch_to_agent(&self) {
-        let here = self.node.name().to_owned();
-        {
-            let mut path = self.path.lock();
-            if let Path::Probing(waiting) = std::mem::replace(&mut *path, Path::ViaAgent) {
+    /// Both barriers returned: what waited goes into the instance here, and
+    /// from now on everything does, straight. The waiting messages are
+    /// passed on under the lock that new ones wait for, so none overtakes
+    /// them; nothing went through the agent since the barrier did.
+    fn settle(&self) {
+        let mut path = self.path.lock();
+        let Path::Probing(waiting) = std::mem::replace(&mut *path, Path::ViaAgent) else {
+            return;
+        };
+        match registry::lookup::<A>(&self.name) {
+            Ok(h) => {
+                let kept = h.kept().clone();
                 for body in waiting {
-                    self.send_to(&here, body);
+                    self.pass_to(&kept, body);
+                }
+                *path = Path::Here(kept);
+            }
+            Err(_) => {
+                for body in waiting {
+                    self.send_to(self.node.name(), body);
                 }
             }
         }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if let Some(agent) = self.node.agent() {
-            let _ = agent.send_message(Wire::Local(Local::Barrier {
-                name: self.name.clone(),
-                done: tx,
-            }));
-        }
-        if rx.await.is_ok() {
-            *self.path.lock() = Path::Here;
+    }
+
+    /// Queues `body` in `kept`, which ran here when the barriers returned;
+    /// if it stopped for good since, by name through this node's agent.
+    fn pass_to(&self, kept: &Kept<A>, body: Body<A>) {
+        if let Err((body, _)) = kept.pass_on(body) {
+            self.send_to(self.node.name(), body);
         }
     }
 
@@ -193,143 +241,6 @@ impl<A: Portable> Route<A> {
             tracing::error!(name = %self.name, node = %to, "peeper: could not relay a message");
         }
     }
-
-    fn call(
-        &self,
-        to: &str,
-        msg: A::Call,
-        reply: ractor::RpcReplyPort<Result<A::Reply, CallError>>,
-    ) {
-        if reply.is_closed() {
-            // Its caller gave up while it waited here: it is dropped
-            // unhandled, as the instance's own loop would drop it.
-            return;
-        }
-        let name = self.name.clone();
-        // The caller's whole timeout: how much of it is left is not known
-        // here, so the far end may begin the call up to the time it waited
-        // here after its caller gave up.
-        let budget = reply
-            .get_timeout()
-            .unwrap_or(self.node.config().call_timeout);
-        let body = match postcard::to_stdvec(&msg) {
-            Ok(body) => body,
-            Err(e) => {
-                let _ = reply.send(Err(CallError::Unreachable {
-                    name,
-                    reason: format!("could not encode the call: {e}"),
-                }));
-                return;
-            }
-        };
-        let Some(agent) = self.node.agent_of(to) else {
-            let _ = reply.send(Err(CallError::Unreachable {
-                name,
-                reason: format!("node {to} is not connected"),
-            }));
-            return;
-        };
-        // Queued now, in mailbox order; only the wait is spawned.
-        let first = send_call::<A>(&agent, &name, &body, budget);
-        crate::cluster::fault::point("relay.call");
-        let node = self.node.clone();
-        tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + budget;
-            let mut answer = match first {
-                Ok(rx) => wait_reply::<A>(&name, rx, budget).await,
-                Err(e) => Err(e),
-            };
-            for _ in 0..MAX_HOPS {
-                let Err(Hop::Elsewhere(to)) = answer else {
-                    break;
-                };
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                answer = match node.agent_of(&to) {
-                    Some(agent) => match send_call::<A>(&agent, &name, &body, left) {
-                        Ok(rx) => wait_reply::<A>(&name, rx, left).await,
-                        Err(e) => Err(e),
-                    },
-                    None => Err(Hop::Failed(CallError::Unreachable {
-                        name: name.clone(),
-                        reason: format!("node {to} is not connected"),
-                    })),
-                };
-            }
-            let out = answer.map_err(|hop| match hop {
-                Hop::Failed(e) => e,
-                Hop::Elsewhere(_) => CallError::Unreachable {
-                    name: name.clone(),
-                    reason: "the instance kept moving".to_owned(),
-                },
-            });
-            let _ = reply.send(out);
-        });
-    }
-}
-
-/// Why a relayed call did not get its reply at one node.
-enum Hop {
-    /// Not handled: the instance is there.
-    Elsewhere(String),
-    Failed(CallError),
-}
-
-fn send_call<A: Portable>(
-    agent: &ractor::ActorRef<Wire>,
-    name: &str,
-    body: &[u8],
-    budget: Duration,
-) -> Result<tokio::sync::oneshot::Receiver<Vec<u8>>, Hop> {
-    let unreachable = |reason: String| {
-        Hop::Failed(CallError::Unreachable {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    let req = Request::Call {
-        name: name.to_owned(),
-        kind: A::KIND.to_owned(),
-        budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
-        body: body.to_vec(),
-    };
-    let bytes = wire::encode(&req).map_err(unreachable)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    agent
-        .send_message(Wire::Call(bytes, tx.into()))
-        .map_err(|e| unreachable(e.to_string()))?;
-    Ok(rx)
-}
-
-async fn wait_reply<A: Portable>(
-    name: &str,
-    rx: tokio::sync::oneshot::Receiver<Vec<u8>>,
-    budget: Duration,
-) -> Result<A::Reply, Hop> {
-    let failed = |e: CallError| Hop::Failed(e);
-    let unreachable = |reason: String| {
-        failed(CallError::Unreachable {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    let bytes = match tokio::time::timeout(budget + Duration::from_millis(250), rx).await {
-        Err(_) => {
-            return Err(failed(CallError::Timeout {
-                name: name.to_owned(),
-                timeout: budget,
-            }));
-        }
-        Ok(Err(_)) => return Err(unreachable("connection closed".into())),
-        Ok(Ok(bytes)) => bytes,
-    };
-    match wire::decode::<Response>(&bytes).map_err(unreachable)? {
-        Response::Called { reply: Ok(r), .. } => {
-            postcard::from_bytes(&r).map_err(|e| unreachable(e.to_string()))
-        }
-        Response::Called { reply: Err(f), .. } => Err(failed(call_error(name, f))),
-        Response::Elsewhere { to } => Err(Hop::Elsewhere(to)),
-        other => Err(unreachable(format!("unexpected answer {other:?}"))),
-    }
 }
 
 impl<A: Portable> Relay<A> for Forwarder<A> {
@@ -348,16 +259,34 @@ impl<A: Portable> Relay<A> for Forwarder<A> {
     fn go_direct(&self) {
         self.0.direct.store(true, Ordering::Release);
     }
+
+    fn here(&self) -> Option<Arc<Kept<A>>> {
+        let mut path = self.0.path.lock();
+        let Path::Here(kept) = &mut *path else {
+            return None;
+        };
+        if kept.relay.get().is_none() {
+            return Some(kept.clone());
+        }
+        // It left again and came back: its relay passed everything it got
+        // from here into the one back now, so this one may too. Keeping
+        // that one shortens the chain a handle held over many moves
+        // follows (the lock order is older relay first: none points back).
+        let next = kept.moved_back()?;
+        *kept = next.clone();
+        Some(next)
+    }
 }
 
 impl<A: Portable> Route<A> {
     /// Sends `body` on, in order with everything relayed before. While the
     /// instance is away, messages go to the node it went to, which passes
     /// them on. Once it is back here (a held handle, after moves there and
-    /// back), a barrier goes the old way; messages wait until it returns,
-    /// then go through this node's agent (behind what the old way brought
-    /// back), and once the agent has passed a barrier of its own, straight
-    /// into the instance: a held handle then costs what a call by name does.
+    /// back), a barrier goes the old way and, when it returns, one through
+    /// this node's agent (behind what the old way brought back); messages
+    /// wait until both returned, then go straight into the instance, and
+    /// handles to the one that left reach it directly (`Kept::moved_back`):
+    /// a held handle then costs what a call by name does.
     fn relay(self: &std::sync::Arc<Self>, body: Body<A>) {
         let mut path = self.path.lock();
         match &mut *path {
@@ -375,16 +304,10 @@ impl<A: Portable> Route<A> {
                 drop(path);
                 self.send_to(self.node.name(), body);
             }
-            Path::Here => {
+            Path::Here(kept) => {
+                let kept = kept.clone();
                 drop(path);
-                match registry::lookup::<A>(&self.name) {
-                    Ok(h) => {
-                        if let Err((body, _)) = h.kept().deliver(body) {
-                            self.send_to(self.node.name(), body);
-                        }
-                    }
-                    Err(_) => self.send_to(self.node.name(), body),
-                }
+                self.pass_to(&kept, body);
             }
         }
     }

@@ -19,6 +19,12 @@ impl<A: Actor> Kept<A> {
         self.deliver_bounded(body, false)
     }
 
+    /// Queues a message relayed from an instance that moved away and came
+    /// back, whatever the bound: it took its slot where it was sent.
+    pub(crate) fn pass_on(&self, body: Body<A>) -> Result<(), (Body<A>, Refused)> {
+        self.deliver_bounded(body, true)
+    }
+
     /// Queues a message read back from a durable store, ahead of anything
     /// new and whatever the bound: it was accepted before the restart.
     #[cfg(feature = "durable")]

@@ -299,14 +299,32 @@ fn memory_after_moves(report: &mut Report, quick: bool) -> (NodeProc, NodeProc) 
 /// `src`, `b` one named `dst`.
 fn held_handle_after_moves(report: &mut Report, a: &mut NodeProc, b: &mut NodeProc, quick: bool) {
     let round_trips = if quick { 100 } else { 500 };
+    let casts = if quick { 20_000 } else { 100_000 };
     a.ok("spawn src h 0 8");
     a.ok("hold h");
     let (there, back) = (
         format!("move h src {} dst", b.name),
         format!("move h dst {} src", a.name),
     );
-    for _ in 0..round_trips {
+    let direct = number(&a.ok(&format!("heldcasts direct {casts}")), 0);
+    for trip in 0..round_trips {
         a.ok(&there);
+        if trip == 0 {
+            // Casts through the relay the move left, to the node it went to.
+            let relayed = number(&a.ok(&format!("heldcasts relayed {casts}")), 0);
+            report.value("held_handle.casts_direct", direct, "casts/s");
+            report.value("held_handle.casts_relayed", relayed, "casts/s");
+            report.ratio("ratio.relayed_vs_direct_casts", relayed / direct);
+            // And calls while it is away: through the relay, and by name.
+            let calls = if quick { 300 } else { 2_000 };
+            a.ok("heldbench 50");
+            a.ok("callbench h 50");
+            let held = number(&a.ok(&format!("heldbench {calls}")), 0) / 1e3;
+            let by_name = number(&a.ok(&format!("callbench h {calls}")), 0) / 1e3;
+            report.value("held_handle.call_while_away", held, "us");
+            report.value("by_name.call_while_away", by_name, "us");
+            report.ratio("ratio.held_vs_by_name_while_away", held / by_name);
+        }
         b.ok(&back);
     }
     a.ok("heldbench 100");

@@ -61,12 +61,15 @@ pub(super) enum Call {
     },
     /// An order-independent digest of the table.
     Digest,
+    /// Whether the callback runs on the shell's calling task.
+    Where,
 }
 
 #[derive(Serialize, Deserialize)]
 pub(super) enum Reply {
     Counts(Counts),
     Digest { rows: u64, digest: u64 },
+    Where(bool),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -128,6 +131,9 @@ impl Actor for Tally {
                 rows: table.len() as u64,
                 digest,
             });
+        }
+        if let Call::Where = msg {
+            return Ok(Reply::Where(super::held::on_caller()));
         }
         if let Call::Seq { sender, seq } = msg {
             count(state, sender, seq);
