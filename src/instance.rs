@@ -82,6 +82,7 @@ mod any;
 pub(crate) mod direct;
 mod dormant;
 mod envelope;
+mod frozen;
 mod guard;
 mod inbox;
 mod journal;

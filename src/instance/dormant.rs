@@ -13,6 +13,10 @@
 //! nobody sends anything to costs its kept parts, its name and its entries
 //! in its supervisor, and no task.
 //!
+//! A move to another node needs no worker either: a dormant instance with
+//! nothing queued is frozen on the mover's own task (see
+//! `instance/frozen.rs`), and arrives dormant.
+//!
 //! It gets its worker, once, the first time something needs one:
 //! - a message that a caller cannot run itself (a cast, an info message, a
 //!   timer firing, a call that found the instance busy): it waits in the
