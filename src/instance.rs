@@ -12,8 +12,9 @@
 //!   to it.
 //! - `Worker` (`instance/worker.rs`): the ractor actor that runs the callbacks; its
 //!   mailbox is the instance's inbox. A worker crash is not an actor crash.
-//!   A new instance gets its first worker only when it needs one
-//!   (`instance/dormant.rs`).
+//!   A new or arriving instance gets its first worker only when it needs
+//!   one (`instance/dormant.rs`); a move freezes one that has none on the
+//!   mover's task (`instance/frozen.rs`).
 //! - [`Envelope`]: what the worker's mailbox carries: a call, a cast, an info
 //!   message, a wake-up, or a job to run in the loop (the seam a move to
 //!   another node uses).
@@ -82,6 +83,7 @@ mod any;
 pub(crate) mod direct;
 mod dormant;
 mod envelope;
+mod frozen;
 mod guard;
 mod inbox;
 mod journal;

@@ -134,7 +134,8 @@
 //!   parts), `instance/inbox.rs` (the bound and the rescued messages),
 //!   `instance/worker.rs` (the crash-proof loop, with `instance/guard.rs`
 //!   around each callback, and the kill signal), `instance/dormant.rs`
-//!   (instances with no worker yet), `instance/envelope.rs`,
+//!   (instances with no worker yet), `instance/frozen.rs` (a move's
+//!   freeze of one), `instance/envelope.rs`,
 //!   `instance/any.rs` (the type-erased view).
 //! - [`handle`]: [`Handle`], the typed way to reach an instance.
 //! - [`registry`]: names of instances and supervisors; [`call`], [`cast`],

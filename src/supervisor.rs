@@ -243,23 +243,40 @@ impl Supervisor {
                 name: name.to_owned(),
             });
         }
-        // A new instance that is not durable starts dormant: no worker until
-        // it needs one (see `instance/dormant.rs`).
-        let dormant = start == Start::Fresh && !kept.is_durable();
-        let started = if dormant {
-            kept.start_dormant()
-                .await
-                .map_err(|crash| StartError::InitFailed {
-                    name: name.to_owned(),
-                    crash,
-                })
+        // A new instance, or one arriving from another node, that is not
+        // durable starts dormant: no worker until it needs one (see
+        // `instance/dormant.rs`). An arrival has nothing queued yet (what
+        // was sent to it waits at its node until the source relayed its
+        // queue) and its timers start after this: each wakes it as it
+        // comes.
+        let fresh = start == Start::Fresh;
+        let start = if starts_dormant(&kept, &start) {
+            match kept.start_dormant(start).await {
+                Ok(()) => None,
+                Err(crash) if fresh => {
+                    registry::release(name, kept.id());
+                    return Err(StartError::InitFailed {
+                        name: name.to_owned(),
+                        crash,
+                    });
+                }
+                // An arrival has something to keep: its worker restores it,
+                // as a worker whose `init` crashed after a move does.
+                Err(crash) => Some(Start::Restored(crash)),
+            }
         } else {
-            let worker = Worker::new(kept.clone());
-            let args = (kept.clone(), Some(start));
-            let spawned = ractor::Actor::spawn_linked(None, worker, args, cell).await;
-            spawned
-                .map(drop)
-                .map_err(|e| start_error(name.to_owned(), e))
+            Some(start)
+        };
+        let started = match start {
+            None => Ok(()),
+            Some(start) => {
+                let worker = Worker::new(kept.clone());
+                let args = (kept.clone(), Some(start));
+                let spawned = ractor::Actor::spawn_linked(None, worker, args, cell).await;
+                spawned
+                    .map(drop)
+                    .map_err(|e| start_error(name.to_owned(), e))
+            }
         };
         if let Err(e) = started {
             registry::release(name, kept.id());
@@ -367,6 +384,19 @@ impl Supervisor {
     pub async fn transfer(&self, name: &str, to: &Supervisor) -> Result<(), TransferError> {
         children::transfer(name, &self.inner, &to.inner)
     }
+}
+
+/// Whether an instance started with `start` gets no worker until it needs
+/// one: a new instance or an arrival, unless it is durable (a durable
+/// instance's callbacks are stored in order by its worker).
+fn starts_dormant<A: Actor>(kept: &Kept<A>, start: &Start) -> bool {
+    let dormant_kind = match start {
+        Start::Fresh => true,
+        #[cfg(feature = "cluster")]
+        Start::Moved { .. } => true,
+        _ => false,
+    };
+    dormant_kind && !kept.is_durable()
 }
 
 fn start_error(name: String, e: SpawnErr) -> StartError {

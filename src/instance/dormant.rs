@@ -2,11 +2,20 @@
 //! [`Supervisor::start_child`](crate::Supervisor::start_child) gets no
 //! worker (no ractor actor) until it first needs one.
 //!
+//! So does an instance arriving from another node that is not durable:
+//! nothing is queued for it yet (what was sent to it meanwhile is held at
+//! its node until the source relayed its queue, and then reaches it as any
+//! message does), and its timers start after it is listed.
+//!
 //! Its `init` runs on the starting task, under the same guard as on a
 //! worker, and is committed; from then on callers run their calls to it
 //! themselves (see `instance/direct.rs`), which needs no worker. An instance
 //! nobody sends anything to costs its kept parts, its name and its entries
 //! in its supervisor, and no task.
+//!
+//! A move to another node needs no worker either: a dormant instance with
+//! nothing queued is frozen on the mover's own task (see
+//! `instance/frozen.rs`), and arrives dormant.
 //!
 //! It gets its worker, once, the first time something needs one:
 //! - a message that a caller cannot run itself (a cast, an info message, a
@@ -27,6 +36,10 @@
 //! it, exactly as a worker spawned at the start was.
 //!
 //! The failure windows, and what happens in each:
+//! - **An arrival's `init` crashes** (`Start::Moved`): nothing of it is
+//!   committed; the instance keeps what it brought and gets its worker at
+//!   once, which restores it (`init` with `Start::Restored`, counted against
+//!   its policy), as a worker whose `init` crashed after a move always did.
 //! - **Something comes before the start listed the instance** (a cast from
 //!   `init`, a timer, a kill): the wake finds it unlisted and gives up; the
 //!   start, once it listed it, wakes it if anything waits or a kill is
@@ -70,13 +83,16 @@ impl<A: Actor> Kept<A> {
         self.dormant.load(Ordering::Acquire)
     }
 
-    /// Starts the instance without a worker: runs `init` with
-    /// [`Start::Fresh`] on this task and commits it. Callers may run calls
-    /// from then on.
+    /// Starts the instance without a worker: runs `init` with `start`
+    /// ([`Start::Fresh`], or `Start::Moved` for an arrival) on this task and
+    /// commits it. Callers may run calls from then on.
     ///
     /// # Errors
-    /// The crash of `init` (a panic, an error or a kill): nothing is kept.
-    pub(crate) async fn start_dormant(self: &Arc<Self>) -> Result<(), Crash> {
+    /// The crash of `init` (a panic, an error or a kill): nothing of it is
+    /// committed and the instance stays without a worker. A fresh start
+    /// then fails; an arrival restores on a worker (see the
+    /// [module docs](self)).
+    pub(crate) async fn start_dormant(self: &Arc<Self>, start: Start) -> Result<(), Crash> {
         // Kills asked before the start have nothing to restart.
         self.kill.catch_up();
         let (state, dict) = self.read_committed();
@@ -84,7 +100,7 @@ impl<A: Actor> Kept<A> {
         let mut view = StateMut::with_spare(state, None);
         let mut ctx = Context::new(self.clone(), dict.clone());
         let scope = scope_of(self, Callback::Init);
-        let init = self.behaviour.init(&mut view, Start::Fresh, &mut ctx);
+        let init = self.behaviour.init(&mut view, start, &mut ctx);
         guard(&self.kill, scope, init).await?;
         drop(self.commit_outside(view, before, &dict, &ctx.dict));
         self.dormant.store(true, Ordering::Release);

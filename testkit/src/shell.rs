@@ -50,6 +50,7 @@
 //! count <sup>                         ok <children>
 //! stop <sup>                          ok          (stops a supervisor and its children)
 //! callall <prefix> <n>                ok <answered> <failed>
+//! dormant <prefix> <n>                ok <without a worker> <not found>   (of <prefix>0…)
 //! rss                                 ok <resident MiB> <peak resident MiB>
 //! slow <name> <ms>                    ok          (a cast that keeps the instance busy <ms>)
 //! bigentry <name> <mib>               ok          (a cast that puts <mib> MiB of bytes under the
@@ -517,6 +518,18 @@ impl Shell {
                     }
                 }
                 Ok(format!("{} {failed}", n - failed))
+            }
+            ["dormant", prefix, n] => {
+                let n: u64 = n.parse().map_err(|_| "bad count")?;
+                let (mut dormant, mut missing) = (0, 0);
+                for i in 0..n {
+                    match peeper::lookup::<Tally>(&format!("{prefix}{i}")) {
+                        Ok(h) if h.is_dormant() => dormant += 1,
+                        Ok(_) => {}
+                        Err(_) => missing += 1,
+                    }
+                }
+                Ok(format!("{dormant} {missing}"))
             }
             ["callbench", name, calls] => {
                 let calls: u32 = calls.parse().map_err(|_| "bad calls")?;

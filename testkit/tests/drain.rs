@@ -37,3 +37,31 @@ fn a_drain_moves_every_instance_to_the_peers_spread_by_count() {
     let answered = a.ok(&format!("callall r {INSTANCES}"));
     assert_eq!(answered, [INSTANCES.to_string(), "0".to_owned()]);
 }
+
+#[test]
+fn instances_drained_with_nothing_queued_arrive_without_a_worker() {
+    let mut a = NodeProc::start(PEEPER_NODE, "a", "drain-cookie");
+    let mut b = NodeProc::start(PEEPER_NODE, "b", "drain-cookie");
+    for node in [&mut a, &mut b] {
+        node.ok("supervisor rooms");
+    }
+    a.ok("spawnmany rooms d 50");
+    assert_eq!(a.ok("dormant d 50"), ["50", "0"], "started dormant");
+    assert_eq!(a.ok(&format!("connect {}", b.addr)), ["b"]);
+
+    let drained = a.ok("drain");
+    assert_eq!(
+        drained[..2],
+        ["50".to_owned(), "0".to_owned()],
+        "{drained:?}"
+    );
+    assert_eq!(b.ok("dormant d 50"), ["50", "0"], "arrived dormant");
+    // Dormant, they still answer, from either node.
+    assert_eq!(b.ok("callall d 50"), ["50", "0"]);
+    assert_eq!(a.ok("callall d 50"), ["50", "0"]);
+
+    // And back: still none gets a worker for the trip.
+    let back = b.ok("drain");
+    assert_eq!(back[..2], ["50".to_owned(), "0".to_owned()], "{back:?}");
+    assert_eq!(a.ok("dormant d 50"), ["50", "0"], "back dormant");
+}

@@ -55,7 +55,9 @@ pub(crate) async fn move_out<A: Portable>(
     };
     let target = node.inner.peers.known(to_node).ok_or_else(unknown)?;
     node.agent_of(to_node).ok_or_else(unknown)?;
-    let actor = handle.actor_ref().ok_or_else(not_found)?;
+    if kept.stop_reason().is_some() {
+        return Err(not_found());
+    }
     if !node
         .inner
         .stages
@@ -89,7 +91,7 @@ pub(crate) async fn move_out<A: Portable>(
     let out = match mover.precopy(&kept).await {
         Ok(precopied) => {
             let held = CastsHeld::close(&kept).await;
-            mover.hand_over(&actor, precopied, held).await
+            mover.hand_over(&handle, precopied, held).await
         }
         Err(e) => {
             mover.untrack(&kept);
@@ -136,10 +138,12 @@ impl Mover {
         })
     }
 
-    /// Queues the hand-over in the instance's mailbox and waits for it.
+    /// Runs the hand-over with the instance frozen: on this task if it has
+    /// no worker and is idle (see `instance/frozen.rs`), queued in its
+    /// worker's mailbox if not; waits for it.
     async fn hand_over<A: Portable>(
         self,
-        actor: &ractor::ActorRef<Envelope<A>>,
+        handle: &crate::Handle<A>,
         precopied: Precopied,
         held: CastsHeld<A>,
     ) -> Result<MoveReport, MoveError> {
@@ -166,8 +170,14 @@ impl Mover {
                 }
             })
         });
-        if actor.send_message(Envelope::plain(Body::Run(job))).is_err() {
-            return Err(LookupError::NotFound { name }.into());
+        if let Err(job) = handle.kept().run_frozen_here(job).await {
+            // Asking for the actor gives a dormant instance its worker.
+            let sent = handle
+                .actor_ref()
+                .map(|actor| actor.send_message(Envelope::plain(Body::Run(job))));
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(LookupError::NotFound { name }.into());
+            }
         }
         rx.await.unwrap_or(Err(MoveError::InProgress { name }))
     }
@@ -307,8 +317,11 @@ impl Mover {
             }
         };
         let Some(actor) = kept.detach_worker() else {
+            // No worker (a dormant instance frozen on the mover's task, or
+            // one being respawned): nothing is queued behind a mailbox.
             kept.finish_retire();
             tell_drained();
+            registry::release(kept.name(), kept.id());
             return;
         };
         let last = kept.clone();

@@ -238,6 +238,9 @@ fn memory_after_moves(report: &mut Report, quick: bool) -> (NodeProc, NodeProc) 
     let (a_before, _) = memory(&mut a);
     let (b_before, _) = memory(&mut b);
     let (a_heap_before, b_heap_before) = (heap(&mut a), heap(&mut b));
+    // Like with like: the heap after is a leak check only if the instances
+    // are in the state they were in before, each without a worker.
+    let a_dormant_before = number(&a.ok(&format!("dormant m {n}")), 0);
     for round in 0..rounds {
         for side in [&mut a, &mut b] {
             let drained = side.ok("drain");
@@ -269,6 +272,12 @@ fn memory_after_moves(report: &mut Report, quick: bool) -> (NodeProc, NodeProc) 
     let (a_after, _) = memory(&mut a);
     let (b_after, _) = memory(&mut b);
     let (a_heap_after, b_heap_after) = (heap(&mut a), heap(&mut b));
+    let a_dormant_after = number(&a.ok(&format!("dormant m {n}")), 0);
+    if a_dormant_after != a_dormant_before {
+        eprintln!(
+            "the heap figures compare {a_dormant_before} dormant instances with {a_dormant_after}"
+        );
+    }
     report.value("moves.count", (2 * n * rounds) as f64, "moves");
     // Resident memory keeps what the allocator holds for reuse; the heap in
     // use is what the program holds, the measure of a leak.
@@ -276,6 +285,8 @@ fn memory_after_moves(report: &mut Report, quick: bool) -> (NodeProc, NodeProc) 
     report.value("moves.memory_before.b", b_before, "MiB");
     report.value("moves.memory_after.a", a_after, "MiB");
     report.value("moves.memory_after.b", b_after, "MiB");
+    report.whole("moves.dormant_before.a", a_dormant_before, "instances");
+    report.whole("moves.dormant_after.a", a_dormant_after, "instances");
     report.value("moves.heap_before.a", a_heap_before, "MiB");
     report.value("moves.heap_before.b", b_heap_before, "MiB");
     report.value("moves.heap_after.a", a_heap_after, "MiB");

@@ -116,7 +116,8 @@ fn phase(what: &str, kind: &str, amount: u64, workers: usize) -> HashMap<String,
 /// Runs the phase the arguments ask for, if they ask for one: prints its
 /// figures and returns the exit status.
 ///
-/// Arguments: `--scale-phase memory peeper|peeper_woken|ractor COUNT WORKERS` or
+/// Arguments: `--scale-phase memory peeper|peeper_woken|peeper_cast_every_second|ractor COUNT
+/// WORKERS` or
 /// `--scale-phase overload unbounded|bounded MILLISECONDS WORKERS`.
 pub fn serve_if_asked(args: &[String]) -> Option<i32> {
     if args.first().map(String::as_str) != Some(PHASE_FLAG) {
@@ -131,6 +132,9 @@ pub fn serve_if_asked(args: &[String]) -> Option<i32> {
     let phase: Phase = match (arg(1), arg(2)) {
         ("memory", "peeper") => Box::pin(memory::start_peeper(amount)),
         ("memory", "peeper_woken") => Box::pin(memory::start_peeper_woken(amount)),
+        ("memory", "peeper_cast_every_second") => {
+            Box::pin(memory::start_peeper_cast_every_second(amount))
+        }
         ("memory", "ractor") => Box::pin(memory::start_ractor(amount)),
         ("overload", "unbounded") => Box::pin(overload::flood(None, window)),
         ("overload", "bounded") => Box::pin(overload::flood(Some(overload::CAPACITY), window)),

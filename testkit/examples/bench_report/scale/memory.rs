@@ -12,6 +12,11 @@
 //! `memory.per_instance.peeper_woken` is what an instance that has worked
 //! costs.
 //!
+//! A fourth phase starts K instances and casts to each once a second for
+//! [`CAST_ROUNDS`] seconds, each round answered (a call behind each cast)
+//! before the next: `memory.per_instance.peeper_cast_every_second` is what
+//! an instance under steady light traffic costs.
+//!
 //! A phase stops starting instances early if the machine runs short of
 //! memory (a million instances take over 10 GiB), and the report then says
 //! how many it started (`memory.instances.peeper`).
@@ -31,11 +36,22 @@ const START_BATCH: u64 = 1_000;
 
 const MIB: f64 = 1_048_576.0;
 
+/// Seconds of the phase that casts to every instance once a second.
+const CAST_ROUNDS: u32 = 5;
+
+/// The memory phases, in the order each round runs them.
+const KINDS: [&str; 4] = [
+    "peeper",
+    "peeper_woken",
+    "peeper_cast_every_second",
+    "ractor",
+];
+
 /// The memory and start figures and their ratios.
 pub(super) fn run(report: &mut Report, e: Effort, workers: usize) {
     let mut samples: HashMap<String, Vec<f64>> = HashMap::new();
     for _ in 0..e.rounds {
-        for kind in ["peeper", "peeper_woken", "ractor"] {
+        for kind in KINDS {
             for (name, value) in phase("memory", kind, e.instances, workers) {
                 samples.entry(name).or_default().push(value);
             }
@@ -46,14 +62,14 @@ pub(super) fn run(report: &mut Report, e: Effort, workers: usize) {
         .map(|(name, s)| (name, median(s)))
         .collect();
     let get = |name: &str| figures.get(name).copied().unwrap_or(f64::NAN);
-    for kind in ["peeper", "peeper_woken", "ractor"] {
+    for kind in KINDS {
         let started = get(&format!("memory.instances.{kind}"));
         if started < e.instances as f64 {
             // Short of memory: the figures are over fewer instances.
             report.whole(&format!("memory.instances.{kind}"), started, "instances");
         }
     }
-    for kind in ["peeper", "peeper_woken", "ractor"] {
+    for kind in KINDS {
         let bytes = format!("memory.per_instance.{kind}");
         report.whole(&bytes, get(&bytes), "bytes");
     }
@@ -64,6 +80,10 @@ pub(super) fn run(report: &mut Report, e: Effort, workers: usize) {
     report.ratio(
         "ratio.memory_per_woken_instance_vs_ractor",
         get("memory.per_instance.peeper_woken") / get("memory.per_instance.ractor"),
+    );
+    report.ratio(
+        "ratio.memory_per_instance_cast_every_second_vs_ractor",
+        get("memory.per_instance.peeper_cast_every_second") / get("memory.per_instance.ractor"),
     );
     for kind in ["peeper", "ractor"] {
         let rate = format!("start_rate.{kind}");
@@ -123,6 +143,36 @@ pub(super) async fn start_peeper_woken(k: u64) -> Vec<(String, f64)> {
         .into_iter()
         .filter(|(name, _)| !name.starts_with("start_rate"))
         .collect()
+}
+
+/// Starts `k` [`Adder`] instances as [`start_peeper`] does, then casts to
+/// each once a second for [`CAST_ROUNDS`] seconds; a call behind each cast
+/// says it was handled before the next round. Only the memory figure is
+/// kept.
+pub(super) async fn start_peeper_cast_every_second(k: u64) -> Vec<(String, f64)> {
+    let before = rss::resident_mib();
+    let (_sup, handles) = start_adders(k).await;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    for _ in 0..CAST_ROUNDS {
+        tick.tick().await;
+        for batch in handles.chunks(START_BATCH as usize) {
+            let rounds = batch.iter().map(|h| async move {
+                h.cast(()).expect("a cast accepted");
+                h.call(0).await.expect("an answer")
+            });
+            join_all(rounds).await;
+        }
+    }
+    let grown = rss::resident_mib() - before;
+    start_figures(
+        "peeper_cast_every_second",
+        handles.len(),
+        Duration::ZERO,
+        grown,
+    )
+    .into_iter()
+    .filter(|(name, _)| !name.starts_with("start_rate"))
+    .collect()
 }
 
 /// Starts `k` [`Adder`] instances under a new supervisor (fewer if memory
