@@ -136,13 +136,13 @@ impl Node {
                         since: now,
                         lag: Duration::ZERO,
                     });
-                    if let Some((_, sent)) = pings.heard.remove(&peer) {
-                        if sent > silence.since {
-                            *silence = Silence {
-                                since: sent,
-                                lag: Duration::ZERO,
-                            };
-                        }
+                    if let Some((_, sent)) = pings.heard.remove(&peer)
+                        && sent > silence.since
+                    {
+                        *silence = Silence {
+                            since: sent,
+                            lag: Duration::ZERO,
+                        };
                     }
                     // Time this node itself stood still (its timers ran
                     // late) is not the peer's silence: the clock moves on
