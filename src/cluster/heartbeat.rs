@@ -5,20 +5,42 @@
 //! every worker of the peer's runtime (a ping opens a connection there and
 //! is answered at once; it authenticates nothing and carries nothing). A
 //! peer that has no pulse is pinged through ractor_cluster, at its responder
-//! actor. A peer silent for the heartbeat timeout, counted from the first ping it did
-//! not answer, is declared lost and its connection closed. Time during which
-//! this node's own runtime stood still (its timers fired late) is taken off
-//! that silence: late answers are then this node's fault, not the peer's.
+//! actor. A peer silent for the heartbeat timeout, counted from the sending
+//! of the last ping it answered, is declared lost and its connection closed.
+//! Time during which this node's own runtime stood still (its timers fired
+//! late, or the check itself ran late) is taken off that silence: late
+//! answers are then this node's fault, not the peer's.
 //!
-//! The first round counts from the moment the peer was first pinged, so a
-//! peer that freezes right after connecting is declared lost after one
-//! timeout, not two.
+//! # Windows
+//! - **The peer freezes** (`kill -STOP`) at any moment: the last ping it
+//!   answered was sent before the freeze. Pings run on tasks of their own,
+//!   one per peer at a time, and the silence is checked every interval
+//!   whatever they wait for, so a ping stuck on the frozen peer (its kernel
+//!   still accepts connections into the listen backlog, so a ping waits its
+//!   whole timeout) holds nothing. The check also wakes when the earliest
+//!   silence reaches the timeout, so the peer is declared lost between one
+//!   timeout less one interval and one timeout after the freeze, plus this
+//!   node's own lag. Counting from a missed ping instead
+//!   made any lag of a few milliseconds push the verdict to the next
+//!   missed ping, a whole timeout later.
+//! - **The peer freezes right after connecting**: its silence counts from
+//!   the first check that sees it (at most one interval after the
+//!   connection), when its first ping goes out.
+//! - **This node stalls** (its runtime saturated, or the process stopped):
+//!   the stall is counted as lag and taken off every peer's silence.
+//! - **A slow answer** (a round trip longer than an interval): the next ping
+//!   waits for it; the peer is silent from the sending of the answered one.
+//! - Declaring a peer lost is noted first ([`Node::last_loss`]), then its
+//!   sessions are closed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use dashmap::DashMap;
 use ractor::{ActorRef, pg};
+use tokio::time::Instant;
 
 use crate::cluster::node::{Node, ping_group};
 use crate::cluster::wire::{self, Request, Wire};
@@ -72,13 +94,17 @@ impl Node {
     /// stays silent longer than the heartbeat timeout. ractor_cluster only
     /// logs late pongs, so without this a frozen peer would hold moves and
     /// calls until their own timeouts.
+    ///
+    /// The pings run on tasks of their own, at most one per peer at a time,
+    /// and the check runs every interval whatever they wait for: a ping that
+    /// gets no answer holds only itself, not the count of the silence.
     pub(crate) fn watch_peers(&self, pinger: ActorRef<Wire>) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
-            // Since when each peer has not answered: the start of the first
-            // round whose ping it missed.
-            let mut silent_since: std::collections::HashMap<String, tokio::time::Instant> =
-                std::collections::HashMap::new();
+            let pings = Arc::new(Pings::default());
+            let mut watched: HashMap<String, Silence> = HashMap::new();
+            let mut woke = Instant::now();
+            let mut due = woke;
             loop {
                 let Some(inner) = weak.upgrade() else { return };
                 let node = Node { inner };
@@ -93,37 +119,132 @@ impl Node {
                 if ended || node.inner.peers.stopped.load(Ordering::Acquire) {
                     return;
                 }
+                let now = Instant::now();
+                // This check's own lateness is this node's lag too: a check
+                // that ran late must not read as the peer's silence.
+                let late = woke.saturating_duration_since(due);
+                let lag = late.max(Duration::from_millis(
+                    node.inner.peers.lag_ms.swap(0, Ordering::AcqRel),
+                ));
                 let peers = node.peers();
-                silent_since.retain(|p, _| peers.contains(p));
-                let round = tokio::time::Instant::now();
-                let pings = peers.iter().map(|peer| node.alive(peer, limit));
-                let answers = futures::future::join_all(pings).await;
-                let now = tokio::time::Instant::now();
-                let lag = Duration::from_millis(node.inner.peers.lag_ms.swap(0, Ordering::AcqRel));
-                for (peer, alive) in peers.into_iter().zip(answers) {
-                    if alive {
-                        silent_since.remove(&peer);
-                        continue;
+                watched.retain(|p, _| peers.contains(p));
+                pings.heard.retain(|p, _| peers.contains(p));
+                for peer in peers {
+                    let silence = watched.entry(peer.clone()).or_insert(Silence {
+                        // The first ping goes out now: a peer that froze
+                        // right after connecting is silent from here.
+                        since: now,
+                        lag: Duration::ZERO,
+                    });
+                    if let Some((_, sent)) = pings.heard.remove(&peer)
+                        && sent > silence.since
+                    {
+                        *silence = Silence {
+                            since: sent,
+                            lag: Duration::ZERO,
+                        };
                     }
                     // Time this node itself stood still (its timers ran
                     // late) is not the peer's silence: the clock moves on
                     // by that much.
-                    let first = *silent_since.entry(peer.clone()).or_insert(round);
-                    let since = (first + lag).min(now);
-                    silent_since.insert(peer.clone(), since);
+                    let shifted = (silence.since + lag).min(now);
+                    silence.lag += shifted.duration_since(silence.since);
+                    silence.since = shifted;
                     if lag > limit / 4 {
                         tracing::info!(node = %node.name(), %peer, ?lag, "peeper: own runtime lagging, peer's silence counted without it");
                     }
-                    if now.duration_since(since) >= limit {
-                        tracing::warn!(node = %node.name(), %peer, "peeper: peer silent, disconnecting");
+                    if now.duration_since(silence.since) >= limit {
+                        let loss = Loss::at(now, silence);
+                        tracing::warn!(node = %node.name(), %peer, ?loss, "peeper: peer silent, disconnecting");
+                        node.inner.peers.losses.insert(peer.clone(), loss);
+                        watched.remove(&peer);
                         node.disconnect(&peer).await;
-                        silent_since.remove(&peer);
+                        continue;
                     }
+                    pings.send(&node, &peer, limit);
                 }
                 drop(node);
-                tokio::time::sleep(interval.saturating_sub(now.duration_since(round))).await;
+                // The check wakes at the end of the earliest silence too, so
+                // that a verdict waits for no interval boundary.
+                due = watched
+                    .values()
+                    .map(|s| s.since + limit)
+                    .fold(now + interval, Instant::min)
+                    .max(now + Duration::from_millis(1));
+                tokio::time::sleep_until(due).await;
+                woke = Instant::now();
             }
         });
+    }
+
+    /// How `peer` was last declared lost, if it was.
+    pub fn last_loss(&self, peer: &str) -> Option<Loss> {
+        self.inner.peers.losses.get(peer).map(|l| *l)
+    }
+}
+
+/// How long a peer has been silent, as the heartbeat counts it.
+struct Silence {
+    /// When the last answered ping was sent, moved on by this node's own
+    /// lag since.
+    since: Instant,
+    /// How much of this node's lag was taken off the silence.
+    lag: Duration,
+}
+
+/// The pings in flight and the answers not yet read by the check.
+#[derive(Default)]
+struct Pings {
+    in_flight: DashMap<String, ()>,
+    /// When the latest answered ping to each peer was sent.
+    heard: DashMap<String, Instant>,
+}
+
+impl Pings {
+    /// Pings `peer` on a task of its own unless a ping to it still waits.
+    /// The answer counts from when the ping was sent: the peer answered
+    /// after that, so it was alive then.
+    fn send(self: &Arc<Self>, node: &Node, peer: &str, limit: Duration) {
+        if self.in_flight.insert(peer.to_owned(), ()).is_some() {
+            return;
+        }
+        let (pings, node, peer) = (self.clone(), node.clone(), peer.to_owned());
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            if node.alive(&peer, limit).await {
+                let mut heard = pings.heard.entry(peer.clone()).or_insert(sent);
+                *heard = (*heard).max(sent);
+            }
+            pings.in_flight.remove(&peer);
+        });
+    }
+}
+
+/// When a peer was declared lost, and what its silence was counted from;
+/// see [`Node::last_loss`].
+///
+/// `lost_at - heard_at - lag` is the silence counted: the heartbeat
+/// timeout, give or take how late this node's check ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loss {
+    /// When the last ping the peer answered was sent (or, for a peer that
+    /// never answered one, when the heartbeat first saw it).
+    pub heard_at: SystemTime,
+    /// When the peer was declared lost.
+    pub lost_at: SystemTime,
+    /// This node's own lag taken off the silence meanwhile.
+    pub lag: Duration,
+}
+
+impl Loss {
+    fn at(now: Instant, silence: &Silence) -> Loss {
+        let lost_at = SystemTime::now();
+        let counted = now.duration_since(silence.since) + silence.lag;
+        Loss {
+            heard_at: lost_at.checked_sub(counted).unwrap_or(lost_at),
+            lost_at,
+            lag: silence.lag,
+        }
     }
 }
 

@@ -48,6 +48,7 @@ pub use crate::portable::{Parts, Portable};
 pub use drain::{DrainProgress, DrainReport};
 pub use error::{ClusterError, MoveError, RemoteCallError};
 pub use handoff::{MovePhase, MoveProgress, MoveReport};
+pub use heartbeat::Loss;
 pub use node::{Node, NodeConfig, Tls};
 pub use snapshot::SnapshotError;
 /// The TLS crate ractor_cluster uses, re-exported so that a [`Tls`] is built

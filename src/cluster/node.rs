@@ -50,9 +50,11 @@ pub struct NodeConfig {
     pub call_timeout: Duration,
     /// How often the node pings each peer. Default: 1 s.
     pub heartbeat_interval: Duration,
-    /// A peer that does not answer a ping within this time is declared lost
-    /// and its connection closed, even if its socket stays open (a frozen
-    /// process, a silent network). Default: 10 s. Time during which this
+    /// A peer that answers no ping for this time, counted from the sending
+    /// of the last ping it answered, is declared lost and its connection
+    /// closed, even if its socket stays open (a frozen process, a silent
+    /// network): between this timeout less one interval and this timeout
+    /// after it froze. Default: 10 s. Time during which this
     /// node's own runtime stood still is not counted as a peer's silence,
     /// and peers answer pings from a thread of their own (see
     /// [`crate::cluster::peers`]). A lost peer is dialled again until it

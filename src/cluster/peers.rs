@@ -81,6 +81,8 @@ pub(crate) struct Peers {
     /// last looked, in milliseconds.
     pub(crate) lag_ms: Arc<AtomicU64>,
     pub(crate) stopped: Arc<AtomicBool>,
+    /// How each peer was last declared lost.
+    pub(crate) losses: DashMap<String, crate::cluster::heartbeat::Loss>,
 }
 
 /// ractor_cluster names a node `name@host`; peeper uses the name alone.
@@ -147,6 +149,7 @@ impl Peers {
             redialing: DashMap::new(),
             lag_ms,
             stopped,
+            losses: DashMap::new(),
         }
     }
 

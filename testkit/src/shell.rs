@@ -60,6 +60,8 @@
 //! block <ms>                          ok          (two tasks hold both runtime workers, blocking, for <ms>)
 //! heap                                ok <heap MiB in use, as glibc's allocator counts it>
 //! peers                               ok <connected peers>
+//! lost <peer>                         ok <heard ms> <lost ms> <lag ms>  (when the peer last answered a ping
+//!                                                 and was declared lost, Unix ms; own lag taken off)
 //! dashboard <token>                   ok <addr>   (the live view on 127.0.0.1, a free port, sampling every 100 ms)
 //! indoubt                             ok <durable instances noted as moving, not yet settled>
 //! castname <name> <sender> <casts>    ok          (numbered casts by name, Node::cast; wait <sender>)
@@ -292,6 +294,19 @@ impl Shell {
                 crate::heap::in_use() as f64 / (1024.0 * 1024.0)
             )),
             ["peers"] => Ok(self.node.peers().join(" ")),
+            ["lost", peer] => {
+                let loss = self.node.last_loss(peer).ok_or("not lost")?;
+                let unix = |t: std::time::SystemTime| {
+                    t.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis())
+                };
+                Ok(format!(
+                    "{} {} {}",
+                    unix(loss.heard_at),
+                    unix(loss.lost_at),
+                    loss.lag.as_millis()
+                ))
+            }
             ["dashboard", token] => {
                 let dashboard = peeper::dashboard::Dashboard::builder()
                     .addr(([127, 0, 0, 1], 0))
