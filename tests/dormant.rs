@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{Call, Cast, Probe, Reply, bounded, supervised, supervisor, unique, value};
-use peeper::{Actor, BoxError, Context, Envelope, Start, StateMut, StopReason};
+use peeper::{
+    Actor, BoxError, Context, Crash, Envelope, Start, StateMut, StopReason, SupervisorEvent,
+};
 use tokio::sync::oneshot;
 
 #[tokio::test]
@@ -370,4 +372,48 @@ async fn casts_racing_a_supervisor_stop_are_all_handled_or_refused() {
     assert_eq!(terminated.len(), 20);
     let handled: i64 = terminated.iter().map(|(_, v)| v).sum();
     assert_eq!(handled, accepted, "accepted casts handled before terminate");
+}
+
+/// Waits, sending nothing, for `name`'s `WorkerRestarted` event.
+async fn restarted(events: &mut tokio::sync::broadcast::Receiver<SupervisorEvent>, name: &str) {
+    bounded(async {
+        loop {
+            if let SupervisorEvent::WorkerRestarted { name: n, crash, .. } =
+                events.recv().await.expect("the supervisor runs")
+                && n == name
+            {
+                assert!(matches!(crash, Crash::Killed), "{crash:?}");
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_of_a_dormant_or_idle_instance_restarts_it_at_once() {
+    let sup = supervisor("dormant-kill-now").await;
+    let mut events = sup.subscribe();
+    for round in 0..50 {
+        let probe = Probe::default();
+        let h = sup
+            .start_child(
+                unique("dormant-kill-now"),
+                probe.clone(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        // Odd rounds: idle with a worker, which the cast woke.
+        let idle = round % 2 == 1;
+        if idle {
+            h.cast(Cast::Add(round)).unwrap();
+            assert_eq!(value(&h).await, round);
+        }
+        assert_eq!(h.is_dormant(), !idle);
+        h.kill();
+        restarted(&mut events, h.name()).await;
+        assert_eq!(value(&h).await, if idle { round } else { 0 }, "kept");
+        assert_eq!(probe.restores.load(Ordering::SeqCst), 1, "restored once");
+    }
 }

@@ -1,7 +1,8 @@
 //! The live view in a real browser (headless Chromium through chromedriver):
 //! node A runs instances and the dashboard with a token, node B waits for
 //! moves. The page shows an instance; its kill button raises its restart
-//! count without a reload; its "move to" list moves it to B while the page
+//! count without a reload, and the redraws keep the button (a click spans
+//! them); its "move to" list moves it to B while the page
 //! shows the move's phase and progress bar; an instance's page withholds
 //! its state; a drain moves the rest; `/metrics` parses.
 //!
@@ -156,7 +157,24 @@ async fn the_page_shows_kills_and_moves_live() {
     )
     .await;
 
+    // The button clicked, to see that the redraws keep it (see below).
+    client
+        .execute(
+            r#"window.killButton = document.querySelector('tr[data-name="small0"] button.kill');
+               return null"#,
+            Vec::new(),
+        )
+        .await
+        .expect("a script runs");
     click(&client, r#"tr[data-name="small0"] button.kill"#).await;
+    let message = "return document.getElementById('message').textContent";
+    // The server's answer: the kill was asked. small0 is dormant (nothing
+    // called it), and a kill of a dormant instance counts and restores at
+    // once, so the count must follow without anything else reaching it.
+    until(&client, "the page says it killed small0", message, |t| {
+        t.contains("killed the worker of \"small0\"")
+    })
+    .await;
     until(
         &client,
         "small0's restart count after a kill",
@@ -164,6 +182,14 @@ async fn the_page_shows_kills_and_moves_live() {
         |t| t == "1",
     )
     .await;
+    // The count was redrawn into the row that held the button: a page that
+    // replaced its rows at each sample (ten times a second) lost a click
+    // whose press and release straddled a redraw.
+    assert_eq!(
+        text(&client, "return String(window.killButton.isConnected)").await,
+        "true",
+        "the redraw replaced the kill button"
+    );
     let crash = r#"return document.querySelector('tr[data-name="small0"] td.crash')?.textContent"#;
     until(&client, "small0's last crash", crash, |t| {
         t.contains("killed")
@@ -202,7 +228,6 @@ async fn the_page_shows_kills_and_moves_live() {
     );
     let gone = r#"return String(!!document.querySelector('tr[data-name="big"]'))"#;
     until(&client, "big no longer listed on a", gone, |t| t == "false").await;
-    let message = "return document.getElementById('message').textContent";
     until(&client, "the page says it moved", message, |t| {
         t.contains("moved \"big\"")
     })

@@ -166,6 +166,29 @@ function actions(r) {
   return cell;
 }
 
+// What a row's actions depend on: they are rebuilt only when it changes.
+function actionsKey(r) {
+  if (!overview || !overview.actions) return "";
+  const peers = overview.cluster ? overview.peers.map((p) => p.name) : [];
+  return JSON.stringify([r.supervisor, overview.supervisors.map((s) => s.name), peers]);
+}
+
+// The row's cells as text, in column order (the actions come after them).
+function cellTexts(r) {
+  return [null, r.kind, r.supervisor || "", r.node, String(r.restarts), crashText(r.last_crash),
+    String(r.queue_len), r.tables.map((t) => t.name + " (" + t.rows + ")").join(", "),
+    r.dict_keys.join(", "), String(r.epoch)];
+}
+
+function newRow(r) {
+  const classes = [null, "", "", "", "num restarts", "wrap crash", "num queue", "wrap", "wrap", "num"];
+  const tr = el("tr", { "data-name": r.name },
+    el("td", {}, el("a", { href: "#/i/" + q(r.name) }, r.name)),
+    ...classes.slice(1).map((c) => el("td", c ? { class: c } : {})));
+  tr.append(el("td", { class: "act" }));
+  return tr;
+}
+
 function renderInstances(page) {
   list.matched = page.matched;
   const pages = Math.max(1, Math.ceil(page.matched / page.per_page));
@@ -173,18 +196,25 @@ function renderInstances(page) {
   $("pageinfo").textContent = "page " + (page.page + 1) + " of " + pages;
   const body = $("instances").tBodies[0];
   if (body.contains(document.activeElement) && document.activeElement.tagName === "SELECT") return;
-  body.replaceChildren(...page.items.map((r) => el("tr", { "data-name": r.name },
-    el("td", {}, el("a", { href: "#/i/" + q(r.name) }, r.name)),
-    el("td", {}, r.kind),
-    el("td", {}, r.supervisor || ""),
-    el("td", {}, r.node),
-    el("td", { class: "num restarts" }, r.restarts),
-    el("td", { class: "wrap crash" }, crashText(r.last_crash)),
-    el("td", { class: "num queue" }, r.queue_len),
-    el("td", { class: "wrap" }, r.tables.map((t) => t.name + " (" + t.rows + ")").join(", ")),
-    el("td", { class: "wrap" }, r.dict_keys.join(", ")),
-    el("td", { class: "num" }, r.epoch),
-    actions(r))));
+  // Rows are updated in place, never replaced: the page redraws at every
+  // sample, and a click whose press and release straddle a replaced button
+  // would be no click at all.
+  const old = new Map([...body.rows].map((tr) => [tr.dataset.name, tr]));
+  page.items.forEach((r, i) => {
+    let tr = old.get(r.name);
+    old.delete(r.name);
+    if (!tr) tr = newRow(r);
+    cellTexts(r).forEach((text, c) => {
+      if (text !== null && tr.cells[c].textContent !== text) tr.cells[c].textContent = text;
+    });
+    const key = actionsKey(r);
+    if (tr.dataset.actions !== key) {
+      tr.dataset.actions = key;
+      tr.cells[10].replaceWith(actions(r));
+    }
+    if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] || null);
+  });
+  for (const tr of old.values()) tr.remove();
 }
 
 async function refreshList() {
