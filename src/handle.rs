@@ -259,6 +259,10 @@ impl<A: Actor> Handle<A> {
     /// finishes first. Nothing but the aborted callback's changes is lost, and
     /// the kill counts against the restart policy.
     ///
+    /// An idle instance, or a dormant one (no worker yet, which this wakes),
+    /// applies the kill at once, with nothing sent to it: the restart is
+    /// counted and reported, and `init` runs, before the next message.
+    ///
     /// Kills coalesce: kills made before the worker applied the first one
     /// (for example three in a row while it is idle or inside one callback)
     /// give one restore, count once against the restart policy, and report

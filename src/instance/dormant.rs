@@ -57,6 +57,18 @@
 //! - **The worker is killed or stopped from outside right after its
 //!   spawn**: it is linked and listed already; the supervisor respawns it,
 //!   as any worker.
+//! - **A kill while it is dormant**: the kill is asked, then wakes it; the
+//!   worker's first message is the wake that follows, and it applies the
+//!   kill before anything else, as a worker that was idle does: counted
+//!   against the restart policy, noted in its crash history (the live
+//!   view's restart count), reported as `WorkerRestarted` with
+//!   `Crash::Killed`, then `init` with `Start::Restored`. All of it happens
+//!   at once, with nothing else sent to the instance. Kills asked before
+//!   the worker applied one coalesce into it. A kill racing a call its
+//!   caller runs: a call that finds the kill pending is queued behind it;
+//!   one that began first is ended at its next `.await` (the worker
+//!   restores from the crash it leaves) or, run without awaiting, completes
+//!   and the worker applies the kill right after it.
 //! - **The task that wakes it has spent its budget**: the spawn is polled
 //!   outside the budget, so it still completes at once.
 
