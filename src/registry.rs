@@ -144,6 +144,20 @@ pub fn lookup<A: Actor>(name: &str) -> Result<Handle<A>, LookupError> {
     }
 }
 
+/// [`lookup`] past this thread's cache. For a path that reads each name
+/// once, a move or a drain: cached, its entries would stay behind, each
+/// with a weak pointer that keeps the memory of an instance that has left
+/// (up to the cache's bound on every thread that moved some).
+pub(crate) fn lookup_uncached<A: Actor>(name: &str) -> Result<Handle<A>, LookupError> {
+    let found = get(name).ok_or_else(|| not_found(name))?;
+    let actual = found.actor_type();
+    found
+        .into_any()
+        .downcast::<Kept<A>>()
+        .map(Handle::from_kept)
+        .map_err(|_| wrong_type(name, actual))
+}
+
 #[cold]
 fn not_found(name: &str) -> LookupError {
     LookupError::NotFound {

@@ -170,7 +170,9 @@ async fn serve(node: &Node, req: Request, reply: Option<RpcReplyPort<Vec<u8>>>) 
             let decision = node.inner.decisions.outcome(&mv);
             answer(reply, &Response::Outcome(decision));
         }
-        Request::Moved { name, from, to } => node.inner.routes.moved(&name, &from, &to),
+        Request::Moved { name, from, to } => {
+            node.inner.routes.moved(&name, &from, &to, node.name());
+        }
     }
 }
 

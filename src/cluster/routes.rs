@@ -18,7 +18,10 @@
 //! # Routes
 //! Each node remembers, per name, the node where it last found the instance;
 //! a node that moves an instance away tells its peers (`Moved`), and a node
-//! that lost a peer forgets the routes through it. A stale route costs one
+//! that lost a peer forgets the routes through it. No node keeps a route to
+//! itself: a name found running here, or told to have moved here, drops
+//! its route, so that a drain there and back leaves no route per name on
+//! the node that runs them. A stale route costs one
 //! more round trip, never a second handling.
 //!
 //! # Finding a name (`routes/locate.rs`)
@@ -116,9 +119,12 @@ impl Routes {
         self.map.retain(|_, n| n != node);
     }
 
-    /// `name` left `from` for `to`.
-    pub(crate) fn moved(&self, name: &str, from: &str, to: &str) {
-        if let Some(mut route) = self.map.get_mut(name)
+    /// `name` left `from` for `to`; `here` is this node, to which no route
+    /// is kept (its registry answers for what runs here).
+    pub(crate) fn moved(&self, name: &str, from: &str, to: &str, here: &str) {
+        if to == here {
+            self.map.remove_if(name, |_, route| route == from);
+        } else if let Some(mut route) = self.map.get_mut(name)
             && *route == from
         {
             *route = to.to_owned();

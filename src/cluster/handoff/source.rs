@@ -37,7 +37,7 @@ pub(crate) async fn move_out<A: Portable>(
         }
         .into()
     };
-    let handle = registry::lookup::<A>(name).map_err(|_| not_found())?;
+    let handle = registry::lookup_uncached::<A>(name).map_err(|_| not_found())?;
     let kept = handle.kept().clone();
     if kept.moved_to().is_some() {
         return Err(not_found());

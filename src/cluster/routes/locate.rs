@@ -53,8 +53,11 @@ impl Node {
         }
         let here = self.place(name);
         match &here {
+            // No route to this node itself: the registry answers first
+            // and sure, and a route left from before the instance came
+            // back would send the next call the long way round.
             Place::Here => {
-                self.inner.routes.set(name, self.name());
+                self.inner.routes.forget(name);
                 return Ok(Located::sure(self.name().to_owned()));
             }
             // Where it went from here answers for it, or sends the caller

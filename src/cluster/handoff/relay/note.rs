@@ -35,9 +35,22 @@ pub(crate) fn note_left(name: &str, to: &str) {
     }
 }
 
-/// Forgets the note of `name`: it runs here again.
+/// Below this many slots the notes' map is not worth shrinking.
+const NOTES_SMALL: usize = 256;
+
+/// Forgets the note of `name`: it runs here again. The map gives back its
+/// room once it is a quarter full: a drain there and back notes every name
+/// and takes every note off again, and the room for them all would stay
+/// behind on the node that runs them. A shrink costs one pass over the
+/// map; at a quarter it comes after as many removals as the map holds, so
+/// a removal still costs O(1) on average.
 pub(crate) fn note_back(name: &str) {
-    NOTES.remove(name);
+    if NOTES.remove(name).is_some() {
+        let room = NOTES.capacity();
+        if room > NOTES_SMALL && NOTES.len() < room / 4 {
+            NOTES.shrink_to_fit();
+        }
+    }
 }
 
 /// Where `name` went from here, if it left lately.
@@ -46,4 +59,27 @@ pub(crate) fn forwarded(name: &str) -> Option<String> {
         .get(name)
         .filter(|n| n.at.elapsed() < NOTE_KEPT)
         .map(|n| n.to.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_taken_off_give_back_their_room() {
+        let names: Vec<String> = (0..10_000).map(|i| format!("note-room-{i}")).collect();
+        for name in &names {
+            note_left(name, "elsewhere");
+        }
+        let full = NOTES.capacity();
+        for name in &names {
+            note_back(name);
+        }
+        assert!(names.iter().all(|n| forwarded(n).is_none()));
+        let left = NOTES.capacity();
+        assert!(
+            left <= NOTES_SMALL.max(full / 8),
+            "{left} slots left of {full} once every note was taken off"
+        );
+    }
 }
